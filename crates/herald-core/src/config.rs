@@ -1,0 +1,175 @@
+//! Notification type configuration and its validation (SPEC.md "The order").
+
+use crate::channel::{Audience, Channel, FallbackWhen, Scenario};
+use crate::error::FieldError;
+use crate::recipient::parse_locale;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// One channel of a type, with its scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelSetting {
+    /// The channel.
+    pub channel: Channel,
+    /// When it is sent.
+    pub scenario: Scenario,
+}
+
+/// The text of one channel in one locale. E-mail uses `subject` and `body`,
+/// push `title` and `body`, SMS `body`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateText {
+    /// E-mail subject.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Push title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The message body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+/// Templates by channel, then by locale.
+pub type Templates = BTreeMap<Channel, BTreeMap<String, TemplateText>>;
+
+fn default_locale() -> String {
+    "en".into()
+}
+
+/// A notification type as the business configures it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypeConfig {
+    /// Clients or staff.
+    pub audience: Audience,
+    /// The channels in the order tried.
+    pub channels: Vec<ChannelSetting>,
+    /// When `fallback` channels go out.
+    #[serde(default)]
+    pub fallback_when: FallbackWhen,
+    /// The locale used when the recipient's has no template.
+    #[serde(default = "default_locale")]
+    pub default_locale: String,
+    /// Texts per channel and locale.
+    #[serde(default)]
+    pub templates: Templates,
+}
+
+impl TypeConfig {
+    /// Checks every rule of SPEC.md; the first broken one is returned with
+    /// the field that breaks it. Templates are parsed too.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        if self.channels.is_empty() {
+            return Err(FieldError::new(
+                "channels",
+                "required",
+                "a notification type needs at least one channel",
+            ));
+        }
+        let mut seen: Vec<Channel> = Vec::new();
+        let mut last_group = 0u8;
+        let mut first_enabled = true;
+        for (i, s) in self.channels.iter().enumerate() {
+            let field = format!("channels[{i}]");
+            if seen.contains(&s.channel) {
+                return Err(FieldError::new(
+                    format!("{field}.channel"),
+                    "duplicate_channel",
+                    format!("channel {} is listed twice", s.channel),
+                ));
+            }
+            seen.push(s.channel);
+            if !s.channel.reaches(self.audience) {
+                return Err(FieldError::new(
+                    format!("{field}.channel"),
+                    "channel_not_for_audience",
+                    format!(
+                        "channel {} cannot reach a {} audience",
+                        s.channel,
+                        self.audience.as_str()
+                    ),
+                ));
+            }
+            if !s.channel.allows(s.scenario) {
+                return Err(FieldError::new(
+                    format!("{field}.scenario"),
+                    "scenario_not_allowed",
+                    format!(
+                        "channel {} allows only off and always, not {}",
+                        s.channel,
+                        s.scenario.as_str()
+                    ),
+                ));
+            }
+            let group = s.channel.priority_group();
+            if group < last_group {
+                let rule = match s.channel {
+                    Channel::Email => "email, when present, must be the first channel",
+                    _ => "admin_app and aunio must come before branded_app and sms",
+                };
+                return Err(FieldError::new(
+                    format!("{field}.channel"),
+                    "priority_order",
+                    rule,
+                ));
+            }
+            last_group = group;
+            if s.scenario != Scenario::Off {
+                if first_enabled && s.scenario == Scenario::Fallback {
+                    return Err(FieldError::new(
+                        format!("{field}.scenario"),
+                        "leading_fallback",
+                        "the first enabled channel cannot be fallback: there is nothing to fall back from",
+                    ));
+                }
+                first_enabled = false;
+            }
+        }
+        // A fallback SMS is always last.
+        if let Some(pos) = self
+            .channels
+            .iter()
+            .position(|s| s.channel == Channel::Sms && s.scenario == Scenario::Fallback)
+        {
+            if pos + 1 != self.channels.len() {
+                return Err(FieldError::new(
+                    format!("channels[{pos}].channel"),
+                    "priority_order",
+                    "a fallback sms must be the last channel",
+                ));
+            }
+        }
+        if parse_locale(&self.default_locale).is_none() {
+            return Err(FieldError::new(
+                "default_locale",
+                "invalid_locale",
+                "default_locale must be a language tag such as en or pt-BR",
+            ));
+        }
+        for (channel, by_locale) in &self.templates {
+            let field = format!("templates.{channel}");
+            if !self.channels.iter().any(|s| s.channel == *channel) {
+                return Err(FieldError::new(
+                    field,
+                    "unknown_channel",
+                    format!("channel {channel} is not among the type's channels"),
+                ));
+            }
+            for (locale, text) in by_locale {
+                let field = format!("templates.{channel}.{locale}");
+                if parse_locale(locale).is_none() {
+                    return Err(FieldError::new(
+                        field,
+                        "invalid_locale",
+                        "template locales must be language tags such as en or pt-BR",
+                    ));
+                }
+                crate::template::check_text(*channel, text, &field)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,512 @@
+//! The cascade decision: a pure function from a notification's plan, the
+//! facts recorded about its attempts, and the current time, to what happens
+//! next. No clock, no I/O: restart after a crash is "call `decide` again".
+
+use crate::channel::{Channel, Confirm, FallbackWhen, Millis, Outcome, Scenario, Status};
+use serde::{Deserialize, Serialize};
+
+/// Whether a channel has somewhere to send, decided at trigger time from the
+/// recipient, their opt-outs and the tenant's integrations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reach {
+    /// The addresses (e-mail, phone, device tokens) to send to.
+    Addresses {
+        /// One attempt chain per address.
+        to: Vec<String>,
+    },
+    /// Nothing to send to, and why.
+    Unreachable {
+        /// A sentence for a support agent.
+        reason: String,
+    },
+}
+
+/// One channel of a notification as planned when it was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelPlan {
+    /// The channel.
+    pub channel: Channel,
+    /// Its scenario in the notification type.
+    pub scenario: Scenario,
+    /// Where it can send.
+    pub reach: Reach,
+    /// Routes tried in order for each address (`["whatsapp", "sms"]`); push
+    /// and e-mail have one route named after the channel.
+    pub routes: Vec<String>,
+    /// What counts as delivered.
+    pub confirm: Confirm,
+    /// The confirmation window of each attempt, in seconds.
+    pub window_s: u32,
+}
+
+impl ChannelPlan {
+    fn window_ms(&self) -> Millis {
+        Millis::from(self.window_s) * 1000
+    }
+}
+
+/// The static part of a notification's cascade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// When a `fallback` channel goes out.
+    pub fallback_when: FallbackWhen,
+    /// The channels in the type's order.
+    pub channels: Vec<ChannelPlan>,
+}
+
+/// What the provider has said about an attempt so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AttemptState {
+    /// Stored; queued, in flight, or waiting to retry after a transient error.
+    Open,
+    /// The provider accepted the message at `at`.
+    Accepted {
+        /// When the acceptance was answered.
+        at: Millis,
+    },
+    /// The provider refused the message for good.
+    Refused {
+        /// When.
+        at: Millis,
+        /// The provider's words.
+        error: String,
+        /// The address or device is dead or not on this route.
+        unreachable: bool,
+    },
+    /// Transient errors until the window closed.
+    GaveUp {
+        /// When Herald stopped retrying.
+        at: Millis,
+        /// The last error.
+        error: String,
+    },
+}
+
+/// A delivery or failure receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptFact {
+    /// Delivered (true) or failed (false).
+    pub delivered: bool,
+    /// When it arrived.
+    pub at: Millis,
+    /// The provider's reason for a failure.
+    pub error: Option<String>,
+}
+
+/// Everything recorded about one attempt: one message to one address over one route.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptFacts {
+    /// Index of the channel in the plan.
+    pub channel_idx: usize,
+    /// The route.
+    pub route: String,
+    /// The address or device token.
+    pub to: String,
+    /// When the attempt was stored; its window starts here.
+    pub created_at: Millis,
+    /// The provider's answer so far.
+    pub state: AttemptState,
+    /// Receipts in arrival order.
+    pub receipts: Vec<ReceiptFact>,
+}
+
+impl AttemptFacts {
+    /// The end of this attempt's confirmation window.
+    pub fn deadline(&self, plan: &ChannelPlan) -> Millis {
+        self.created_at + plan.window_ms()
+    }
+
+    /// Whether a receipt arriving at `at` is after the window.
+    pub fn is_late(&self, plan: &ChannelPlan, at: Millis) -> bool {
+        at > self.deadline(plan)
+    }
+}
+
+/// An attempt `decide` wants created.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartAttempt {
+    /// Index of the channel in the plan.
+    pub channel_idx: usize,
+    /// The route.
+    pub route: String,
+    /// The address or device token.
+    pub to: String,
+}
+
+/// A channel's outcome and the sentence that explains it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelVerdict {
+    /// The outcome so far.
+    pub outcome: Outcome,
+    /// Why, for a support agent.
+    pub reason: String,
+}
+
+/// What to do now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// One verdict per channel, in plan order.
+    pub channels: Vec<ChannelVerdict>,
+    /// Attempts to create (and send) now.
+    pub start: Vec<StartAttempt>,
+    /// Call `decide` again at this time even if nothing else happens.
+    pub wake_at: Option<Millis>,
+    /// The notification's status.
+    pub status: Status,
+}
+
+/// The verdict on one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Verdict {
+    Pending { until: Millis },
+    Delivered(String),
+    Failed(String),
+    Unreachable(String),
+}
+
+fn attempt_verdict(att: &AttemptFacts, plan: &ChannelPlan, now: Millis) -> Verdict {
+    let deadline = att.deadline(plan);
+    let first_receipt = att
+        .receipts
+        .iter()
+        .filter(|r| r.at <= deadline)
+        .min_by_key(|r| r.at);
+    match &att.state {
+        AttemptState::Refused {
+            error, unreachable, ..
+        } => {
+            if *unreachable {
+                Verdict::Unreachable(format!("not registered ({error})"))
+            } else {
+                Verdict::Failed(format!("rejected by the provider ({error})"))
+            }
+        }
+        AttemptState::GaveUp { error, .. } => {
+            Verdict::Failed(format!("provider unavailable until the window closed ({error})"))
+        }
+        AttemptState::Accepted { at } if plan.confirm == Confirm::Accepted && *at <= deadline => {
+            Verdict::Delivered("accepted by the provider".into())
+        }
+        state => match first_receipt {
+            Some(r) if r.delivered => Verdict::Delivered("delivery receipt".into()),
+            Some(r) => Verdict::Failed(match &r.error {
+                Some(e) => format!("failure receipt ({e})"),
+                None => "failure receipt".into(),
+            }),
+            None if now >= deadline => Verdict::Failed(match state {
+                AttemptState::Accepted { at } if *at > deadline => {
+                    format!("accepted only after the {} s window", plan.window_s)
+                }
+                AttemptState::Accepted { .. } => {
+                    format!("no receipt within {} s", plan.window_s)
+                }
+                _ => format!("no answer from the provider within {} s", plan.window_s),
+            }),
+            None => Verdict::Pending { until: deadline },
+        },
+    }
+}
+
+/// The outcome of one address over its routes.
+enum AddressResult {
+    Start(String),
+    Pending(Millis),
+    Delivered { route: String, why: String },
+    Failed(String),
+    Unreachable(String),
+}
+
+fn address_result(
+    idx: usize,
+    plan: &ChannelPlan,
+    to: &str,
+    attempts: &[&AttemptFacts],
+    now: Millis,
+) -> AddressResult {
+    let mut failures: Vec<(String, bool)> = Vec::new();
+    for route in &plan.routes {
+        let Some(att) = attempts
+            .iter()
+            .find(|a| a.channel_idx == idx && a.route == *route && a.to == to)
+        else {
+            return AddressResult::Start(route.clone());
+        };
+        match attempt_verdict(att, plan, now) {
+            Verdict::Pending { until } => return AddressResult::Pending(until),
+            Verdict::Delivered(why) => {
+                return AddressResult::Delivered {
+                    route: route.clone(),
+                    why,
+                }
+            }
+            Verdict::Failed(why) => failures.push((prefix_route(plan, route, why), false)),
+            Verdict::Unreachable(why) => failures.push((prefix_route(plan, route, why), true)),
+        }
+    }
+    let all_unreachable = failures.iter().all(|(_, u)| *u);
+    let why = failures
+        .into_iter()
+        .map(|(w, _)| w)
+        .collect::<Vec<_>>()
+        .join("; then ");
+    if all_unreachable {
+        AddressResult::Unreachable(why)
+    } else {
+        AddressResult::Failed(why)
+    }
+}
+
+fn prefix_route(plan: &ChannelPlan, route: &str, why: String) -> String {
+    if plan.routes.len() > 1 {
+        format!("{route}: {why}")
+    } else {
+        why
+    }
+}
+
+/// Evaluates a channel that the scenario says to send.
+fn evaluate_sending(
+    idx: usize,
+    plan: &ChannelPlan,
+    attempts: &[&AttemptFacts],
+    now: Millis,
+    start: &mut Vec<StartAttempt>,
+    wake: &mut Option<Millis>,
+) -> ChannelVerdict {
+    let addresses = match &plan.reach {
+        Reach::Unreachable { reason } => {
+            return verdict(Outcome::Unreachable, format!("unreachable: {reason}"))
+        }
+        Reach::Addresses { to } if to.is_empty() => {
+            return verdict(Outcome::Unreachable, "unreachable: no address".into())
+        }
+        Reach::Addresses { to } => to,
+    };
+    let unit = if plan.channel.is_push() { "device" } else { "address" };
+    let n = addresses.len();
+    let mut delivered = Vec::new();
+    let mut pending = 0usize;
+    let mut failed = Vec::new();
+    let mut unreachable = Vec::new();
+    for to in addresses {
+        match address_result(idx, plan, to, attempts, now) {
+            AddressResult::Start(route) => {
+                start.push(StartAttempt {
+                    channel_idx: idx,
+                    route,
+                    to: to.clone(),
+                });
+                pending += 1;
+            }
+            AddressResult::Pending(until) => {
+                *wake = Some(wake.map_or(until, |w| w.min(until)));
+                pending += 1;
+            }
+            AddressResult::Delivered { route, why } => delivered.push((route, why)),
+            AddressResult::Failed(why) => failed.push(why),
+            AddressResult::Unreachable(why) => unreachable.push(why),
+        }
+    }
+    if let Some((route, why)) = delivered.first() {
+        let via = if plan.routes.len() > 1 {
+            format!(" via {route}")
+        } else {
+            String::new()
+        };
+        let of = if n > 1 {
+            format!(" ({} of {n} {unit}s)", delivered.len())
+        } else {
+            String::new()
+        };
+        return verdict(Outcome::Delivered, format!("delivered{via}: {why}{of}"));
+    }
+    if pending > 0 {
+        let what = if plan.confirm == Confirm::Receipt {
+            format!("waiting for a delivery receipt (window {} s)", plan.window_s)
+        } else {
+            "sending".to_string()
+        };
+        let to = if n > 1 {
+            format!(" to {n} {unit}s")
+        } else {
+            String::new()
+        };
+        return verdict(Outcome::Pending, format!("{what}{to}"));
+    }
+    if failed.is_empty() {
+        let why = unreachable.join("; ");
+        let why = if n > 1 {
+            format!("all {n} {unit}s unreachable ({why})")
+        } else {
+            why
+        };
+        return verdict(Outcome::Unreachable, format!("unreachable: {why}"));
+    }
+    let mut all = failed;
+    all.extend(unreachable);
+    let why = if n > 1 {
+        format!("all {n} {unit}s failed ({})", all.join("; "))
+    } else {
+        all.join("; ")
+    };
+    verdict(Outcome::Failed, format!("failed: {why}"))
+}
+
+fn verdict(outcome: Outcome, reason: String) -> ChannelVerdict {
+    ChannelVerdict { outcome, reason }
+}
+
+fn names(list: &[Channel]) -> String {
+    let names: Vec<&str> = list.iter().map(|c| c.as_str()).collect();
+    match names.len() {
+        0 => String::new(),
+        1 => names[0].to_string(),
+        n => format!("{} and {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
+/// The cascade decision. Given the plan, every attempt recorded so far and
+/// the current time, it says each channel's outcome, which attempts to start
+/// now, when to look again, and the notification's status.
+pub fn decide(plan: &Plan, attempts: &[AttemptFacts], now: Millis) -> Decision {
+    let mut verdicts: Vec<ChannelVerdict> = Vec::with_capacity(plan.channels.len());
+    let mut start = Vec::new();
+    let mut wake = None;
+    for (idx, ch) in plan.channels.iter().enumerate() {
+        let mine: Vec<&AttemptFacts> = attempts.iter().filter(|a| a.channel_idx == idx).collect();
+        let v = match ch.scenario {
+            Scenario::Off => verdict(
+                Outcome::Skipped,
+                "skipped: off for this notification type".into(),
+            ),
+            Scenario::Always => evaluate_sending(idx, ch, &mine, now, &mut start, &mut wake),
+            Scenario::Fallback => {
+                let earlier: Vec<(Channel, Outcome)> = plan.channels[..idx]
+                    .iter()
+                    .zip(&verdicts)
+                    .filter(|(c, _)| c.scenario != Scenario::Off)
+                    .map(|(c, v)| (c.channel, v.outcome))
+                    .collect();
+                let waiting: Vec<Channel> = earlier
+                    .iter()
+                    .filter(|(_, o)| *o == Outcome::Pending)
+                    .map(|(c, _)| *c)
+                    .collect();
+                let delivered: Vec<Channel> = earlier
+                    .iter()
+                    .filter(|(_, o)| *o == Outcome::Delivered)
+                    .map(|(c, _)| *c)
+                    .collect();
+                let any_failed = earlier
+                    .iter()
+                    .any(|(_, o)| matches!(o, Outcome::Failed | Outcome::Unreachable));
+                if !waiting.is_empty() {
+                    let cond = match plan.fallback_when {
+                        FallbackWhen::NoneDelivered => "do not deliver",
+                        FallbackWhen::AnyFailed => "fail",
+                    };
+                    verdict(
+                        Outcome::Pending,
+                        format!(
+                            "waiting: sent only if earlier channels {cond} (waiting for {})",
+                            names(&waiting)
+                        ),
+                    )
+                } else {
+                    match plan.fallback_when {
+                        FallbackWhen::NoneDelivered if !delivered.is_empty() => verdict(
+                            Outcome::Skipped,
+                            format!("skipped: {} delivered before it", names(&delivered)),
+                        ),
+                        FallbackWhen::AnyFailed if !any_failed => verdict(
+                            Outcome::Skipped,
+                            "skipped: no earlier channel failed".into(),
+                        ),
+                        _ => evaluate_sending(idx, ch, &mine, now, &mut start, &mut wake),
+                    }
+                }
+            }
+        };
+        verdicts.push(v);
+    }
+    let status = if verdicts.iter().any(|v| v.outcome == Outcome::Pending) {
+        Status::Pending
+    } else if verdicts.iter().any(|v| v.outcome == Outcome::Delivered) {
+        Status::Delivered
+    } else {
+        Status::Failed
+    };
+    Decision {
+        channels: verdicts,
+        start,
+        wake_at: if status == Status::Pending { wake } else { None },
+        status,
+    }
+}
+
+/// One channel of a dry run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewChannel {
+    /// The channel.
+    pub channel: Channel,
+    /// Its scenario.
+    pub scenario: Scenario,
+    /// `send`, `send_if_earlier_fail`, `unreachable` or `skipped`.
+    pub action: String,
+    /// The addresses it would send to.
+    pub to: Vec<String>,
+    /// The routes tried in order.
+    pub routes: Vec<String>,
+    /// Why, for a support agent.
+    pub reason: String,
+}
+
+/// The plan as a person reads it before anything is sent.
+pub fn preview(plan: &Plan) -> Vec<PreviewChannel> {
+    plan.channels
+        .iter()
+        .map(|ch| {
+            let (action, to, reason) = match (ch.scenario, &ch.reach) {
+                (Scenario::Off, _) => (
+                    "skipped",
+                    vec![],
+                    "skipped: off for this notification type".to_string(),
+                ),
+                (_, Reach::Unreachable { reason }) => {
+                    let when = if ch.scenario == Scenario::Fallback {
+                        " (would only be needed if earlier channels fail)"
+                    } else {
+                        ""
+                    };
+                    ("unreachable", vec![], format!("unreachable: {reason}{when}"))
+                }
+                (Scenario::Always, Reach::Addresses { to }) => (
+                    "send",
+                    to.clone(),
+                    format!("would send to {}", to.join(", ")),
+                ),
+                (Scenario::Fallback, Reach::Addresses { to }) => {
+                    let cond = match plan.fallback_when {
+                        FallbackWhen::NoneDelivered => "no earlier channel delivers",
+                        FallbackWhen::AnyFailed => "an earlier channel fails",
+                    };
+                    (
+                        "send_if_earlier_fail",
+                        to.clone(),
+                        format!("skipped unless {cond}; then would send to {}", to.join(", ")),
+                    )
+                }
+            };
+            PreviewChannel {
+                channel: ch.channel,
+                scenario: ch.scenario,
+                action: action.to_string(),
+                to,
+                routes: ch.routes.clone(),
+                reason,
+            }
+        })
+        .collect()
+}

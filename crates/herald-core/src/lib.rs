@@ -1,0 +1,20 @@
+//! Herald's pure core: the vocabulary of cascades, configuration rules,
+//! templates, the cascade decision and retry timing. No I/O, no clock.
+
+pub mod channel;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod recipient;
+pub mod retry;
+pub mod template;
+
+pub use channel::{Audience, Channel, Confirm, FallbackWhen, Millis, Outcome, Scenario, Status};
+pub use config::{ChannelSetting, TemplateText, TypeConfig};
+pub use engine::{
+    decide, preview, AttemptFacts, AttemptState, ChannelPlan, ChannelVerdict, Decision, Plan,
+    PreviewChannel, Reach, ReceiptFact, StartAttempt,
+};
+pub use error::FieldError;
+pub use recipient::{reach, AppInstall, Platform, Recipient};
+pub use template::Rendered;
