@@ -80,7 +80,10 @@ impl Channel {
 
     /// Whether the channel is an app push channel (one attempt per device).
     pub fn is_push(self) -> bool {
-        matches!(self, Channel::AdminApp | Channel::Aunio | Channel::BrandedApp)
+        matches!(
+            self,
+            Channel::AdminApp | Channel::Aunio | Channel::BrandedApp
+        )
     }
 
     /// The priority group of SPEC.md "The order": e-mail first, then the

@@ -72,7 +72,9 @@ pub enum AttemptState {
         at: Millis,
         /// The provider's words.
         error: String,
-        /// The address or device is dead or not on this route.
+        /// The address or device is dead or not on this route. On the `sms`
+        /// channel this makes the route `unreachable` (the next route is
+        /// tried); on e-mail and push a refusal is `failed` either way.
         unreachable: bool,
     },
     /// Transient errors until the window closed.
@@ -113,14 +115,17 @@ pub struct AttemptFacts {
 }
 
 impl AttemptFacts {
-    /// The end of this attempt's confirmation window.
+    /// The end of this attempt's confirmation window. The window is
+    /// half-open, `[created_at, deadline)`: an answer or receipt stamped at
+    /// the deadline or later is late, and at `now == deadline` an attempt
+    /// without an answer has already failed.
     pub fn deadline(&self, plan: &ChannelPlan) -> Millis {
         self.created_at + plan.window_ms()
     }
 
-    /// Whether a receipt arriving at `at` is after the window.
+    /// Whether a receipt (or answer) arriving at `at` is after the window.
     pub fn is_late(&self, plan: &ChannelPlan, at: Millis) -> bool {
-        at > self.deadline(plan)
+        at >= self.deadline(plan)
     }
 }
 
@@ -168,40 +173,61 @@ enum Verdict {
 
 fn attempt_verdict(att: &AttemptFacts, plan: &ChannelPlan, now: Millis) -> Verdict {
     let deadline = att.deadline(plan);
+    // Only facts inside the window count: a late one is recorded (and shown
+    // in the log) but never changes a verdict that was already final when
+    // the window closed.
     let first_receipt = att
         .receipts
         .iter()
-        .filter(|r| r.at <= deadline)
+        .filter(|r| !att.is_late(plan, r.at))
         .min_by_key(|r| r.at);
     match &att.state {
         AttemptState::Refused {
-            error, unreachable, ..
-        } => {
-            if *unreachable {
-                Verdict::Unreachable(format!("not registered ({error})"))
+            at,
+            error,
+            unreachable,
+        } if *at < deadline => {
+            // Only a messenger/SMS route can be "not there" for a number;
+            // on e-mail and push a refusal at send time (a dead token, a
+            // 5xx from SMTP) is a failure (SPEC.md "Confirmation").
+            if *unreachable && plan.channel == Channel::Sms {
+                Verdict::Unreachable(format!("not reachable on this route ({error})"))
+            } else if *unreachable && plan.channel.is_push() {
+                Verdict::Failed(format!("device token no longer registered ({error})"))
             } else {
                 Verdict::Failed(format!("rejected by the provider ({error})"))
             }
         }
-        AttemptState::GaveUp { error, .. } => {
-            Verdict::Failed(format!("provider unavailable until the window closed ({error})"))
-        }
-        AttemptState::Accepted { at } if plan.confirm == Confirm::Accepted && *at <= deadline => {
+        AttemptState::GaveUp { error, .. } => Verdict::Failed(format!(
+            "provider unavailable until the window closed ({error})"
+        )),
+        AttemptState::Accepted { at } if plan.confirm == Confirm::Accepted && *at < deadline => {
             Verdict::Delivered("accepted by the provider".into())
         }
         state => match first_receipt {
             Some(r) if r.delivered => Verdict::Delivered("delivery receipt".into()),
+            // A receipt means the provider accepted the message; when
+            // acceptance counts as delivered, a failure receipt that raced
+            // ahead of the recorded acceptance does not make it failed
+            // (it would be ignored had it arrived after the acceptance).
+            Some(_) if plan.confirm == Confirm::Accepted => {
+                Verdict::Delivered("accepted by the provider (a failure receipt followed)".into())
+            }
             Some(r) => Verdict::Failed(match &r.error {
                 Some(e) => format!("failure receipt ({e})"),
                 None => "failure receipt".into(),
             }),
             None if now >= deadline => Verdict::Failed(match state {
-                AttemptState::Accepted { at } if *at > deadline => {
+                AttemptState::Accepted { at } if *at >= deadline => {
                     format!("accepted only after the {} s window", plan.window_s)
                 }
                 AttemptState::Accepted { .. } => {
                     format!("no receipt within {} s", plan.window_s)
                 }
+                AttemptState::Refused { error, .. } => format!(
+                    "no answer from the provider within {} s (then refused: {error})",
+                    plan.window_s
+                ),
                 _ => format!("no answer from the provider within {} s", plan.window_s),
             }),
             None => Verdict::Pending { until: deadline },
@@ -284,7 +310,11 @@ fn evaluate_sending(
         }
         Reach::Addresses { to } => to,
     };
-    let unit = if plan.channel.is_push() { "device" } else { "address" };
+    let unit = if plan.channel.is_push() {
+        "device"
+    } else {
+        "address"
+    };
     let n = addresses.len();
     let mut delivered = Vec::new();
     let mut pending = 0usize;
@@ -324,7 +354,10 @@ fn evaluate_sending(
     }
     if pending > 0 {
         let what = if plan.confirm == Confirm::Receipt {
-            format!("waiting for a delivery receipt (window {} s)", plan.window_s)
+            format!(
+                "waiting for a delivery receipt (window {} s)",
+                plan.window_s
+            )
         } else {
             "sending".to_string()
         };
@@ -441,7 +474,11 @@ pub fn decide(plan: &Plan, attempts: &[AttemptFacts], now: Millis) -> Decision {
     Decision {
         channels: verdicts,
         start,
-        wake_at: if status == Status::Pending { wake } else { None },
+        wake_at: if status == Status::Pending {
+            wake
+        } else {
+            None
+        },
         status,
     }
 }
@@ -474,13 +511,20 @@ pub fn preview(plan: &Plan) -> Vec<PreviewChannel> {
                     vec![],
                     "skipped: off for this notification type".to_string(),
                 ),
+                (_, Reach::Addresses { to }) if to.is_empty() => {
+                    ("unreachable", vec![], "unreachable: no address".to_string())
+                }
                 (_, Reach::Unreachable { reason }) => {
                     let when = if ch.scenario == Scenario::Fallback {
                         " (would only be needed if earlier channels fail)"
                     } else {
                         ""
                     };
-                    ("unreachable", vec![], format!("unreachable: {reason}{when}"))
+                    (
+                        "unreachable",
+                        vec![],
+                        format!("unreachable: {reason}{when}"),
+                    )
                 }
                 (Scenario::Always, Reach::Addresses { to }) => (
                     "send",
@@ -495,7 +539,10 @@ pub fn preview(plan: &Plan) -> Vec<PreviewChannel> {
                     (
                         "send_if_earlier_fail",
                         to.clone(),
-                        format!("skipped unless {cond}; then would send to {}", to.join(", ")),
+                        format!(
+                            "skipped unless {cond}; then would send to {}",
+                            to.join(", ")
+                        ),
                     )
                 }
             };
@@ -510,3 +557,7 @@ pub fn preview(plan: &Plan) -> Vec<PreviewChannel> {
         })
         .collect()
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

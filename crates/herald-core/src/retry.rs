@@ -11,7 +11,12 @@ pub const CAP_MS: Millis = 60_000;
 /// When to try again after the `tries`-th failed request (1-based).
 /// `jitter` is a number in `[-1, 1]` supplied by the caller, so that this
 /// stays a pure function; `retry_after_ms` is the provider's own hint.
-pub fn next_retry_at(now: Millis, tries: u32, jitter: f64, retry_after_ms: Option<Millis>) -> Millis {
+pub fn next_retry_at(
+    now: Millis,
+    tries: u32,
+    jitter: f64,
+    retry_after_ms: Option<Millis>,
+) -> Millis {
     if let Some(hint) = retry_after_ms {
         return now + hint.max(0);
     }
@@ -28,7 +33,10 @@ mod tests {
     #[test]
     fn doubles_from_one_second_up_to_a_minute() {
         let delays: Vec<Millis> = (1..=8).map(|t| next_retry_at(0, t, 0.0, None)).collect();
-        assert_eq!(delays, vec![1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]);
+        assert_eq!(
+            delays,
+            vec![1_000, 2_000, 4_000, 8_000, 16_000, 32_000, 60_000, 60_000]
+        );
     }
 
     #[test]

@@ -1,1 +1,162 @@
-//! store
+//! Herald's durable store: one trait in domain terms, implemented on SQLite
+//! (the embedded default, with a single writer doing group commit) and, in a
+//! later step, PostgreSQL. Every state change of a cascade goes through
+//! here: the fact is recorded, `herald_core::decide` is run on the
+//! notification's recorded facts inside the same transaction, and its
+//! actions (new attempts, verdicts, status, wake time) are stored with it.
+
+mod cascade;
+pub mod sqlite;
+mod types;
+
+pub use types::*;
+
+use async_trait::async_trait;
+use herald_core::{Audience, Channel, Millis};
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database said no.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed on start.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored JSON document did not decode.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database URL is not one Herald knows.
+    #[error("unsupported database url: {0}")]
+    BadUrl(String),
+    /// The writer task is gone (the process is shutting down).
+    #[error("the store is shutting down")]
+    Closed,
+    /// A uniqueness rule was broken (e.g. a tenant name taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+/// Short for the store's results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything the service needs from storage. Implementations run every
+/// mutating call in a short transaction of its own (or a batch of them) and
+/// never hold one across a provider call.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Answers when the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Called once when a node starts: takes back attempts that were in
+    /// flight when the previous process died, so they go out again (with
+    /// their keys) at once instead of after their lease. A backend shared
+    /// by several nodes leaves this to the leases. Returns how many.
+    async fn recover_after_restart(&self) -> Result<u64> {
+        Ok(0)
+    }
+
+    /// Reads an operator setting (e.g. `admin_token_sha256`).
+    async fn get_meta(&self, key: &str) -> Result<Option<String>>;
+    /// Writes an operator setting.
+    async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+
+    /// Creates a tenant whose API key hashes to `api_key_sha256`.
+    async fn create_tenant(&self, tenant: &Tenant, api_key_sha256: &str) -> Result<()>;
+    /// Finds the tenant an API key belongs to.
+    async fn tenant_by_key(&self, api_key_sha256: &str) -> Result<Option<Tenant>>;
+
+    /// Creates or replaces the tenant's integration for a channel.
+    async fn put_integration(&self, tenant_id: &str, integration: &Integration) -> Result<()>;
+    /// The tenant's integration for a channel.
+    async fn get_integration(
+        &self,
+        tenant_id: &str,
+        channel: Channel,
+    ) -> Result<Option<Integration>>;
+    /// All of the tenant's integrations, in channel order.
+    async fn list_integrations(&self, tenant_id: &str) -> Result<Vec<Integration>>;
+
+    /// Creates or replaces a notification type.
+    async fn put_type(&self, tenant_id: &str, t: &NotificationType) -> Result<()>;
+    /// One notification type.
+    async fn get_type(&self, tenant_id: &str, key: &str) -> Result<Option<NotificationType>>;
+    /// All notification types, by key.
+    async fn list_types(&self, tenant_id: &str) -> Result<Vec<NotificationType>>;
+
+    /// Creates or replaces a client (`Audience::Client`) or staff member.
+    async fn put_recipient(
+        &self,
+        tenant_id: &str,
+        kind: Audience,
+        id: &str,
+        r: &herald_core::Recipient,
+    ) -> Result<()>;
+    /// A client or staff member as stored now.
+    async fn get_recipient(
+        &self,
+        tenant_id: &str,
+        kind: Audience,
+        id: &str,
+    ) -> Result<Option<herald_core::Recipient>>;
+
+    /// Stores a notification and its first actions in one transaction, or
+    /// finds the one with the same idempotency key.
+    async fn accept_notification(&self, n: NewNotification) -> Result<Accepted>;
+    /// A notification with its attempts and receipts.
+    async fn get_notification(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<NotificationRecord>>;
+    /// The log, newest first.
+    async fn list_notifications(
+        &self,
+        tenant_id: &str,
+        q: &ListQuery,
+    ) -> Result<Vec<NotificationSummary>>;
+
+    /// Claims up to `limit` attempts that are due to be sent (queued and
+    /// due, or `sending` with a lapsed lease), marks them `sending` with a
+    /// lease until `now + lease_ms`, and counts the request.
+    async fn claim_attempts(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease_ms: Millis,
+    ) -> Result<Vec<ClaimedAttempt>>;
+    /// Records providers' answers and moves each cascade on.
+    async fn record_send_results(&self, results: Vec<SendResult>) -> Result<()>;
+    /// Records a receipt (idempotently) and moves the cascade on.
+    async fn record_receipt(&self, r: IncomingReceipt) -> Result<ReceiptMatch>;
+    /// Runs the decision for pending notifications whose wake time has come.
+    /// Returns how many were looked at.
+    async fn wake_due(&self, now: Millis, limit: usize) -> Result<usize>;
+    /// The earliest time anything is due: a queued attempt, a lapsed lease,
+    /// a notification's wake time.
+    async fn next_due_at(&self) -> Result<Option<Millis>>;
+
+    /// The simulator's side of a send: stores the message once per
+    /// idempotency key, counts the request and answers (see `SimSend`).
+    async fn sim_send(&self, s: SimSend) -> Result<SimAnswer>;
+    /// Receipts the simulator owes whose time has come.
+    async fn sim_due_receipts(&self, now: Millis, limit: usize) -> Result<Vec<SimReceiptDue>>;
+    /// Marks simulator receipts as handed over.
+    async fn sim_mark_sent(&self, ids: &[String]) -> Result<()>;
+    /// The earliest simulator receipt still owed.
+    async fn sim_next_receipt_at(&self) -> Result<Option<Millis>>;
+    /// The tenant's simulator outbox, oldest first.
+    async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>>;
+}
+
+/// Opens the store a database URL names, running migrations.
+/// `sqlite://PATH` (created if missing); `postgres://` comes in its own step.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
+    } else {
+        Err(StoreError::BadUrl(format!(
+            "{url}: use sqlite://PATH (PostgreSQL support is not built yet)"
+        )))
+    }
+}

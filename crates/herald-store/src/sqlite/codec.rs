@@ -1,0 +1,90 @@
+//! How values cross the SQLite boundary: enums as their API names, JSON
+//! documents as TEXT, integers as `i64`, and every decoding failure mapped
+//! to `StoreError::Corrupt` (never a panic on stored data).
+
+use crate::{AttemptStatus, Result, StoreError};
+use herald_core::Millis;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::sqlite::{Sqlite, SqliteRow};
+use sqlx::Row;
+
+/// Reads a column, mapping a type mismatch to `Corrupt`.
+pub(super) fn col<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite>,
+{
+    row.try_get(name)
+        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}
+
+/// Reads a JSON TEXT column into `T`.
+pub(super) fn col_json<T: DeserializeOwned>(row: &SqliteRow, name: &str) -> Result<T> {
+    let text: String = col(row, name)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}
+
+/// Reads an enum stored as its serde name.
+pub(super) fn col_enum<T: DeserializeOwned>(row: &SqliteRow, name: &str) -> Result<T> {
+    let text: String = col(row, name)?;
+    parse_name(&text).map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}
+
+/// Reads a non-negative integer column as `u32`.
+pub(super) fn col_u32(row: &SqliteRow, name: &str) -> Result<u32> {
+    let v: i64 = col(row, name)?;
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("column {name}: {v} is out of range")))
+}
+
+/// Reads a non-negative integer column as `usize`.
+pub(super) fn col_usize(row: &SqliteRow, name: &str) -> Result<usize> {
+    let v: i64 = col(row, name)?;
+    usize::try_from(v)
+        .map_err(|_| StoreError::Corrupt(format!("column {name}: {v} is out of range")))
+}
+
+/// Reads an attempt status.
+pub(super) fn col_attempt_status(row: &SqliteRow, name: &str) -> Result<AttemptStatus> {
+    col_enum(row, name)
+}
+
+/// Parses an enum from its serde name.
+pub(super) fn parse_name<T: DeserializeOwned>(s: &str) -> std::result::Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// The serde name of an enum value (e.g. `Confirm::Receipt` → `receipt`).
+pub(super) fn name_of<T: Serialize>(v: &T) -> Result<String> {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => Ok(s),
+        Ok(other) => Err(StoreError::Corrupt(format!("{other} is not a name"))),
+        Err(e) => Err(StoreError::Corrupt(e.to_string())),
+    }
+}
+
+/// Encodes a document as JSON TEXT.
+pub(super) fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String> {
+    serde_json::to_string(v)
+        .map_err(|e| StoreError::Corrupt(format!("does not encode as JSON: {e}")))
+}
+
+/// A `usize` count or index as the `i64` SQLite stores.
+pub(super) fn int(v: usize) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// `a + b` without overflow.
+pub(super) fn add(a: Millis, b: Millis) -> Millis {
+    a.saturating_add(b)
+}
+
+/// Wall-clock now, for bookkeeping columns the trait gives no time for.
+pub(super) fn wall_now() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Whether an error is a UNIQUE (or PRIMARY KEY) violation.
+pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}

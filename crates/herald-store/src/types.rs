@@ -1,0 +1,493 @@
+//! The records the store reads and writes, in domain terms.
+
+use herald_core::{
+    AttemptState, Audience, Channel, ChannelVerdict, Confirm, Millis, Plan, Rendered, Status,
+    TypeConfig,
+};
+use serde::{Deserialize, Serialize};
+
+/// A business using Herald.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: Millis,
+}
+
+/// A tenant's provider for one channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Integration {
+    /// The channel.
+    pub channel: Channel,
+    /// `simulator`, `smtp`, …
+    pub provider: String,
+    /// Provider settings, secrets included (never returned by the API).
+    pub settings: serde_json::Value,
+    /// What counts as delivered.
+    pub confirm: Confirm,
+    /// The confirmation window in seconds.
+    pub window_s: u32,
+    /// Last change.
+    pub updated_at: Millis,
+}
+
+/// A notification type as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationType {
+    /// Its key, e.g. `appointment_reminder`.
+    pub key: String,
+    /// Its configuration.
+    pub config: TypeConfig,
+    /// Last change.
+    pub updated_at: Millis,
+}
+
+/// A notification ready to be stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewNotification {
+    /// A fresh id (UUID v7, so ids sort by creation).
+    pub id: String,
+    /// Whose.
+    pub tenant_id: String,
+    /// The type key.
+    pub type_key: String,
+    /// Client or staff.
+    pub audience: Audience,
+    /// The recipient's id.
+    pub recipient_id: String,
+    /// The trigger's data.
+    pub data: serde_json::Value,
+    /// The caller's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the trigger body, to tell a retry from a different request.
+    pub request_sha256: String,
+    /// The cascade plan.
+    pub plan: Plan,
+    /// The rendered text per channel (same index as the plan); `None` for
+    /// channels that cannot be sent.
+    pub rendered: Vec<Option<Rendered>>,
+    /// Acceptance time; also `now` for the first decision.
+    pub created_at: Millis,
+}
+
+/// What `accept_notification` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored as new.
+    Created(String),
+    /// The same key and the same body were seen before: that notification.
+    Existing(String),
+    /// The same key with a different body: that notification's id.
+    Conflict(String),
+}
+
+/// One receipt of an attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptRecord {
+    /// `delivered` or `failed`.
+    pub delivered: bool,
+    /// When it arrived.
+    pub at: Millis,
+    /// Whether it came after the window closed.
+    pub late: bool,
+    /// The provider's reason for a failure.
+    pub error: Option<String>,
+}
+
+/// Where an attempt is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptStatus {
+    /// Waiting to be sent (first time or retry).
+    Queued,
+    /// Claimed by a worker; lease running.
+    Sending,
+    /// The provider accepted it.
+    Accepted,
+    /// The provider refused it for good.
+    Refused,
+    /// Transient errors until the window closed.
+    GaveUp,
+}
+
+impl AttemptStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatus::Queued => "queued",
+            AttemptStatus::Sending => "sending",
+            AttemptStatus::Accepted => "accepted",
+            AttemptStatus::Refused => "refused",
+            AttemptStatus::GaveUp => "gave_up",
+        }
+    }
+}
+
+/// One attempt as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    /// Its id.
+    pub id: String,
+    /// The channel's index in the plan.
+    pub channel_idx: usize,
+    /// The channel.
+    pub channel: Channel,
+    /// The route.
+    pub route: String,
+    /// Address or device token.
+    pub to: String,
+    /// Fixed before the first send; every retry carries it.
+    pub idempotency_key: String,
+    /// The provider's id for the message, once known.
+    pub provider_message_id: Option<String>,
+    /// Where it is.
+    pub status: AttemptStatus,
+    /// The provider's last error.
+    pub error: Option<String>,
+    /// For `Refused`: the address is dead / not on this route.
+    pub unreachable: bool,
+    /// How many send requests were made.
+    pub requests: u32,
+    /// When stored (window start).
+    pub created_at: Millis,
+    /// End of the confirmation window.
+    pub deadline: Millis,
+    /// First send request.
+    pub sent_at: Option<Millis>,
+    /// When the provider's final answer (accept/refuse/give up) was recorded.
+    pub answered_at: Option<Millis>,
+    /// Receipts in arrival order.
+    pub receipts: Vec<ReceiptRecord>,
+}
+
+impl AttemptRecord {
+    /// The facts `decide` needs.
+    pub fn facts(&self) -> herald_core::AttemptFacts {
+        let at = self.answered_at.unwrap_or(self.created_at);
+        let state = match self.status {
+            AttemptStatus::Queued | AttemptStatus::Sending => AttemptState::Open,
+            AttemptStatus::Accepted => AttemptState::Accepted { at },
+            AttemptStatus::Refused => AttemptState::Refused {
+                at,
+                error: self.error.clone().unwrap_or_default(),
+                unreachable: self.unreachable,
+            },
+            AttemptStatus::GaveUp => AttemptState::GaveUp {
+                at,
+                error: self.error.clone().unwrap_or_default(),
+            },
+        };
+        herald_core::AttemptFacts {
+            channel_idx: self.channel_idx,
+            route: self.route.clone(),
+            to: self.to.clone(),
+            created_at: self.created_at,
+            state,
+            receipts: self
+                .receipts
+                .iter()
+                .map(|r| herald_core::ReceiptFact {
+                    delivered: r.delivered,
+                    at: r.at,
+                    error: r.error.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A notification with everything recorded about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    /// Its id.
+    pub id: String,
+    /// Whose.
+    pub tenant_id: String,
+    /// Type key.
+    pub type_key: String,
+    /// Client or staff.
+    pub audience: Audience,
+    /// Recipient id.
+    pub recipient_id: String,
+    /// The trigger's data.
+    pub data: serde_json::Value,
+    /// The caller's key.
+    pub idempotency_key: Option<String>,
+    /// Overall status.
+    pub status: Status,
+    /// Accepted at.
+    pub created_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
+    /// The plan.
+    pub plan: Plan,
+    /// Rendered texts per channel.
+    pub rendered: Vec<Option<Rendered>>,
+    /// The latest verdict per channel.
+    pub verdicts: Vec<ChannelVerdict>,
+    /// When the cascade looks again.
+    pub wake_at: Option<Millis>,
+    /// Attempts, oldest first.
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// A line of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSummary {
+    /// Its id.
+    pub id: String,
+    /// Type key.
+    pub type_key: String,
+    /// Client or staff.
+    pub audience: Audience,
+    /// Recipient id.
+    pub recipient_id: String,
+    /// Overall status.
+    pub status: Status,
+    /// Accepted at.
+    pub created_at: Millis,
+    /// Last change.
+    pub updated_at: Millis,
+}
+
+/// Filters of the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this type.
+    pub type_key: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+    /// Only ids strictly before (older than) this one.
+    pub before: Option<String>,
+}
+
+/// An attempt handed to a worker to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedAttempt {
+    /// The attempt's id.
+    pub id: String,
+    /// The notification's id.
+    pub notification_id: String,
+    /// Whose.
+    pub tenant_id: String,
+    /// Client or staff (for removing a dead device token).
+    pub audience: Audience,
+    /// The recipient's id.
+    pub recipient_id: String,
+    /// The channel.
+    pub channel: Channel,
+    /// The route.
+    pub route: String,
+    /// Address or device token.
+    pub to: String,
+    /// The attempt's fixed idempotency key.
+    pub idempotency_key: String,
+    /// The text to send.
+    pub content: Rendered,
+    /// Requests made so far, this one included.
+    pub requests: u32,
+    /// Window start.
+    pub created_at: Millis,
+    /// End of the confirmation window.
+    pub deadline: Millis,
+}
+
+/// A provider's answer to one send, as the worker classified it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    /// Accepted; the provider's message id if it gave one.
+    Accepted {
+        /// The provider's message id.
+        provider_message_id: Option<String>,
+    },
+    /// Refused for good. `unreachable` when the address or token is dead;
+    /// for push the store then removes the token from the recipient.
+    Refused {
+        /// The provider's words.
+        error: String,
+        /// Dead address / not on this route.
+        unreachable: bool,
+    },
+    /// A transient error; send again at `next_try_at` (inside the window).
+    Retry {
+        /// The provider's words.
+        error: String,
+        /// When to try again.
+        next_try_at: Millis,
+    },
+    /// Transient errors until the window closed: stop trying.
+    GaveUp {
+        /// The last error.
+        error: String,
+    },
+}
+
+/// One answer to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendResult {
+    /// The attempt.
+    pub attempt_id: String,
+    /// When the answer came.
+    pub at: Millis,
+    /// What it was.
+    pub outcome: SendOutcome,
+}
+
+/// A receipt as a provider reports it: matched by the provider's message id
+/// or by the attempt's idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingReceipt {
+    /// The provider's message id.
+    pub provider_message_id: Option<String>,
+    /// The attempt's idempotency key.
+    pub idempotency_key: Option<String>,
+    /// Delivered (true) or failed.
+    pub delivered: bool,
+    /// The provider's reason for a failure.
+    pub error: Option<String>,
+    /// When it arrived.
+    pub at: Millis,
+}
+
+/// What became of a receipt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiptMatch {
+    /// Stored and applied.
+    Recorded {
+        /// It came after the window.
+        late: bool,
+    },
+    /// The same receipt was stored before; nothing changed.
+    Duplicate,
+    /// No attempt has that message id or key.
+    Unknown,
+}
+
+/// The simulator's answer rule for one message (the provider computes it
+/// from its settings; the store applies it atomically).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimFinal {
+    /// Accepted; a receipt follows at `receipt_at` if any.
+    Accepted {
+        /// `Some((delivered, at))` for a receipt to send later.
+        receipt: Option<(bool, Millis)>,
+    },
+    /// Refused at send.
+    Refused {
+        /// Dead address or token.
+        unreachable: bool,
+        /// The error text.
+        error: String,
+    },
+}
+
+/// A send request to the simulator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimSend {
+    /// Whose.
+    pub tenant_id: String,
+    /// Which notification.
+    pub notification_id: String,
+    /// Which channel.
+    pub channel: Channel,
+    /// Which route.
+    pub route: String,
+    /// Address or token.
+    pub to: String,
+    /// The text.
+    pub content: Rendered,
+    /// The attempt's key; the simulator dedupes on it.
+    pub idempotency_key: String,
+    /// The configured outcome name (`delivered`, `transient:2`, …).
+    pub outcome: String,
+    /// The first this many requests for the key answer with a transient error.
+    pub transient_first: u32,
+    /// What the message's answer is once the transient ones are used up.
+    pub final_answer: SimFinal,
+    /// Whether to keep the message in the outbox (`record`).
+    pub record: bool,
+    /// Now.
+    pub at: Millis,
+}
+
+/// The simulator's answer to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimAnswer {
+    /// A transient error (this was request number `requests`).
+    Transient {
+        /// Requests so far for the key.
+        requests: u32,
+    },
+    /// Accepted with this message id (the same id for every repeat).
+    Accepted {
+        /// The simulator's message id.
+        message_id: String,
+    },
+    /// Refused.
+    Refused {
+        /// Dead address or token.
+        unreachable: bool,
+        /// The error text.
+        error: String,
+    },
+}
+
+/// A receipt the simulator owes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimReceiptDue {
+    /// The simulator message id.
+    pub id: String,
+    /// The attempt's key.
+    pub idempotency_key: String,
+    /// Delivered or failed.
+    pub delivered: bool,
+    /// When it is due.
+    pub due_at: Millis,
+}
+
+/// A message in the simulator's outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimMessage {
+    /// Simulator message id (sorts by arrival).
+    pub id: String,
+    /// The notification.
+    pub notification_id: String,
+    /// The channel.
+    pub channel: Channel,
+    /// The route.
+    pub route: String,
+    /// Address or token.
+    pub to: String,
+    /// E-mail subject.
+    pub subject: Option<String>,
+    /// Push title.
+    pub title: Option<String>,
+    /// Body.
+    pub body: String,
+    /// The attempt's key.
+    pub idempotency_key: String,
+    /// How many times Herald asked to send it.
+    pub requests: u32,
+    /// The configured outcome.
+    pub outcome: String,
+    /// First request.
+    pub received_at: Millis,
+}
+
+/// Filters of the outbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxQuery {
+    /// Only this notification.
+    pub notification_id: Option<String>,
+    /// Only this channel.
+    pub channel: Option<Channel>,
+    /// At most this many.
+    pub limit: usize,
+    /// Only ids after this one.
+    pub after: Option<String>,
+}

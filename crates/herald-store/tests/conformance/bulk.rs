@@ -1,0 +1,267 @@
+//! Many callers at once: group commit, multi-row statements, races.
+
+use super::*;
+use herald_core::{Channel, Rendered, Status};
+use herald_store::{
+    Accepted, AttemptStatus, ListQuery, OutboxQuery, ReceiptMatch, SendOutcome, SendResult,
+    SimAnswer, SimFinal, SimSend, Store,
+};
+use std::sync::Arc;
+
+pub async fn check_concurrent_accepts(store: Arc<dyn Store>) {
+    let tenant = new_tenant(&*store).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let store = store.clone();
+        let mut n = notification(&tenant, plan(vec![email(), fallback_sms()]), T0 + i);
+        if i % 20 == 0 {
+            // Ten triggers share one key: exactly one is created.
+            n.idempotency_key = Some("shared".into());
+        }
+        tasks.spawn(async move { store.accept_notification(n).await });
+    }
+    let (mut created, mut existing) = (0, 0);
+    while let Some(res) = tasks.join_next().await {
+        match res.unwrap().unwrap() {
+            Accepted::Created(_) => created += 1,
+            Accepted::Existing(_) => existing += 1,
+            Accepted::Conflict(id) => panic!("unexpected conflict with {id}"),
+        }
+    }
+    assert_eq!((created, existing), (191, 9));
+    let q = ListQuery {
+        limit: 1_000,
+        ..ListQuery::default()
+    };
+    assert_eq!(
+        store.list_notifications(&tenant, &q).await.unwrap().len(),
+        191
+    );
+    let claimed = store
+        .claim_attempts(T0 + 1_000, 1_000, 30_000)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 191);
+}
+
+pub async fn check_answers_in_bulk(store: Arc<dyn Store>) {
+    let tenant = new_tenant(&*store).await;
+    // More notifications than one multi-row statement holds.
+    let mut ids = Vec::new();
+    for i in 0..150 {
+        ids.push(
+            accept(
+                &*store,
+                notification(&tenant, plan(vec![email(), fallback_sms()]), T0 + i),
+            )
+            .await,
+        );
+    }
+    let claimed = store
+        .claim_attempts(T0 + 1_000, 1_000, 30_000)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 150);
+    let attempt_of = |nid: &str| {
+        claimed
+            .iter()
+            .find(|c| c.notification_id == nid)
+            .unwrap()
+            .id
+            .clone()
+    };
+    let refused = |e: &str| SendOutcome::Refused {
+        error: e.into(),
+        unreachable: false,
+    };
+    // Several answers for one attempt count as if applied in order.
+    let mut results = vec![
+        SendResult {
+            attempt_id: attempt_of(&ids[0]),
+            at: T0 + 2_000,
+            outcome: SendOutcome::Retry {
+                error: "429".into(),
+                next_try_at: T0 + 3_000,
+            },
+        },
+        SendResult {
+            attempt_id: attempt_of(&ids[0]),
+            at: T0 + 2_001,
+            outcome: accepted("pm-0"),
+        },
+        SendResult {
+            attempt_id: attempt_of(&ids[1]),
+            at: T0 + 2_000,
+            outcome: refused("550"),
+        },
+        SendResult {
+            attempt_id: attempt_of(&ids[1]),
+            at: T0 + 2_001,
+            outcome: accepted("too late"),
+        },
+    ];
+    for (i, nid) in ids.iter().enumerate().skip(2) {
+        results.push(SendResult {
+            attempt_id: attempt_of(nid),
+            at: T0 + 2_000,
+            outcome: if i % 2 == 0 {
+                accepted(&format!("pm-{i}"))
+            } else {
+                refused("bounced")
+            },
+        });
+    }
+    store.record_send_results(results).await.unwrap();
+    let first = get(&*store, &tenant, &ids[0]).await;
+    assert_eq!(first.status, Status::Delivered);
+    assert_eq!(
+        first.attempts[0].provider_message_id.as_deref(),
+        Some("pm-0")
+    );
+    let second = get(&*store, &tenant, &ids[1]).await;
+    assert_eq!(second.attempts[0].status, AttemptStatus::Refused);
+    assert_eq!(second.attempts[0].provider_message_id, None);
+    assert_eq!(of(&second, Channel::Sms).len(), 1);
+    for (i, nid) in ids.iter().enumerate().skip(2) {
+        let rec = get(&*store, &tenant, nid).await;
+        if i % 2 == 0 {
+            assert_eq!(rec.status, Status::Delivered, "{i}");
+            assert!(of(&rec, Channel::Sms).is_empty());
+        } else {
+            assert_eq!(rec.status, Status::Pending, "{i}");
+            assert_eq!(of(&rec, Channel::Sms).len(), 1, "{i}");
+            assert_eq!(rec.updated_at, T0 + 2_000);
+        }
+    }
+    // 75 fallback SMS are due now.
+    let sms = store
+        .claim_attempts(T0 + 2_000, 1_000, 30_000)
+        .await
+        .unwrap();
+    assert_eq!(sms.len(), 75);
+    assert!(sms.iter().all(|c| c.channel == Channel::Sms));
+
+    // Answers sent at the same moment from many tasks.
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in sms.iter().cloned() {
+        let store = store.clone();
+        tasks.spawn(async move {
+            store
+                .record_send_results(vec![SendResult {
+                    attempt_id: c.id.clone(),
+                    at: T0 + 2_500,
+                    outcome: accepted(&format!("sms-{}", c.id)),
+                }])
+                .await
+        });
+    }
+    while let Some(res) = tasks.join_next().await {
+        res.unwrap().unwrap();
+    }
+    // The same receipt from many tasks at once: recorded exactly once.
+    let target = sms[0].clone();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        let r = herald_store::IncomingReceipt {
+            provider_message_id: Some(format!("sms-{}", target.id)),
+            idempotency_key: None,
+            delivered: true,
+            error: None,
+            at: T0 + 3_000,
+        };
+        tasks.spawn(async move { store.record_receipt(r).await });
+    }
+    let mut answers = Vec::new();
+    while let Some(res) = tasks.join_next().await {
+        answers.push(res.unwrap().unwrap());
+    }
+    let recorded = answers
+        .iter()
+        .filter(|a| matches!(a, ReceiptMatch::Recorded { late: false }))
+        .count();
+    let duplicate = answers
+        .iter()
+        .filter(|a| **a == ReceiptMatch::Duplicate)
+        .count();
+    assert_eq!((recorded, duplicate), (1, 9));
+    let rec = get(&*store, &tenant, &target.notification_id).await;
+    assert_eq!(rec.status, Status::Delivered);
+    assert_eq!(of(&rec, Channel::Sms)[0].receipts.len(), 1);
+}
+
+pub async fn check_sim_sends_at_once(store: Arc<dyn Store>) {
+    let tenant = new_tenant(&*store).await;
+    let send = |key: String, at: i64| SimSend {
+        tenant_id: tenant.clone(),
+        notification_id: "n1".into(),
+        channel: Channel::Email,
+        route: "email".into(),
+        to: "ana@example.com".into(),
+        content: Rendered {
+            subject: Some("s".into()),
+            title: None,
+            body: "b".into(),
+        },
+        idempotency_key: key,
+        outcome: "transient:2".into(),
+        transient_first: 2,
+        final_answer: SimFinal::Accepted {
+            receipt: Some((true, at + 1_000)),
+        },
+        record: true,
+        at,
+    };
+    // Ten requests for one key and one for each of ten others, all at once.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let store = store.clone();
+        let key = if i % 2 == 0 {
+            "same".to_string()
+        } else {
+            format!("k{i}")
+        };
+        let s = send(key.clone(), T0 + i);
+        tasks.spawn(async move { (key, store.sim_send(s).await) });
+    }
+    let mut same = Vec::new();
+    while let Some(res) = tasks.join_next().await {
+        let (key, answer) = res.unwrap();
+        let answer = answer.unwrap();
+        if key == "same" {
+            same.push(answer);
+        } else {
+            assert_eq!(answer, SimAnswer::Transient { requests: 1 });
+        }
+    }
+    let mut transient: Vec<u32> = same
+        .iter()
+        .filter_map(|a| match a {
+            SimAnswer::Transient { requests } => Some(*requests),
+            _ => None,
+        })
+        .collect();
+    transient.sort_unstable();
+    assert_eq!(transient, vec![1, 2]);
+    let ids: std::collections::HashSet<&String> = same
+        .iter()
+        .filter_map(|a| match a {
+            SimAnswer::Accepted { message_id } => Some(message_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "{same:?}");
+    let q = OutboxQuery {
+        limit: 100,
+        ..OutboxQuery::default()
+    };
+    let out = store.sim_outbox(&tenant, &q).await.unwrap();
+    assert_eq!(out.len(), 11);
+    let row = out.iter().find(|m| m.idempotency_key == "same").unwrap();
+    assert_eq!(row.requests, 10);
+    assert_eq!(Some(&row.id), ids.into_iter().next());
+    // One receipt owed, for the one accepted message.
+    let due = store.sim_due_receipts(T0 + 100_000, 100).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].id, row.id);
+}

@@ -1,0 +1,187 @@
+//! Tenants, operator settings, integrations, types and recipients.
+
+use super::*;
+use herald_core::{
+    AppInstall, Audience, Channel, ChannelSetting, Confirm, FallbackWhen, Recipient, Scenario,
+    TypeConfig,
+};
+use herald_store::{Integration, NotificationType, Store, Tenant};
+use std::collections::BTreeMap;
+
+pub async fn check_tenant_by_key(store: &dyn Store) {
+    let t = Tenant {
+        id: id(),
+        name: "Clinic".into(),
+        created_at: T0,
+    };
+    store.create_tenant(&t, "key-sha-1").await.unwrap();
+    assert_eq!(
+        store.tenant_by_key("key-sha-1").await.unwrap(),
+        Some(t.clone())
+    );
+    assert_eq!(store.tenant_by_key("other").await.unwrap(), None);
+    // Names may repeat; API key hashes may not.
+    let same_name = Tenant {
+        id: id(),
+        ..t.clone()
+    };
+    store.create_tenant(&same_name, "key-sha-2").await.unwrap();
+    let dup_key = Tenant { id: id(), ..t };
+    assert!(store.create_tenant(&dup_key, "key-sha-1").await.is_err());
+    store.ping().await.unwrap();
+}
+
+pub async fn check_config_round_trip(store: &dyn Store) {
+    let tenant = new_tenant(store).await;
+    let other = new_tenant(store).await;
+
+    assert_eq!(store.get_meta("admin_token_sha256").await.unwrap(), None);
+    store.set_meta("admin_token_sha256", "abc").await.unwrap();
+    store.set_meta("admin_token_sha256", "def").await.unwrap();
+    assert_eq!(
+        store
+            .get_meta("admin_token_sha256")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("def")
+    );
+
+    let sms = Integration {
+        channel: Channel::Sms,
+        provider: "simulator".into(),
+        settings: serde_json::json!({"routes": ["whatsapp", "sms"], "secret": "s"}),
+        confirm: Confirm::Receipt,
+        window_s: 600,
+        updated_at: T0,
+    };
+    let mail = Integration {
+        channel: Channel::Email,
+        provider: "smtp".into(),
+        settings: serde_json::json!({"host": "mail.example.com"}),
+        confirm: Confirm::Accepted,
+        window_s: 300,
+        updated_at: T0,
+    };
+    store.put_integration(&tenant, &sms).await.unwrap();
+    store.put_integration(&tenant, &mail).await.unwrap();
+    assert_eq!(
+        store.get_integration(&tenant, Channel::Sms).await.unwrap(),
+        Some(sms.clone())
+    );
+    assert_eq!(
+        store.get_integration(&other, Channel::Sms).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.list_integrations(&tenant).await.unwrap(),
+        vec![mail.clone(), sms.clone()]
+    );
+    let sms2 = Integration {
+        window_s: 120,
+        updated_at: T0 + 1,
+        ..sms
+    };
+    store.put_integration(&tenant, &sms2).await.unwrap();
+    assert_eq!(
+        store.get_integration(&tenant, Channel::Sms).await.unwrap(),
+        Some(sms2)
+    );
+    assert!(store.list_integrations(&other).await.unwrap().is_empty());
+
+    let mut templates = BTreeMap::new();
+    templates.insert(
+        "email".to_string(),
+        BTreeMap::from([(
+            "en".to_string(),
+            herald_core::TemplateText {
+                subject: Some("Hi {{ client_name }}".into()),
+                title: None,
+                body: Some("See you".into()),
+            },
+        )]),
+    );
+    let t = NotificationType {
+        key: "reminder".into(),
+        config: TypeConfig {
+            audience: Audience::Client,
+            channels: vec![
+                ChannelSetting {
+                    channel: Channel::Email,
+                    scenario: Scenario::Always,
+                },
+                ChannelSetting {
+                    channel: Channel::Sms,
+                    scenario: Scenario::Fallback,
+                },
+            ],
+            fallback_when: FallbackWhen::NoneDelivered,
+            default_locale: "en".into(),
+            templates,
+        },
+        updated_at: T0,
+    };
+    let t2 = NotificationType {
+        key: "confirmation".into(),
+        ..t.clone()
+    };
+    store.put_type(&tenant, &t).await.unwrap();
+    store.put_type(&tenant, &t2).await.unwrap();
+    assert_eq!(
+        store.get_type(&tenant, "reminder").await.unwrap(),
+        Some(t.clone())
+    );
+    assert_eq!(store.get_type(&other, "reminder").await.unwrap(), None);
+    assert_eq!(store.list_types(&tenant).await.unwrap(), vec![t2, t]);
+
+    let who = Recipient {
+        name: Some("Ana".into()),
+        email: Some("ana@example.com".into()),
+        phone: Some("+15550001111".into()),
+        locale: Some("pt-BR".into()),
+        timezone: Some("Europe/Lisbon".into()),
+        opt_out: vec![Channel::Sms],
+        apps: vec![AppInstall {
+            app: Channel::Aunio,
+            token: "tok".into(),
+            platform: Some(herald_core::Platform::Ios),
+        }],
+    };
+    store
+        .put_recipient(&tenant, Audience::Client, "c1", &who)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_recipient(&tenant, Audience::Client, "c1")
+            .await
+            .unwrap(),
+        Some(who.clone())
+    );
+    assert_eq!(
+        store
+            .get_recipient(&tenant, Audience::Staff, "c1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .get_recipient(&other, Audience::Client, "c1")
+            .await
+            .unwrap(),
+        None
+    );
+    let changed = Recipient { phone: None, ..who };
+    store
+        .put_recipient(&tenant, Audience::Client, "c1", &changed)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_recipient(&tenant, Audience::Client, "c1")
+            .await
+            .unwrap(),
+        Some(changed)
+    );
+}

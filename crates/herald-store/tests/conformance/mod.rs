@@ -1,0 +1,152 @@
+//! The storage conformance suite: checks every `Store` backend must pass.
+//! Each `check_*` takes a `&dyn Store` (or an `Arc<dyn Store>` when it
+//! spawns tasks) on a fresh, empty database, so any backend's test file can
+//! run them with `mod conformance;`.
+
+#![allow(dead_code)]
+
+mod bulk;
+mod cascade;
+mod config;
+mod sim;
+
+pub use bulk::*;
+pub use cascade::*;
+pub use config::*;
+pub use sim::*;
+
+use herald_core::{
+    Audience, Channel, ChannelPlan, Confirm, FallbackWhen, Plan, Reach, Rendered, Scenario,
+};
+use herald_store::{
+    Accepted, AttemptRecord, NewNotification, NotificationRecord, SendOutcome, SendResult, Store,
+    Tenant,
+};
+
+pub const T0: i64 = 1_700_000_000_000;
+
+pub fn id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub async fn new_tenant(store: &dyn Store) -> String {
+    let t = Tenant {
+        id: id(),
+        name: "Salon".into(),
+        created_at: T0,
+    };
+    store
+        .create_tenant(&t, &format!("sha-{}", t.id))
+        .await
+        .unwrap();
+    t.id
+}
+
+pub fn channel(
+    ch: Channel,
+    scenario: Scenario,
+    to: &[&str],
+    confirm: Confirm,
+    window_s: u32,
+) -> ChannelPlan {
+    ChannelPlan {
+        channel: ch,
+        scenario,
+        reach: Reach::Addresses {
+            to: to.iter().map(|s| s.to_string()).collect(),
+        },
+        routes: vec![ch.as_str().to_string()],
+        confirm,
+        window_s,
+    }
+}
+
+pub fn email() -> ChannelPlan {
+    channel(
+        Channel::Email,
+        Scenario::Always,
+        &["ana@example.com"],
+        Confirm::Accepted,
+        300,
+    )
+}
+
+pub fn fallback_sms() -> ChannelPlan {
+    channel(
+        Channel::Sms,
+        Scenario::Fallback,
+        &["+15550001111"],
+        Confirm::Receipt,
+        600,
+    )
+}
+
+pub fn plan(channels: Vec<ChannelPlan>) -> Plan {
+    Plan {
+        fallback_when: FallbackWhen::NoneDelivered,
+        channels,
+    }
+}
+
+pub fn notification(tenant: &str, plan: Plan, created_at: i64) -> NewNotification {
+    let rendered = plan
+        .channels
+        .iter()
+        .map(|c| {
+            Some(Rendered {
+                subject: (c.channel == Channel::Email).then(|| "Your visit".to_string()),
+                title: c.channel.is_push().then(|| "Reminder".to_string()),
+                body: format!("text for {}", c.channel),
+            })
+        })
+        .collect();
+    NewNotification {
+        id: id(),
+        tenant_id: tenant.to_string(),
+        type_key: "appointment_reminder".into(),
+        audience: Audience::Client,
+        recipient_id: "client-1".into(),
+        data: serde_json::json!({"client_name": "Ana"}),
+        idempotency_key: None,
+        request_sha256: "body-sha".into(),
+        plan,
+        rendered,
+        created_at,
+    }
+}
+
+pub async fn accept(store: &dyn Store, n: NewNotification) -> String {
+    match store.accept_notification(n).await.unwrap() {
+        Accepted::Created(id) => id,
+        other => panic!("expected Created, got {other:?}"),
+    }
+}
+
+pub async fn get(store: &dyn Store, tenant: &str, id: &str) -> NotificationRecord {
+    store
+        .get_notification(tenant, id)
+        .await
+        .unwrap()
+        .expect("notification exists")
+}
+
+pub fn of(rec: &NotificationRecord, ch: Channel) -> Vec<&AttemptRecord> {
+    rec.attempts.iter().filter(|a| a.channel == ch).collect()
+}
+
+pub async fn answer(store: &dyn Store, attempt_id: &str, at: i64, outcome: SendOutcome) {
+    store
+        .record_send_results(vec![SendResult {
+            attempt_id: attempt_id.to_string(),
+            at,
+            outcome,
+        }])
+        .await
+        .unwrap();
+}
+
+pub fn accepted(pm: &str) -> SendOutcome {
+    SendOutcome::Accepted {
+        provider_message_id: Some(pm.to_string()),
+    }
+}

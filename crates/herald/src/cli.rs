@@ -1,0 +1,352 @@
+//! Command-line parsing and the commands themselves. The server runs in
+//! process; `send` and `show` talk to a running server over its HTTP API,
+//! as any integration would; `tenants create` writes to the store directly,
+//! as an operator's tool.
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use herald::server::{self, ServeConfig};
+use herald::service::App;
+use herald::worker::WorkerConfig;
+use serde_json::Value;
+
+/// Herald delivers a booking business's notifications over e-mail, app push
+/// and SMS/messengers, as a cascade: each notification type sets its
+/// channels' order and whether each is sent always, never, or only when the
+/// earlier channels did not get through.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API and the delivery workers.
+    ///
+    /// Keeps everything in a SQLite file (herald.db in the working directory
+    /// by default), created on first start. When no admin token is given,
+    /// one is made on first start and printed once.
+    Serve(ServeArgs),
+    /// Manage tenants (the businesses using this Herald).
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+    /// Trigger a notification through a running server.
+    ///
+    /// Example: herald send --type appointment_reminder --client c-42
+    /// --data '{"client_name":"Ana","time":"10:00"}'
+    Send(SendArgs),
+    /// Show a notification's cascade: each channel, its outcome and why,
+    /// and every attempt with its receipts.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HERALD_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[command(flatten)]
+    db: DbArgs,
+    /// The operator's admin token (for POST /v1/tenants).
+    #[arg(long, env = "HERALD_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct DbArgs {
+    /// Where Herald keeps its data: sqlite://PATH or postgres://...
+    #[arg(
+        long,
+        env = "HERALD_DATABASE_URL",
+        default_value = "sqlite://herald.db"
+    )]
+    database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantsCommand {
+    /// Create a tenant and print its API key (shown only this once).
+    Create {
+        /// The business's name, e.g. "Salon One".
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ClientArgs {
+    /// The server's base URL.
+    #[arg(long, env = "HERALD_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The tenant's API key.
+    #[arg(long, env = "HERALD_API_KEY", hide_env_values = true)]
+    api_key: String,
+}
+
+#[derive(Debug, Args)]
+struct SendArgs {
+    /// The notification type key.
+    #[arg(long = "type")]
+    type_key: String,
+    /// The client to notify.
+    #[arg(long, conflicts_with = "staff", required_unless_present = "staff")]
+    client: Option<String>,
+    /// The staff member to notify.
+    #[arg(long)]
+    staff: Option<String>,
+    /// The template data, as a JSON object.
+    #[arg(long, default_value = "{}")]
+    data: String,
+    /// Makes a repeated send create nothing new.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Wait until the cascade has finished and show it.
+    #[arg(long)]
+    wait: bool,
+    #[command(flatten)]
+    client_args: ClientArgs,
+}
+
+#[derive(Debug, Args)]
+struct ShowArgs {
+    /// The notification id.
+    id: String,
+    /// Print the raw JSON instead of the timeline.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    client_args: ClientArgs,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(a) => serve(a).await,
+        Command::Tenants {
+            command: TenantsCommand::Create { name, db },
+        } => create_tenant(&name, &db.database_url).await,
+        Command::Send(a) => send(a).await,
+        Command::Show(a) => show(a).await,
+    }
+}
+
+async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let running = server::start(ServeConfig {
+        listen: a.listen,
+        database_url: a.db.database_url.clone(),
+        admin_token: a.admin_token,
+        worker: WorkerConfig::default(),
+    })
+    .await?;
+    if let Some(token) = &running.new_admin_token {
+        println!("Admin token (shown once; set HERALD_ADMIN_TOKEN to choose your own): {token}");
+    }
+    println!(
+        "Herald listening on http://{} (data: {})",
+        running.addr, a.db.database_url
+    );
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate() => {}
+    }
+    eprintln!("herald: stopping");
+    running.stop().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
+    }
+}
+
+#[cfg(not(unix))]
+async fn terminate() {
+    std::future::pending().await
+}
+
+async fn create_tenant(name: &str, url: &str) -> anyhow::Result<()> {
+    let store = herald_store::open(url)
+        .await
+        .with_context(|| format!("opening {url}"))?;
+    let app = App::new(store, herald::providers::Registry::default());
+    let (tenant, key) = app.create_tenant(name).await?;
+    println!("Tenant:  {} ({})", tenant.name, tenant.id);
+    println!("API key: {key}");
+    println!("Keep the key: it is stored hashed and cannot be shown again.");
+    Ok(())
+}
+
+async fn call(
+    c: &ClientArgs,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<&Value>,
+) -> anyhow::Result<(u16, Value)> {
+    let url = format!("{}{path}", c.url.trim_end_matches('/'));
+    let mut req = reqwest::Client::new()
+        .request(method, &url)
+        .bearer_auth(&c.api_key);
+    if let Some(b) = body {
+        req = req.json(b);
+    }
+    let resp = req.send().await.with_context(|| {
+        format!(
+            "cannot reach Herald at {} (is `herald serve` running?)",
+            c.url
+        )
+    })?;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    if status >= 400 {
+        let e = &body["error"];
+        let field = e["field"]
+            .as_str()
+            .map(|f| format!(" (field {f})"))
+            .unwrap_or_default();
+        bail!(
+            "{} {}{field}",
+            status,
+            e["message"].as_str().unwrap_or("request failed")
+        );
+    }
+    Ok((status, body))
+}
+
+async fn send(a: SendArgs) -> anyhow::Result<()> {
+    let data: Value = serde_json::from_str(&a.data).context("--data must be a JSON object")?;
+    if !data.is_object() {
+        bail!("--data must be a JSON object, e.g. '{{\"client_name\":\"Ana\"}}'");
+    }
+    let mut body = serde_json::json!({"type": a.type_key, "data": data});
+    if let Some(c) = a.client {
+        body["client"] = c.into();
+    }
+    if let Some(s) = a.staff {
+        body["staff"] = s.into();
+    }
+    if let Some(k) = a.idempotency_key {
+        body["idempotency_key"] = k.into();
+    }
+    let (status, resp) = call(
+        &a.client_args,
+        reqwest::Method::POST,
+        "/v1/notifications",
+        Some(&body),
+    )
+    .await?;
+    let id = resp["id"].as_str().unwrap_or_default().to_string();
+    if status == 200 {
+        println!("{id} (already sent with this idempotency key)");
+    } else {
+        println!("{id}");
+    }
+    if a.wait {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3_600);
+        loop {
+            let (_, n) = call(
+                &a.client_args,
+                reqwest::Method::GET,
+                &format!("/v1/notifications/{id}"),
+                None,
+            )
+            .await?;
+            if n["status"] != "pending" || std::time::Instant::now() > deadline {
+                print!("{}", timeline(&n));
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn show(a: ShowArgs) -> anyhow::Result<()> {
+    let (_, n) = call(
+        &a.client_args,
+        reqwest::Method::GET,
+        &format!("/v1/notifications/{}", a.id),
+        None,
+    )
+    .await?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&n)?);
+    } else {
+        print!("{}", timeline(&n));
+    }
+    Ok(())
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("-")
+}
+
+/// The cascade as a terminal timeline.
+pub fn timeline(n: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let who = if n["client"].is_string() {
+        format!("client {}", s(&n["client"]))
+    } else {
+        format!("staff {}", s(&n["staff"]))
+    };
+    let _ = writeln!(
+        out,
+        "{}  {}  to {who}  {}\ncreated {}",
+        s(&n["id"]),
+        s(&n["type"]),
+        s(&n["status"]).to_uppercase(),
+        s(&n["created_at"])
+    );
+    let empty = Vec::new();
+    for (i, ch) in n["channels"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .enumerate()
+    {
+        let _ = writeln!(
+            out,
+            "{:>2}. {:<12} {:<9} {:<12} {}",
+            i + 1,
+            s(&ch["channel"]),
+            s(&ch["scenario"]),
+            s(&ch["outcome"]),
+            s(&ch["reason"])
+        );
+        for at in ch["attempts"].as_array().unwrap_or(&empty) {
+            let err = at["error"]
+                .as_str()
+                .map(|e| format!("  ({e})"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "      -> {} via {}: {}, {} request(s), sent {}{err}",
+                s(&at["to"]),
+                s(&at["route"]),
+                s(&at["status"]),
+                at["requests"],
+                s(&at["sent_at"])
+            );
+            for r in at["receipts"].as_array().unwrap_or(&empty) {
+                let late = if r["late"] == true { " (late)" } else { "" };
+                let _ = writeln!(
+                    out,
+                    "         receipt {} at {}{late}",
+                    s(&r["status"]),
+                    s(&r["at"])
+                );
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,11 @@
+//! Herald: notification cascades for booking businesses. This crate wires
+//! the pure core and the store to the outside world: providers, workers,
+//! the HTTP API and the CLI.
+
+pub mod api;
+pub mod error;
+pub mod metrics;
+pub mod providers;
+pub mod server;
+pub mod service;
+pub mod worker;

@@ -1,0 +1,116 @@
+//! Starting and stopping a whole Herald: store, providers, dispatcher,
+//! simulator receipts and the HTTP server. `herald serve` and the tests use
+//! the same function.
+
+use crate::providers::simulator::{self, Simulator};
+use crate::providers::Registry;
+use crate::service::App;
+use crate::worker::{self, WorkerConfig};
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What `serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on (`127.0.0.1:8080`; port 0 picks one).
+    pub listen: String,
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// The operator token; when `None` one is made on first start.
+    pub admin_token: Option<String>,
+    /// Dispatcher tuning.
+    pub worker: WorkerConfig,
+}
+
+/// A running Herald.
+pub struct Running {
+    /// The address the HTTP server listens on.
+    pub addr: SocketAddr,
+    /// The service.
+    pub app: Arc<App>,
+    /// A newly made operator token, to print once.
+    pub new_admin_token: Option<String>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// Opens the store, starts the workers and the HTTP server.
+pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
+    let store = herald_store::open(&cfg.database_url)
+        .await
+        .with_context(|| format!("opening the store at {}", cfg.database_url))?;
+    let requeued = store
+        .recover_after_restart()
+        .await
+        .context("recovering in-flight work")?;
+    if requeued > 0 {
+        tracing::info!(
+            "{requeued} attempts that were in flight at the last stop go out again with their keys"
+        );
+    }
+    let sim = Arc::new(Simulator::new(store.clone()));
+    let receipts_wake = sim.receipts.clone();
+    let providers = Registry::default().with(sim);
+    let app = App::new(store.clone(), providers);
+    let new_admin_token = app
+        .ensure_admin_token(cfg.admin_token.as_deref())
+        .await
+        .context("setting up the admin token")?;
+
+    let listener = tokio::net::TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("listening on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let (shutdown, rx) = watch::channel(false);
+
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(worker::run(
+        app.clone(),
+        cfg.worker.clone(),
+        rx.clone(),
+    )));
+    tasks.push(tokio::spawn(simulator::run_receipts(
+        Arc::downgrade(&app),
+        store.clone(),
+        receipts_wake,
+        rx.clone(),
+    )));
+    let router = crate::api::router(app.clone());
+    let mut http_rx = rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let stop = async move {
+            let _ = http_rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            tracing::error!("http server: {e}");
+        }
+    }));
+    Ok(Running {
+        addr,
+        app,
+        new_admin_token,
+        shutdown,
+        tasks,
+    })
+}
+
+impl Running {
+    /// Stops accepting requests, lets in-flight sends finish, and returns.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for mut t in self.tasks {
+            if tokio::time::timeout(std::time::Duration::from_secs(10), &mut t)
+                .await
+                .is_err()
+            {
+                t.abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! The dispatcher: claims due attempts in batches, sends them concurrently
+//! (never inside a transaction), records the answers in batches, and runs
+//! the cascade's timers. It sleeps until the next due time or until new
+//! work is committed (wake, don't poll); a slow sweep is the safety net.
+
+use crate::metrics::SendKind;
+use crate::providers::{SendReply, SendRequest};
+use crate::service::{now_ms, App};
+use herald_core::retry::next_retry_at;
+use herald_core::Millis;
+use herald_store::{ClaimedAttempt, SendOutcome, SendResult};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+
+/// Tuning of the dispatcher.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Attempts claimed per round.
+    pub batch: usize,
+    /// Sends in flight at once.
+    pub concurrency: usize,
+    /// How long a claimed attempt is ours before another worker may take it
+    /// back; longer than any provider call may take.
+    pub lease_ms: Millis,
+    /// The safety-net sweep interval.
+    pub sweep_ms: Millis,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            batch: 256,
+            concurrency: 512,
+            lease_ms: 120_000,
+            sweep_ms: 1_000,
+        }
+    }
+}
+
+/// Classifies a provider's reply into what the store records. Transient
+/// errors are retried with backoff while the next try still falls inside
+/// the attempt's window.
+pub fn classify(
+    reply: &SendReply,
+    claimed: &ClaimedAttempt,
+    now: Millis,
+    jitter: f64,
+) -> SendOutcome {
+    match reply {
+        SendReply::Accepted { message_id } => SendOutcome::Accepted {
+            provider_message_id: message_id.clone(),
+        },
+        SendReply::Permanent { error } => SendOutcome::Refused {
+            error: error.clone(),
+            unreachable: false,
+        },
+        SendReply::RecipientInvalid { error } => SendOutcome::Refused {
+            error: error.clone(),
+            unreachable: true,
+        },
+        SendReply::Transient {
+            error,
+            retry_after_ms,
+        } => {
+            let at = next_retry_at(now, claimed.requests.max(1), jitter, *retry_after_ms);
+            if at < claimed.deadline {
+                SendOutcome::Retry {
+                    error: error.clone(),
+                    next_try_at: at,
+                }
+            } else {
+                SendOutcome::GaveUp {
+                    error: format!("{error} (after {} tries)", claimed.requests),
+                }
+            }
+        }
+    }
+}
+
+async fn send_one(app: &App, claimed: &ClaimedAttempt) -> SendOutcome {
+    let now = now_ms();
+    if now >= claimed.deadline {
+        return SendOutcome::GaveUp {
+            error: "the window closed before the message could be sent".into(),
+        };
+    }
+    let integration = match app
+        .store
+        .get_integration(&claimed.tenant_id, claimed.channel)
+        .await
+    {
+        Ok(Some(i)) => i,
+        Ok(None) => {
+            return SendOutcome::Refused {
+                error: format!("the {} integration was removed", claimed.channel),
+                unreachable: true,
+            }
+        }
+        Err(e) => {
+            return SendOutcome::Retry {
+                error: format!("store unavailable: {e}"),
+                next_try_at: now + 1_000,
+            }
+        }
+    };
+    let Some(provider) = app.providers.get(&integration.provider) else {
+        return SendOutcome::Refused {
+            error: format!(
+                "provider {} is not available in this build",
+                integration.provider
+            ),
+            unreachable: false,
+        };
+    };
+    let reply = provider
+        .send(SendRequest {
+            tenant_id: &claimed.tenant_id,
+            notification_id: &claimed.notification_id,
+            channel: claimed.channel,
+            route: &claimed.route,
+            to: &claimed.to,
+            content: &claimed.content,
+            idempotency_key: &claimed.idempotency_key,
+            settings: &integration.settings,
+            deadline: claimed.deadline,
+            now,
+        })
+        .await;
+    let kind = match &reply {
+        SendReply::Accepted { .. } => SendKind::Accepted,
+        SendReply::Transient { .. } => SendKind::Transient,
+        SendReply::Permanent { .. } => SendKind::Refused,
+        SendReply::RecipientInvalid { .. } => SendKind::Unreachable,
+    };
+    app.metrics.send(claimed.channel, kind);
+    let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
+    classify(&reply, claimed, now_ms(), jitter)
+}
+
+/// Records send results in batches: whatever arrived while the previous
+/// batch was being written goes in the next one.
+async fn record_results(app: Arc<App>, mut rx: mpsc::Receiver<SendResult>) {
+    let mut buf = Vec::with_capacity(256);
+    while rx.recv_many(&mut buf, 256).await > 0 {
+        let batch = std::mem::take(&mut buf);
+        let mut pending = Some(batch);
+        while let Some(b) = pending.take() {
+            if let Err(e) = app.store.record_send_results(b.clone()).await {
+                // The answers are not lost: until recorded, the attempts stay
+                // `sending` and their lease brings them back with the same key.
+                tracing::error!("recording {} send results failed: {e}; retrying", b.len());
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                pending = Some(b);
+            }
+        }
+        app.work.notify_one();
+    }
+}
+
+/// Runs the dispatcher until `shutdown` resolves.
+pub async fn run(
+    app: Arc<App>,
+    cfg: WorkerConfig,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let (tx, rx) = mpsc::channel::<SendResult>(cfg.concurrency * 2);
+    let recorder = tokio::spawn(record_results(app.clone(), rx));
+    let permits = Arc::new(Semaphore::new(cfg.concurrency));
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let now = now_ms();
+        if let Err(e) = app.store.wake_due(now, 1_000).await {
+            tracing::error!("waking due notifications: {e}");
+        }
+        let free = permits.available_permits().min(cfg.batch);
+        let claimed = if free > 0 {
+            match app.store.claim_attempts(now, free, cfg.lease_ms).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!("claiming attempts: {e}");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let full = claimed.len() == free && free > 0;
+        for c in claimed {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let app = app.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let outcome = send_one(&app, &c).await;
+                let _ = tx
+                    .send(SendResult {
+                        attempt_id: c.id,
+                        at: now_ms(),
+                        outcome,
+                    })
+                    .await;
+                drop(permit);
+            });
+        }
+        if full {
+            tokio::task::yield_now().await;
+            continue;
+        }
+        let next = app.store.next_due_at().await.ok().flatten();
+        let wait = next.map_or(cfg.sweep_ms, |t| (t - now_ms()).clamp(0, cfg.sweep_ms));
+        if wait == 0 && permits.available_permits() > 0 {
+            continue;
+        }
+        tokio::select! {
+            _ = app.work.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(wait.max(1) as u64)) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    drop(tx);
+    let _ = tokio::time::timeout(Duration::from_secs(5), recorder).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use herald_core::{Audience, Channel, Rendered};
+
+    fn claimed(requests: u32, deadline: Millis) -> ClaimedAttempt {
+        ClaimedAttempt {
+            id: "a".into(),
+            notification_id: "n".into(),
+            tenant_id: "t".into(),
+            audience: Audience::Client,
+            recipient_id: "c".into(),
+            channel: Channel::Sms,
+            route: "sms".into(),
+            to: "+15550001111".into(),
+            idempotency_key: "k".into(),
+            content: Rendered::default(),
+            requests,
+            created_at: 0,
+            deadline,
+        }
+    }
+
+    #[test]
+    fn transient_error_is_retried_inside_the_window() {
+        let reply = SendReply::Transient {
+            error: "503".into(),
+            retry_after_ms: None,
+        };
+        assert_eq!(
+            classify(&reply, &claimed(1, 10_000), 0, 0.0),
+            SendOutcome::Retry {
+                error: "503".into(),
+                next_try_at: 1_000
+            }
+        );
+        assert_eq!(
+            classify(&reply, &claimed(3, 10_000), 0, 0.0),
+            SendOutcome::Retry {
+                error: "503".into(),
+                next_try_at: 4_000
+            }
+        );
+    }
+
+    #[test]
+    fn transient_error_past_the_window_gives_up() {
+        let reply = SendReply::Transient {
+            error: "429".into(),
+            retry_after_ms: Some(20_000),
+        };
+        assert!(matches!(
+            classify(&reply, &claimed(1, 10_000), 0, 0.0),
+            SendOutcome::GaveUp { .. }
+        ));
+    }
+
+    #[test]
+    fn dead_token_is_refused_as_unreachable() {
+        let reply = SendReply::RecipientInvalid {
+            error: "gone".into(),
+        };
+        assert_eq!(
+            classify(&reply, &claimed(1, 10_000), 0, 0.0),
+            SendOutcome::Refused {
+                error: "gone".into(),
+                unreachable: true
+            }
+        );
+    }
+}

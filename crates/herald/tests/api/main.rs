@@ -1,0 +1,12 @@
+//! End-to-end tests of Herald: a real server driven only through its HTTP
+//! contract (API.md), as an integrating engineer would. One test binary, to
+//! keep link time low.
+
+mod cascade;
+mod config;
+mod crash;
+mod errors;
+mod helpers;
+mod isolation;
+mod notifications;
+mod recipients;
