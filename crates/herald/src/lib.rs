@@ -3,6 +3,7 @@
 //! the HTTP API and the CLI.
 
 pub mod api;
+pub mod cache;
 pub mod error;
 pub mod metrics;
 pub mod providers;

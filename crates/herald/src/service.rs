@@ -2,6 +2,7 @@
 //! requests into domain values, plans notifications (reach, routes,
 //! rendering), and hands facts to the store, which runs the cascade.
 
+use crate::cache::{Caches, Integrations};
 use crate::error::{invalid, Result, ServiceError};
 use crate::metrics::Metrics;
 use crate::providers::Registry;
@@ -16,7 +17,6 @@ use herald_store::{
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -146,6 +146,8 @@ pub struct App {
     pub work: Arc<Notify>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// Hot configuration lookups.
+    caches: Caches,
 }
 
 impl App {
@@ -156,6 +158,7 @@ impl App {
             providers,
             work: Arc::new(Notify::new()),
             metrics: Metrics::default(),
+            caches: Caches::default(),
         })
     }
 
@@ -198,10 +201,54 @@ impl App {
 
     /// Finds the tenant of an API key.
     pub async fn authenticate(&self, api_key: &str) -> Result<Tenant> {
-        self.store
-            .tenant_by_key(&sha256_hex(api_key))
+        let hash = sha256_hex(api_key);
+        if let Some(t) = self.caches.tenants.get(&hash) {
+            return Ok(t);
+        }
+        let t = self
+            .store
+            .tenant_by_key(&hash)
             .await?
-            .ok_or(ServiceError::Unauthorized)
+            .ok_or(ServiceError::Unauthorized)?;
+        self.caches.tenants.put(hash, t.clone());
+        Ok(t)
+    }
+
+    /// The tenant's integrations by channel (cached).
+    pub async fn integrations(&self, tenant_id: &str) -> Result<Integrations> {
+        if let Some(i) = self.caches.integrations.get(&tenant_id.to_string()) {
+            return Ok(i);
+        }
+        let all: Integrations = std::sync::Arc::new(
+            self.store
+                .list_integrations(tenant_id)
+                .await?
+                .into_iter()
+                .map(|i| (i.channel, i))
+                .collect(),
+        );
+        self.caches
+            .integrations
+            .put(tenant_id.to_string(), all.clone());
+        Ok(all)
+    }
+
+    /// A notification type (cached).
+    pub async fn notification_type(
+        &self,
+        tenant_id: &str,
+        key: &str,
+    ) -> Result<Option<std::sync::Arc<NotificationType>>> {
+        let k = (tenant_id.to_string(), key.to_string());
+        if let Some(t) = self.caches.types.get(&k) {
+            return Ok(Some(t));
+        }
+        let Some(t) = self.store.get_type(tenant_id, key).await? else {
+            return Ok(None);
+        };
+        let t = std::sync::Arc::new(t);
+        self.caches.types.put(k, t.clone());
+        Ok(Some(t))
     }
 
     /// Creates a tenant and returns it with its API key (shown once).
@@ -279,6 +326,7 @@ impl App {
             updated_at: now_ms(),
         };
         self.store.put_integration(&tenant.id, &integration).await?;
+        self.caches.integrations.forget(&tenant.id);
         Ok(integration)
     }
 
@@ -305,6 +353,9 @@ impl App {
             updated_at: now_ms(),
         };
         self.store.put_type(&tenant.id, &t).await?;
+        self.caches
+            .types
+            .forget(&(tenant.id.clone(), key.to_string()));
         Ok(t)
     }
 
@@ -350,8 +401,7 @@ impl App {
             check_id("idempotency_key", k)?;
         }
         let t = self
-            .store
-            .get_type(&tenant.id, &input.type_key)
+            .notification_type(&tenant.id, &input.type_key)
             .await?
             .ok_or_else(|| {
                 invalid(
@@ -382,13 +432,7 @@ impl App {
                     format!("no {field} {recipient_id:?}"),
                 )
             })?;
-        let integrations: BTreeMap<Channel, Integration> = self
-            .store
-            .list_integrations(&tenant.id)
-            .await?
-            .into_iter()
-            .map(|i| (i.channel, i))
-            .collect();
+        let integrations = self.integrations(&tenant.id).await?;
         let empty = serde_json::Map::new();
         let data = input.data.as_ref().unwrap_or(&empty);
         let mut channels = Vec::with_capacity(t.config.channels.len());
@@ -428,7 +472,7 @@ impl App {
             });
         }
         Ok(Planned {
-            type_key: t.key,
+            type_key: t.key.clone(),
             audience,
             recipient_id,
             recipient,

@@ -86,24 +86,20 @@ async fn send_one(app: &App, claimed: &ClaimedAttempt) -> SendOutcome {
             error: "the window closed before the message could be sent".into(),
         };
     }
-    let integration = match app
-        .store
-        .get_integration(&claimed.tenant_id, claimed.channel)
-        .await
-    {
-        Ok(Some(i)) => i,
-        Ok(None) => {
-            return SendOutcome::Refused {
-                error: format!("the {} integration was removed", claimed.channel),
-                unreachable: true,
-            }
-        }
+    let integrations = match app.integrations(&claimed.tenant_id).await {
+        Ok(all) => all,
         Err(e) => {
             return SendOutcome::Retry {
                 error: format!("store unavailable: {e}"),
                 next_try_at: now + 1_000,
             }
         }
+    };
+    let Some(integration) = integrations.get(&claimed.channel) else {
+        return SendOutcome::Refused {
+            error: format!("the {} integration was removed", claimed.channel),
+            unreachable: true,
+        };
     };
     let Some(provider) = app.providers.get(&integration.provider) else {
         return SendOutcome::Refused {
@@ -124,6 +120,7 @@ async fn send_one(app: &App, claimed: &ClaimedAttempt) -> SendOutcome {
             content: &claimed.content,
             idempotency_key: &claimed.idempotency_key,
             settings: &integration.settings,
+            settings_version: integration.updated_at,
             deadline: claimed.deadline,
             now,
         })

@@ -28,6 +28,9 @@ pub struct SendRequest<'a> {
     pub idempotency_key: &'a str,
     /// The integration's settings.
     pub settings: &'a serde_json::Value,
+    /// When the integration was last changed: with tenant and channel, a
+    /// key under which a provider may keep its parsed settings.
+    pub settings_version: Millis,
     /// End of the attempt's confirmation window.
     pub deadline: Millis,
     /// Now.

@@ -1,0 +1,69 @@
+//! Hot lookups (tenant by API key, notification types, integrations) kept
+//! in memory so a trigger or a send does not go to the database for
+//! configuration. Writes through this process invalidate at once; entries
+//! also expire after a short time, so a change made elsewhere (another node,
+//! the `tenants` command) is seen within `TTL`.
+
+use herald_core::Channel;
+use herald_store::{Integration, NotificationType, Tenant};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long an entry is trusted.
+pub const TTL: Duration = Duration::from_secs(5);
+/// Entries kept per map before it is cleared (a crude bound on memory).
+const MAX_ENTRIES: usize = 100_000;
+
+/// A map whose entries expire.
+pub struct TtlMap<K, V> {
+    inner: RwLock<HashMap<K, (Instant, V)>>,
+}
+
+impl<K, V> Default for TtlMap<K, V> {
+    fn default() -> Self {
+        TtlMap {
+            inner: RwLock::new(HashMap::new()),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
+    /// The value if present and fresh.
+    pub fn get(&self, k: &K) -> Option<V> {
+        let map = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        map.get(k)
+            .filter(|(at, _)| at.elapsed() < TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Stores a value.
+    pub fn put(&self, k: K, v: V) {
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(k, (Instant::now(), v));
+    }
+
+    /// Forgets a value.
+    pub fn forget(&self, k: &K) {
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        map.remove(k);
+    }
+}
+
+/// A tenant's integrations by channel.
+pub type Integrations = Arc<BTreeMap<Channel, Integration>>;
+
+/// The service's caches.
+#[derive(Default)]
+pub struct Caches {
+    /// Tenants by the SHA-256 of their API key.
+    pub tenants: TtlMap<String, Tenant>,
+    /// Notification types by (tenant, key).
+    pub types: TtlMap<(String, String), Arc<NotificationType>>,
+    /// Integrations by tenant.
+    pub integrations: TtlMap<String, Integrations>,
+}
