@@ -21,16 +21,16 @@ const RECOVERY_BOUND: Duration = Duration::from_secs(120);
 
 /// A running `herald serve`; killed (SIGKILL) when dropped, so a failing
 /// test leaves no server behind.
-struct Herald {
+pub(crate) struct Herald {
     child: tokio::process::Child,
-    api: Api,
+    pub(crate) api: Api,
     log: std::path::PathBuf,
 }
 
 impl Herald {
     /// Starts `herald serve` on a free port over `db`, and waits for its
     /// "listening on" line.
-    async fn start(dir: &Path, run: u32) -> Herald {
+    pub(crate) async fn start(dir: &Path, run: u32) -> Herald {
         let log = dir.join(format!("herald-{run}.log"));
         let stderr = std::fs::File::create(&log).expect("a log file");
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))

@@ -3,6 +3,7 @@
 //! keep link time low.
 
 mod cascade;
+mod cli;
 mod config;
 mod crash;
 mod errors;
