@@ -97,6 +97,13 @@ pub struct ReceiptFact {
     pub error: Option<String>,
 }
 
+/// Whether something that happened at `at` falls outside a window ending at
+/// `deadline`. Windows are `[created_at, deadline)`: at the deadline itself
+/// `decide` has already called the attempt failed, so a receipt then is late.
+pub fn is_late_at(deadline: Millis, at: Millis) -> bool {
+    at >= deadline
+}
+
 /// Everything recorded about one attempt: one message to one address over one route.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptFacts {
@@ -125,7 +132,7 @@ impl AttemptFacts {
 
     /// Whether a receipt (or answer) arriving at `at` is after the window.
     pub fn is_late(&self, plan: &ChannelPlan, at: Millis) -> bool {
-        at >= self.deadline(plan)
+        is_late_at(self.deadline(plan), at)
     }
 }
 

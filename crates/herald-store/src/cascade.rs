@@ -108,9 +108,10 @@ pub(crate) fn new_attempts(
     Ok(out)
 }
 
-/// Whether a receipt arriving at `at` is after the attempt's window.
+/// Whether a receipt arriving at `at` is after the attempt's window (the
+/// engine's own rule, so the stored flag and the outcome always agree).
 pub(crate) fn is_late(deadline: Millis, at: Millis) -> bool {
-    at > deadline
+    herald_core::engine::is_late_at(deadline, at)
 }
 
 /// Removes every installation of `app` with `token` from the recipient (a
@@ -248,6 +249,7 @@ mod tests {
         assert!(!remove_token(&mut who, Channel::Aunio, "t1"));
         assert_eq!(who.apps.len(), 2);
         assert!(is_late(10, 11));
-        assert!(!is_late(10, 10));
+        assert!(is_late(10, 10));
+        assert!(!is_late(10, 9));
     }
 }

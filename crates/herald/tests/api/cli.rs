@@ -72,7 +72,10 @@ async fn tenants_create_send_and_show_work_against_a_running_server() {
     let id = out.lines().next().unwrap_or_default().trim().to_string();
     assert_eq!(id.len(), 36, "first line is the id: {out}");
     assert!(out.contains("DELIVERED"), "{out}");
-    assert!(out.contains("ana@example.com via email: delivered"), "{out}");
+    assert!(
+        out.contains("ana@example.com via email: delivered"),
+        "{out}"
+    );
 
     let shown = herald(&["show", &id, "--url", &url, "--api-key", &key]).await;
     assert!(shown.status.success(), "{shown:?}");
