@@ -349,22 +349,43 @@ pub async fn run_receipts(
         let now = now_ms();
         match store.sim_due_receipts(now, 512).await {
             Ok(due) if !due.is_empty() => {
-                let mut done = Vec::with_capacity(due.len());
+                // Handed over all at once, as a provider's webhooks would
+                // arrive, so the store commits them together.
+                let mut set = tokio::task::JoinSet::new();
                 for r in due {
-                    let receipt = IncomingReceipt {
-                        provider_message_id: Some(r.id.clone()),
-                        idempotency_key: Some(r.idempotency_key.clone()),
-                        delivered: r.delivered,
-                        error: (!r.delivered).then(|| "simulated failure receipt".to_string()),
-                        at: now,
-                    };
-                    match app.ingest_receipt(receipt).await {
-                        Ok(_) => done.push(r.id),
-                        Err(e) => tracing::warn!("simulator receipt {}: {e}", r.id),
+                    let app = app.clone();
+                    set.spawn(async move {
+                        let receipt = IncomingReceipt {
+                            provider_message_id: Some(r.id.clone()),
+                            idempotency_key: Some(r.idempotency_key.clone()),
+                            delivered: r.delivered,
+                            error: (!r.delivered).then(|| "simulated failure receipt".to_string()),
+                            at: now,
+                        };
+                        match app.ingest_receipt(receipt).await {
+                            Ok(_) => Some(r.id),
+                            Err(e) => {
+                                tracing::warn!("simulator receipt {}: {e}", r.id);
+                                None
+                            }
+                        }
+                    });
+                }
+                let mut done = Vec::with_capacity(set.len());
+                let mut failed = false;
+                while let Some(r) = set.join_next().await {
+                    match r {
+                        Ok(Some(id)) => done.push(id),
+                        _ => failed = true,
                     }
                 }
                 if let Err(e) = store.sim_mark_sent(&done).await {
                     tracing::warn!("simulator receipts: {e}");
+                    failed = true;
+                }
+                if failed {
+                    // Undelivered receipts stay due; try again shortly.
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 continue;
             }
