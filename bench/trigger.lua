@@ -7,5 +7,5 @@ request = function()
   n = n + 1
   local body = string.format(
     '{"type":"reminder","client":"c%d","data":{"time":"10:00","name":"Ana"}}', n % 1000)
-  return wrk.format(nil, "/v1/notifications", nil, body)
+  return wrk.format(nil, os.getenv("HERALD_PATH") or "/v1/notifications", nil, body)
 end

@@ -48,6 +48,11 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the database answers.
     async fn ping(&self) -> Result<()>;
 
+    /// Counters of the backend for `/metrics`: (name, help, value).
+    fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
+        Vec::new()
+    }
+
     /// Called once when a node starts: takes back attempts that were in
     /// flight when the previous process died, so they go out again (with
     /// their keys) at once instead of after their lease. A backend shared

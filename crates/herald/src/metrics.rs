@@ -50,8 +50,9 @@ impl Metrics {
         self.sends[c][kind as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Renders the Prometheus text exposition, with `extra` gauges appended.
-    pub fn render(&self, gauges: &[(&str, &str, i64)]) -> String {
+    /// Renders the Prometheus text exposition, with the store's own
+    /// counters appended.
+    pub fn render(&self, store_counters: &[(&str, &str, u64)]) -> String {
         let mut out = String::new();
         let counter = |out: &mut String, name: &str, help: &str, v: u64| {
             let _ = writeln!(
@@ -87,8 +88,11 @@ impl Metrics {
                 );
             }
         }
-        for (name, help, v) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        for (name, help, v) in store_counters {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
         }
         out
     }

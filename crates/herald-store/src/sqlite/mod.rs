@@ -167,6 +167,22 @@ impl Store for SqliteStore {
     /// SQLite is one node's database (the writer holds its only write
     /// connection), so whatever was `sending` at start died with the
     /// previous process: it is queued again at once.
+    fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
+        let w = self.writer_stats();
+        vec![
+            (
+                "herald_store_write_batches_total",
+                "Transactions committed by the SQLite writer (group commit).",
+                w.batches,
+            ),
+            (
+                "herald_store_write_commands_total",
+                "Write commands run in those transactions.",
+                w.commands,
+            ),
+        ]
+    }
+
     async fn recover_after_restart(&self) -> Result<u64> {
         match self.call(Op::Recover).await? {
             Out::Recovered(n) => Ok(n),

@@ -37,7 +37,7 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     (
         [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
-        app.metrics.render(&[]),
+        app.metrics.render(&app.store.counters()),
     )
         .into_response()
 }
