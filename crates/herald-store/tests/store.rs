@@ -7,7 +7,7 @@ mod conformance;
 use conformance::*;
 use herald_core::Channel;
 use herald_store::sqlite::SqliteStore;
-use herald_store::{ListQuery, SendOutcome, Store};
+use herald_store::{ListQuery, SendOutcome, Store, StoreError};
 use std::sync::Arc;
 use tempfile::TempDir;
 
@@ -136,6 +136,26 @@ async fn sqlite_recover_after_restart_requeues_sending() {
     assert_eq!(again[0].idempotency_key, first[0].idempotency_key);
     assert_eq!(again[0].requests, 2);
     store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_one_node_per_file() {
+    let dir = TempDir::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("herald.db").display());
+    let first = SqliteStore::open(&url).await.unwrap();
+    first.recover_after_restart().await.unwrap();
+    // A second server on the same file would take back the first one's
+    // in-flight attempts: it is refused, with a sentence that says why.
+    let second = SqliteStore::open(&url).await.unwrap();
+    match second.recover_after_restart().await {
+        Err(StoreError::Conflict(msg)) => assert!(msg.contains("already running"), "{msg}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // Other tools may still open the file (e.g. `herald tenants create`).
+    new_tenant(&second).await;
+    first.close().await;
+    assert_eq!(second.recover_after_restart().await.unwrap(), 0);
+    second.close().await;
 }
 
 #[tokio::test]

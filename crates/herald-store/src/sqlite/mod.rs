@@ -46,6 +46,10 @@ pub struct SqliteStore {
     tx: mpsc::Sender<Command>,
     writer: tokio::task::JoinHandle<()>,
     counters: Arc<writer::Counters>,
+    /// The database file, for the node lock.
+    path: std::path::PathBuf,
+    /// Held while this process is the node running the file's workers.
+    node_lock: std::sync::Mutex<Option<std::fs::File>>,
 }
 
 /// How much the writer has done since open: `commands / batches` is the
@@ -84,6 +88,7 @@ impl SqliteStore {
     /// Must be called inside a Tokio runtime.
     pub async fn open(url: &str) -> Result<SqliteStore> {
         let opts = connect_options(url)?;
+        let path = opts.get_filename().to_path_buf();
         // The writer's multi-row statements come in one shape per row
         // count: keep plenty of them prepared.
         let mut conn = opts
@@ -105,7 +110,42 @@ impl SqliteStore {
             tx,
             writer: handle,
             counters,
+            path,
+            node_lock: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Makes this process the one node working on the file, with an
+    /// advisory lock on `PATH.lock` held until the store is dropped.
+    fn lock_node(&self) -> Result<()> {
+        let mut held = self.node_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if held.is_some() {
+            return Ok(());
+        }
+        let mut lock_path = self.path.clone().into_os_string();
+        lock_path.push(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| {
+                StoreError::Conflict(format!("cannot open {}: {e}", lock_path.to_string_lossy()))
+            })?;
+        match file.try_lock() {
+            Ok(()) => {
+                *held = Some(file);
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Conflict(format!(
+                "another `herald serve` is already running on {}; one process per SQLite file",
+                self.path.display()
+            ))),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Conflict(format!(
+                "cannot lock {}: {e}",
+                lock_path.to_string_lossy()
+            ))),
+        }
     }
 
     /// What the writer has done so far.
@@ -183,7 +223,10 @@ impl Store for SqliteStore {
         ]
     }
 
+    /// Takes the file's node lock first: attempts in flight are taken back
+    /// at once, which is only right when no other process is sending them.
     async fn recover_after_restart(&self) -> Result<u64> {
+        self.lock_node()?;
         match self.call(Op::Recover).await? {
             Out::Recovered(n) => Ok(n),
             _ => Err(mismatch()),
