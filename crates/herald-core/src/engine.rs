@@ -194,13 +194,16 @@ fn attempt_verdict(att: &AttemptFacts, plan: &ChannelPlan, now: Millis) -> Verdi
             error,
             unreachable,
         } if *at < deadline => {
-            // Only a messenger/SMS route can be "not there" for a number;
-            // on e-mail and push a refusal at send time (a dead token, a
-            // 5xx from SMTP) is a failure (SPEC.md "Confirmation").
-            if *unreachable && plan.channel == Channel::Sms {
-                Verdict::Unreachable(format!("not reachable on this route ({error})"))
+            // Only a messenger route can be "not there" for a number (it is
+            // not on WhatsApp); a dead number on SMS itself, a dead token or
+            // a 5xx from SMTP is a refusal at send time, a failure
+            // (SPEC.md "Confirmation").
+            if *unreachable && plan.channel == Channel::Sms && att.route != "sms" {
+                Verdict::Unreachable(format!("not on {} ({error})", att.route))
             } else if *unreachable && plan.channel.is_push() {
                 Verdict::Failed(format!("device token no longer registered ({error})"))
+            } else if *unreachable {
+                Verdict::Failed(format!("address not registered ({error})"))
             } else {
                 Verdict::Failed(format!("rejected by the provider ({error})"))
             }

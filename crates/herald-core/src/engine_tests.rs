@@ -937,7 +937,7 @@ fn refusal_and_give_up_are_failed_at_once() {
             &pe,
             dead(SEC),
             SEC,
-            "rejected by the provider (unregistered)",
+            "address not registered (unregistered)",
         ),
         one(
             "giving up after transient errors is failed",
@@ -1170,14 +1170,17 @@ fn sms_routes_are_tried_in_order() {
             vec![(0, "via sms")],
         ),
         case(
-            "unreachable on both routes is unreachable",
+            "not on the messenger and a dead number on sms is failed",
             vec![wa(dead(SEC), vec![]), sm(SEC, dead(2 * SEC), vec![])],
             2 * SEC,
-            O::Unreachable,
+            O::Failed,
             vec![],
             St::Failed,
             None,
-            vec![(0, "whatsapp: not reachable"), (0, "sms: not reachable")],
+            vec![
+                (0, "whatsapp: not on whatsapp"),
+                (0, "sms: address not registered"),
+            ],
         ),
         case(
             "unreachable on one route and failed on the other is failed",

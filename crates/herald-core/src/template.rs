@@ -64,7 +64,7 @@ impl std::io::Write for Capped {
 fn env() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_fuel(Some(FUEL));
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
     // An absent value (a client without a name, a `null` in data) prints
     // as nothing, never as the word "none" in a message to a person.
@@ -172,6 +172,32 @@ pub fn required_variables(
     out
 }
 
+/// The first variable path (`appt.time`) the template reads that `data`
+/// does not have, walking into objects only: an attribute of a string or
+/// number is the template's business, not a missing variable.
+fn missing_variable(
+    t: &minijinja::Template<'_, '_>,
+    data: &serde_json::Map<String, serde_json::Value>,
+) -> Option<String> {
+    let mut paths: Vec<String> = t.undeclared_variables(true).into_iter().collect();
+    paths.sort();
+    for path in paths {
+        let segs: Vec<&str> = path.split('.').collect();
+        if GLOBALS.contains(&segs[0]) {
+            continue;
+        }
+        let mut cur = data;
+        for (i, seg) in segs.iter().enumerate() {
+            match cur.get(*seg) {
+                None => return Some(segs[..=i].join(".")),
+                Some(serde_json::Value::Object(m)) => cur = m,
+                Some(_) => break,
+            }
+        }
+    }
+    None
+}
+
 fn humanize(key: &str) -> String {
     let words = key.replace(['_', '-', '.'], " ");
     let mut c = words.chars();
@@ -235,16 +261,6 @@ pub fn render(
     let Some((locale, text)) = choose(cfg, channel, who.locale.as_deref()) else {
         return Ok(default_rendering(channel, type_key, data));
     };
-    if let Some(missing) = required_variables(cfg, channel, who.locale.as_deref())
-        .into_iter()
-        .find(|v| !data.contains_key(v))
-    {
-        return Err(FieldError::new(
-            format!("data.{missing}"),
-            "missing_variable",
-            format!("the {channel} template ({locale}) uses {missing}, which data does not have"),
-        ));
-    }
     let mut ctx = data.clone();
     ctx.insert(
         "recipient".into(),
@@ -279,13 +295,27 @@ pub fn render(
                 format!("rendered text is longer than {MAX_OUTPUT} bytes"),
             ));
         }
-        rendered.map_err(|e| {
-            FieldError::new(
+        if let Err(e) = rendered {
+            // A value the template needed and `data` does not have is named
+            // as `data.<path>`; `default(...)` and `is defined` still work,
+            // since only a render that actually failed is looked into.
+            if e.kind() == minijinja::ErrorKind::UndefinedError {
+                if let Some(missing) = missing_variable(&t, data) {
+                    return Err(FieldError::new(
+                        format!("data.{missing}"),
+                        "missing_variable",
+                        format!(
+                            "the {channel} template ({locale}) uses {missing}, which data does not have"
+                        ),
+                    ));
+                }
+            }
+            return Err(FieldError::new(
                 field.clone(),
                 "render_failed",
                 format!("template could not be rendered: {e}"),
-            )
-        })?;
+            ));
+        }
         let s = String::from_utf8(out_buf.buf).map_err(|e| {
             FieldError::new(
                 field.clone(),
@@ -525,6 +555,37 @@ mod tests {
     }
 
     #[test]
+    fn default_and_is_defined_make_a_variable_optional() {
+        let c = cfg(&[(
+            Channel::Sms,
+            "en",
+            text(
+                None,
+                None,
+                Some("{{ room | default('the front desk') }}{% if note is defined %} ({{ note }}){% endif %}{% if vip %}!{% endif %}"),
+            ),
+        )]);
+        let r = render(&c, "reminder", Channel::Sms, &who(None), &data(json!({}))).unwrap();
+        assert_eq!(r.body, "the front desk");
+        let r = render(
+            &c,
+            "reminder",
+            Channel::Sms,
+            &who(None),
+            &data(json!({"room": "3", "note": "bring ID", "vip": true})),
+        )
+        .unwrap();
+        assert_eq!(r.body, "3 (bring ID)!");
+        // Printing a missing value is still an error that names it.
+        let c = cfg(&[(Channel::Sms, "en", text(None, None, Some("{{ room }}")))]);
+        let e = render(&c, "reminder", Channel::Sms, &who(None), &data(json!({}))).unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.code),
+            ("data.room", "missing_variable")
+        );
+    }
+
+    #[test]
     fn a_missing_nested_attribute_is_an_error_not_blank_text() {
         let c = cfg(&[(
             Channel::Sms,
@@ -541,7 +602,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             (e.field.as_str(), e.code),
-            ("templates.sms.en.body", "render_failed")
+            ("data.appt.place", "missing_variable")
         );
         let ok = render(
             &c,

@@ -205,11 +205,15 @@ impl App {
         if let Some(t) = self.caches.tenants.get(&hash) {
             return Ok(t);
         }
-        let t = self
-            .store
-            .tenant_by_key(&hash)
-            .await?
-            .ok_or(ServiceError::Unauthorized)?;
+        let Some(t) = self.store.tenant_by_key(&hash).await? else {
+            if self.store.get_meta(ADMIN_META).await?.as_deref() == Some(hash.as_str()) {
+                return Err(ServiceError::Forbidden(
+                    "this is the operator's admin token; tenant calls need the tenant's API key"
+                        .into(),
+                ));
+            }
+            return Err(ServiceError::Unauthorized);
+        };
         self.caches.tenants.put(hash, t.clone());
         Ok(t)
     }
@@ -299,11 +303,15 @@ impl App {
                 ),
             ));
         }
-        let settings = input.settings.unwrap_or_else(|| serde_json::json!({}));
+        let mut settings = input.settings.unwrap_or_else(|| serde_json::json!({}));
+        // `null` counts as absent for an optional setting too.
+        if let Some(map) = settings.as_object_mut() {
+            map.retain(|_, v| !v.is_null());
+        }
         if !settings.is_object() {
             return Err(invalid(
                 "settings",
-                "invalid_type",
+                "wrong_type",
                 "settings must be an object",
             ));
         }
@@ -487,8 +495,11 @@ impl App {
     /// Accepts a trigger: plans it, stores it durably, wakes the workers.
     pub async fn trigger(&self, tenant: &Tenant, input: TriggerInput) -> Result<Triggered> {
         let planned = self.plan(tenant, &input).await?;
-        let body =
-            serde_json::to_vec(&input).map_err(|e| invalid("data", "invalid", e.to_string()))?;
+        // Absent data and `{}` are the same request.
+        let mut canonical = input.clone();
+        canonical.data.get_or_insert_with(Default::default);
+        let body = serde_json::to_vec(&canonical)
+            .map_err(|e| invalid("data", "invalid", e.to_string()))?;
         let n = NewNotification {
             id: uuid::Uuid::now_v7().to_string(),
             tenant_id: tenant.id.clone(),

@@ -412,7 +412,8 @@ pub(super) async fn record_send_results(
                  answered_at = CASE v.status WHEN 'queued' THEN attempts.answered_at ELSE v.at END,
                  lease_until = NULL,
                  provider_message_id = COALESCE(v.pm, attempts.provider_message_id),
-                 error = COALESCE(v.error, attempts.error),
+                 error = CASE v.status WHEN 'accepted' THEN NULL
+                     ELSE COALESCE(v.error, attempts.error) END,
                  unreachable = CASE v.status WHEN 'refused' THEN v.unreachable
                      ELSE attempts.unreachable END,
                  next_try_at = COALESCE(v.next_try_at, attempts.next_try_at)

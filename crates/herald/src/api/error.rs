@@ -144,7 +144,36 @@ impl ApiError {
             ),
             Category::Data => {
                 let path = field_path(err.path());
-                if text.starts_with("invalid type") {
+                // A number where a number is wanted, but not one that fits
+                // (1.5 or 1e30 for a count): a value outside the allowed set.
+                let number_out_of_range = (text.starts_with("invalid type: floating point")
+                    || text.starts_with("invalid type: integer"))
+                    && text.split(", expected ").nth(1).is_some_and(|want| {
+                        matches!(
+                            want.trim(),
+                            "u8" | "u16"
+                                | "u32"
+                                | "u64"
+                                | "usize"
+                                | "i8"
+                                | "i16"
+                                | "i32"
+                                | "i64"
+                                | "isize"
+                        )
+                    });
+                if number_out_of_range {
+                    let message = match &path {
+                        Some(p) => format!("{p} is out of range: {text}"),
+                        None => text.clone(),
+                    };
+                    Self::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "out_of_range",
+                        message,
+                        path,
+                    )
+                } else if text.starts_with("invalid type") {
                     let message = match &path {
                         Some(p) => format!("{p}: {text}"),
                         None => format!("the body has the wrong JSON type: {text}"),
@@ -235,12 +264,14 @@ pub fn field_path(path: &serde_path_to_error::Path) -> Option<String> {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            e.code,
-            e.message,
-            Some(e.field),
-        )
+        // Rules found deeper (provider settings) may still be JSON type
+        // errors, which the contract answers with 400.
+        let status = if e.code == "wrong_type" {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        Self::new(status, e.code, e.message, Some(e.field))
     }
 }
 
@@ -325,6 +356,19 @@ mod tests {
             assert_eq!(e.status, StatusCode::BAD_REQUEST, "{body}");
             assert_eq!(e.code, "malformed_json", "{body}");
             assert_eq!(e.field, None);
+        }
+    }
+
+    #[test]
+    fn a_number_that_does_not_fit_is_422() {
+        for body in [r#"{"name":"x","n":1.5}"#, r#"{"name":"x","n":1e30}"#] {
+            let e = classify::<Small>(body);
+            assert_eq!(
+                (e.status, e.code.as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "out_of_range"),
+                "{body}"
+            );
+            assert_eq!(e.field.as_deref(), Some("n"));
         }
     }
 

@@ -58,12 +58,9 @@ pub fn router(app: Arc<App>) -> Router {
             "/v1/notifications",
             post(notifications::trigger).get(notifications::list),
         )
-        // The static segment wins over `{id}`; a GET of it is treated as
-        // an id: 404, like any unknown id, rather than 405.
-        .route(
-            "/v1/notifications/preview",
-            post(notifications::preview).get(notifications::get_one),
-        )
+        // The static segment wins over `{id}`: a GET of it is a wrong
+        // method (405).
+        .route("/v1/notifications/preview", post(notifications::preview))
         .route("/v1/notifications/{id}", get(notifications::get_one))
         .route("/v1/simulator/outbox", get(simulator::outbox))
         .method_not_allowed_fallback(fallback::method_not_allowed)

@@ -56,6 +56,22 @@ pub async fn list(
     QueryParams(params): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let q = query::list_query(&params)?;
+    if let Some(before) = &q.before {
+        // A cursor is an id of this tenant's log; anything else is a bad
+        // cursor, not an empty page.
+        if app
+            .store
+            .get_notification(&tenant.id, before)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::invalid(
+                "before".to_string(),
+                "unknown_cursor",
+                format!("before: no notification {before:?} in this log"),
+            ));
+        }
+    }
     let page = app.store.list_notifications(&tenant.id, &q).await?;
     let next = if page.len() >= q.limit {
         page.last().map(|s| s.id.clone())

@@ -800,7 +800,7 @@ async fn notifications_trigger_log_and_preview() {
     let (s, _) = e
         .call(Method::GET, "/v1/notifications/preview", Some(&a), None)
         .await;
-    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
 
     for (body, code, field) in [
         (

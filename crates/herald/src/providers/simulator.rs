@@ -100,7 +100,17 @@ fn parse_settings(settings: &serde_json::Value) -> Result<SimSettings, FieldErro
             _ if path == "." => "settings".to_string(),
             _ => format!("settings.{path}"),
         };
-        FieldError::new(field, "invalid_setting", msg)
+        let code = if msg.starts_with("invalid type: floating point")
+            || msg.starts_with("invalid type: integer")
+        {
+            // A number, but not a whole one in range.
+            "out_of_range"
+        } else if msg.starts_with("invalid type") {
+            "wrong_type"
+        } else {
+            "invalid_setting"
+        };
+        FieldError::new(field, code, msg)
     })
 }
 

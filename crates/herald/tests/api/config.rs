@@ -266,10 +266,10 @@ async fn type_rules_are_enforced_and_named() {
             Some("templates.sms.en.subject"),
         ),
         (
-            "a template for a channel the type does not have",
+            "a template for something that is not a channel",
             json!({"audience": "client", "channels": [ch("email", "always")],
-                   "templates": {"sms": {"en": {"body": "x"}}}}),
-            Some("templates.sms"),
+                   "templates": {"fax": {"en": {"body": "x"}}}}),
+            Some("templates.fax"),
         ),
         (
             "no channels",
