@@ -147,8 +147,80 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // a required one answers 422 `required`. Nested values (the free-form
     // `data` and `settings`) are left as they are.
     fields.retain(|_, v| !v.is_null());
-    serde_path_to_error::deserialize(serde_json::Value::Object(fields))
-        .map_err(|e| ApiError::from_json(&e))
+    let mut value = serde_json::Value::Object(fields);
+    let mut err = match serde_path_to_error::deserialize(value.clone()) {
+        Ok(t) => return Ok(t),
+        Err(e) => e,
+    };
+    let first = ApiError::from_json(&err);
+    if first.code != "unknown_field" {
+        return Err(first);
+    }
+    // serde stops at the first unknown field; take each out and read again
+    // so that the answer names them all.
+    let mut names = vec![first.field.clone().unwrap_or_default()];
+    for _ in 0..32 {
+        if !remove_unknown(&mut value, &err) {
+            break;
+        }
+        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+            Ok(_) => break,
+            Err(next) => {
+                let e = ApiError::from_json(&next);
+                if e.code != "unknown_field" {
+                    break;
+                }
+                names.push(e.field.unwrap_or_default());
+                err = next;
+            }
+        }
+    }
+    if names.len() == 1 {
+        return Err(first);
+    }
+    Err(ApiError {
+        message: format!("unknown fields: {}", names.join(", ")),
+        ..first
+    })
+}
+
+/// Removes the unknown key an error points at from `value`.
+fn remove_unknown(
+    value: &mut serde_json::Value,
+    err: &serde_path_to_error::Error<serde_json::Error>,
+) -> bool {
+    use serde_path_to_error::Segment;
+    let text = err.inner().to_string();
+    let Some(name) = text
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next())
+    else {
+        return false;
+    };
+    let segments: Vec<&Segment> = err.path().iter().collect();
+    // The path may already end at the unknown key.
+    let parents = match segments.last() {
+        Some(Segment::Map { key }) if key == name => &segments[..segments.len() - 1],
+        _ => &segments[..],
+    };
+    let mut cur = value;
+    for seg in parents {
+        cur = match (seg, cur) {
+            (Segment::Map { key }, serde_json::Value::Object(m)) => match m.get_mut(key) {
+                Some(v) => v,
+                None => return false,
+            },
+            (Segment::Seq { index }, serde_json::Value::Array(a)) => match a.get_mut(*index) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match cur {
+        serde_json::Value::Object(m) => m.remove(name).is_some(),
+        _ => false,
+    }
 }
 
 /// A JSON request body: 415 unless `Content-Type: application/json`, 413
@@ -183,6 +255,27 @@ where
 mod tests {
     use super::*;
     use axum::http::{HeaderValue, StatusCode};
+
+    #[test]
+    fn every_unknown_field_is_named() {
+        let e = parse_json::<crate::service::IntegrationInput>(
+            br#"{"provider":"simulator","aa":1,"bb":2}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, axum::http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.field.as_deref(), Some("aa"));
+        assert!(
+            e.message.contains("aa") && e.message.contains("bb"),
+            "{}",
+            e.message
+        );
+        let e = parse_json::<herald_core::TypeConfig>(
+            br#"{"audience":"client","channels":[{"channel":"email","scenario":"always","x":1,"y":2}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("channels[0].x"));
+        assert!(e.message.contains("channels[0].y"), "{}", e.message);
+    }
 
     #[test]
     fn bearer_tokens() {
