@@ -14,6 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, Semaphore};
 
+/// The longest a due deadline waits for its wake-up while the loop is
+/// kept busy by new work.
+const WAKE_CHECK_MS: Millis = 50;
+
 /// Tuning of the dispatcher.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -165,13 +169,21 @@ pub async fn run(
     let (tx, rx) = mpsc::channel::<SendResult>(cfg.concurrency * 2);
     let recorder = tokio::spawn(record_results(app.clone(), rx));
     let permits = Arc::new(Semaphore::new(cfg.concurrency));
+    // Deadlines are looked at when a timer fires, and at most every
+    // `WAKE_CHECK_MS` while new work keeps the loop busy, so a stream of
+    // triggers does not cost the writer a wake-up query each.
+    let mut timer_fired = true;
+    let mut last_wake_check: Millis = 0;
     loop {
         if *shutdown.borrow() {
             break;
         }
         let now = now_ms();
-        if let Err(e) = app.store.wake_due(now, 1_000).await {
-            tracing::error!("waking due notifications: {e}");
+        if timer_fired || now - last_wake_check >= WAKE_CHECK_MS {
+            last_wake_check = now;
+            if let Err(e) = app.store.wake_due(now, 1_000).await {
+                tracing::error!("waking due notifications: {e}");
+            }
         }
         let free = permits.available_permits().min(cfg.batch);
         let claimed = if free > 0 {
@@ -211,11 +223,13 @@ pub async fn run(
         let next = app.store.next_due_at().await.ok().flatten();
         let wait = next.map_or(cfg.sweep_ms, |t| (t - now_ms()).clamp(0, cfg.sweep_ms));
         if wait == 0 && permits.available_permits() > 0 {
+            timer_fired = true;
             continue;
         }
+        timer_fired = false;
         tokio::select! {
             _ = app.work.notified() => {}
-            _ = tokio::time::sleep(Duration::from_millis(wait.max(1) as u64)) => {}
+            _ = tokio::time::sleep(Duration::from_millis(wait.max(1) as u64)) => timer_fired = true,
             _ = shutdown.changed() => {}
         }
     }
