@@ -8,6 +8,7 @@ mod config;
 mod contract;
 mod crash;
 mod errors;
+mod fuzz;
 mod helpers;
 mod isolation;
 mod notifications;
