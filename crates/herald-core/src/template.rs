@@ -7,7 +7,6 @@ use crate::error::FieldError;
 use crate::recipient::Recipient;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 
 /// Fuel for one template: bounds loop work so a template cannot spin.
 const FUEL: u64 = 50_000;
@@ -147,29 +146,6 @@ pub fn choose<'a>(
             .find(|(k, _)| k.eq_ignore_ascii_case(c))
             .map(|(k, v)| (k.as_str(), v))
     })
-}
-
-/// The top-level `data` variables the channel's template uses for this locale.
-pub fn required_variables(
-    cfg: &TypeConfig,
-    channel: Channel,
-    locale: Option<&str>,
-) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let Some((_, text)) = choose(cfg, channel, locale) else {
-        return out;
-    };
-    let env = env();
-    for (_, src) in parts(channel, text) {
-        if let Some(Ok(t)) = src.map(|s| env.template_from_str(s)) {
-            out.extend(
-                t.undeclared_variables(false)
-                    .into_iter()
-                    .filter(|v| !GLOBALS.contains(&v.as_str())),
-            );
-        }
-    }
-    out
 }
 
 /// The first variable path (`appt.time`) the template reads that `data`
@@ -484,13 +460,6 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.field, "data.hora");
-        assert_eq!(
-            required_variables(&c, Channel::Email, None),
-            ["client_name", "time"]
-                .into_iter()
-                .map(String::from)
-                .collect()
-        );
     }
 
     #[test]
@@ -504,7 +473,6 @@ mod tests {
                 Some("Hi {{ recipient.name }} <{{ recipient.email }}>{% for i in range(3) %} {{ loop.index }}{% endfor %}"),
             ),
         )]);
-        assert!(required_variables(&c, Channel::Sms, None).is_empty());
         let r = render(&c, "reminder", Channel::Sms, &who(None), &Map::new()).unwrap();
         assert_eq!(r.body, "Hi Ana <ana@example.com> 1 2 3");
         assert_eq!((r.subject, r.title), (None, None));
