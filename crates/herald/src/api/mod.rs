@@ -5,6 +5,7 @@
 //! [`error::ApiError`], including unknown routes (404), wrong methods (405)
 //! and bodies over 1 MiB (413).
 
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod fallback;
@@ -33,6 +34,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The whole API over a service.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
+        .route("/", get(console::index))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/v1/tenants", post(tenants::create))

@@ -5,6 +5,7 @@
 mod cascade;
 mod cli;
 mod config;
+mod console;
 mod contract;
 mod crash;
 mod errors;
