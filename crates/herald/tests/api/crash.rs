@@ -122,7 +122,7 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_mid_flight_loses_nothing_and_doubles_nothing() {
+async fn sigkill_mid_flight_and_mid_recovery_loses_nothing_and_doubles_nothing() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let first = Herald::start(dir.path(), 1).await;
     let api = first.api.clone();
@@ -199,9 +199,15 @@ async fn sigkill_mid_flight_loses_nothing_and_doubles_nothing() {
         "the kill must come mid-flight, but all of the 32 newest notifications were already final"
     );
 
-    // Restart on the same file; every accepted notification must finish.
+    // Restart, and kill again while it is recovering: a crash during
+    // recovery is just another crash.
     let second = Herald::start(dir.path(), 2).await;
-    let api = second.api.clone();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    second.kill().await;
+
+    // Restart on the same file; every accepted notification must finish.
+    let third = Herald::start(dir.path(), 3).await;
+    let api = third.api.clone();
     let start = Instant::now();
     let mut waiting: Vec<String> = accepted.keys().cloned().collect();
     let mut finals: BTreeMap<String, Value> = BTreeMap::new();
@@ -230,7 +236,7 @@ async fn sigkill_mid_flight_loses_nothing_and_doubles_nothing() {
                 "{} notifications still pending {RECOVERY_BOUND:?} after the restart, e.g. {:#}; log:\n{}",
                 waiting.len(),
                 api.get(&format!("/v1/notifications/{}", waiting[0]), &key).await.1,
-                std::fs::read_to_string(&second.log).unwrap_or_default()
+                std::fs::read_to_string(&third.log).unwrap_or_default()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -315,5 +321,5 @@ async fn sigkill_mid_flight_loses_nothing_and_doubles_nothing() {
         .count();
     eprintln!("crash: {pending_at_kill} of the 32 newest were pending at the kill; {repeated} messages were asked for more than once");
 
-    second.kill().await;
+    third.kill().await;
 }
