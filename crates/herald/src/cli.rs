@@ -150,6 +150,7 @@ async fn serve(a: ServeArgs) -> anyhow::Result<()> {
         "Herald listening on http://{} (data: {})",
         running.addr, a.db.database_url
     );
+    println!("Console: http://{}/", running.addr);
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate() => {}
