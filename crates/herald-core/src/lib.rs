@@ -5,6 +5,8 @@ pub mod channel;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod plan;
+pub mod preview;
 pub mod recipient;
 pub mod retry;
 pub mod template;
