@@ -1,0 +1,207 @@
+//! The service: what the API, the CLI and the workers call. It parses
+//! requests into domain values, plans notifications (reach, routes,
+//! rendering), and hands facts to the store, which runs the cascade.
+
+mod config;
+mod notify;
+
+pub use config::IntegrationInput;
+pub use notify::{Planned, PreviewItem, TriggerInput, Triggered};
+
+use crate::cache::{Caches, Integrations};
+use crate::error::{invalid, Result, ServiceError};
+use crate::metrics::Metrics;
+use crate::providers::Registry;
+use herald_core::{Channel, Millis};
+use herald_store::{NotificationType, Store, Tenant};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// The most characters an id or key may have.
+pub const MAX_ID: usize = 255;
+/// Meta key of the operator token's hash.
+const ADMIN_META: &str = "admin_token_sha256";
+
+/// The current time in epoch milliseconds.
+pub fn now_ms() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Hex SHA-256 of a secret token; tokens are 256-bit random, so a fast hash
+/// is enough.
+pub fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// A fresh random token with a prefix (`hk_…` for API keys).
+pub fn new_token(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// Checks an id or key from a path or body.
+pub fn check_id(field: &str, id: &str) -> Result<()> {
+    if id.is_empty() || id.chars().count() > MAX_ID {
+        return Err(invalid(
+            field,
+            "invalid_id",
+            format!("{field} must be 1 to {MAX_ID} characters"),
+        ));
+    }
+    if id.chars().any(|c| c.is_control()) {
+        return Err(invalid(
+            field,
+            "invalid_id",
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The service, shared by every handler and worker.
+pub struct App {
+    /// The durable store.
+    pub store: Arc<dyn Store>,
+    /// Known providers.
+    pub providers: Registry,
+    /// Wakes the dispatcher when new work is committed.
+    pub work: Arc<Notify>,
+    /// Counters for `/metrics`.
+    pub metrics: Metrics,
+    /// Hot configuration lookups.
+    caches: Caches,
+}
+
+impl App {
+    /// Builds the service over a store.
+    pub fn new(store: Arc<dyn Store>, providers: Registry) -> Arc<App> {
+        Arc::new(App {
+            store,
+            providers,
+            work: Arc::new(Notify::new()),
+            metrics: Metrics::default(),
+            caches: Caches::default(),
+        })
+    }
+
+    /// Makes sure an operator token exists. Returns the new token when one
+    /// had to be made (to print once), `None` when one was configured or
+    /// already stored.
+    pub async fn ensure_admin_token(&self, configured: Option<&str>) -> Result<Option<String>> {
+        if let Some(t) = configured {
+            self.store.set_meta(ADMIN_META, &sha256_hex(t)).await?;
+            return Ok(None);
+        }
+        if self.store.get_meta(ADMIN_META).await?.is_some() {
+            return Ok(None);
+        }
+        let token = new_token("ha_");
+        self.store.set_meta(ADMIN_META, &sha256_hex(&token)).await?;
+        Ok(Some(token))
+    }
+
+    /// Checks an operator token.
+    pub async fn check_admin(&self, token: &str) -> Result<()> {
+        match self.store.get_meta(ADMIN_META).await? {
+            Some(h) if h == sha256_hex(token) => Ok(()),
+            _ => {
+                if self
+                    .store
+                    .tenant_by_key(&sha256_hex(token))
+                    .await?
+                    .is_some()
+                {
+                    Err(ServiceError::Forbidden(
+                        "this call needs the operator's admin token, not a tenant API key".into(),
+                    ))
+                } else {
+                    Err(ServiceError::Unauthorized)
+                }
+            }
+        }
+    }
+
+    /// Finds the tenant of an API key.
+    pub async fn authenticate(&self, api_key: &str) -> Result<Tenant> {
+        let hash = sha256_hex(api_key);
+        if let Some(t) = self.caches.tenants.get(&hash) {
+            return Ok(t);
+        }
+        let Some(t) = self.store.tenant_by_key(&hash).await? else {
+            if self.store.get_meta(ADMIN_META).await?.as_deref() == Some(hash.as_str()) {
+                return Err(ServiceError::Forbidden(
+                    "this is the operator's admin token; tenant calls need the tenant's API key"
+                        .into(),
+                ));
+            }
+            return Err(ServiceError::Unauthorized);
+        };
+        self.caches.tenants.put(hash, t.clone());
+        Ok(t)
+    }
+
+    /// The tenant's integrations by channel (cached).
+    pub async fn integrations(&self, tenant_id: &str) -> Result<Integrations> {
+        if let Some(i) = self.caches.integrations.get(&tenant_id.to_string()) {
+            return Ok(i);
+        }
+        let all: Integrations = std::sync::Arc::new(
+            self.store
+                .list_integrations(tenant_id)
+                .await?
+                .into_iter()
+                .map(|i| (i.channel, i))
+                .collect(),
+        );
+        self.caches
+            .integrations
+            .put(tenant_id.to_string(), all.clone());
+        Ok(all)
+    }
+
+    /// A notification type (cached).
+    pub async fn notification_type(
+        &self,
+        tenant_id: &str,
+        key: &str,
+    ) -> Result<Option<std::sync::Arc<NotificationType>>> {
+        let k = (tenant_id.to_string(), key.to_string());
+        if let Some(t) = self.caches.types.get(&k) {
+            return Ok(Some(t));
+        }
+        let Some(t) = self.store.get_type(tenant_id, key).await? else {
+            return Ok(None);
+        };
+        let t = std::sync::Arc::new(t);
+        self.caches.types.put(k, t.clone());
+        Ok(Some(t))
+    }
+
+    /// Creates a tenant and returns it with its API key (shown once).
+    pub async fn create_tenant(&self, name: &str) -> Result<(Tenant, String)> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_ID {
+            return Err(invalid(
+                "name",
+                "invalid_name",
+                "name must be 1 to 255 characters",
+            ));
+        }
+        let tenant = Tenant {
+            id: uuid::Uuid::now_v7().to_string(),
+            name: name.to_string(),
+            created_at: now_ms(),
+        };
+        let key = new_token("hk_");
+        self.store.create_tenant(&tenant, &sha256_hex(&key)).await?;
+        Ok((tenant, key))
+    }
+}
+
+/// A field error for an unknown channel name in a path.
+pub fn parse_channel(s: &str) -> Result<Channel> {
+    Channel::parse(s).ok_or_else(|| ServiceError::NotFound(format!("channel {s:?}")))
+}

@@ -1,0 +1,244 @@
+//! Notifications: planning a trigger (reach, routes, rendered texts),
+//! accepting it durably, the dry run, and receipts coming back.
+
+use super::{check_id, now_ms, App};
+use crate::error::{invalid, Result, ServiceError};
+use herald_core::{
+    preview, reach, Audience, ChannelPlan, Plan, PreviewChannel, Reach, Recipient, Rendered,
+    Scenario,
+};
+use herald_store::{Accepted, IncomingReceipt, NewNotification, ReceiptMatch, Tenant};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A trigger as the API (and the CLI) send it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerInput {
+    /// The notification type key.
+    #[serde(rename = "type")]
+    pub type_key: String,
+    /// The client, for a client type.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// The staff member, for a staff type.
+    #[serde(default)]
+    pub staff: Option<String>,
+    /// What the templates need.
+    #[serde(default)]
+    pub data: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Makes a retried trigger create nothing new.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// A planned notification, before it is stored.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// The type.
+    pub type_key: String,
+    /// Client or staff.
+    pub audience: Audience,
+    /// Recipient id.
+    pub recipient_id: String,
+    /// The recipient as stored now.
+    pub recipient: Recipient,
+    /// The cascade plan.
+    pub plan: Plan,
+    /// Rendered texts, per channel.
+    pub rendered: Vec<Option<Rendered>>,
+}
+
+/// One channel of a preview.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewItem {
+    /// What would happen and why.
+    #[serde(flatten)]
+    pub channel: PreviewChannel,
+    /// The text that would be sent.
+    pub rendered: Option<Rendered>,
+}
+
+/// What a trigger did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Triggered {
+    /// A new notification.
+    Created(String),
+    /// The notification of an earlier trigger with the same key.
+    Existing(String),
+}
+
+impl App {
+    /// Plans a trigger: finds the type and recipient, decides reach and
+    /// routes per channel, and renders every channel that may be sent.
+    pub async fn plan(&self, tenant: &Tenant, input: &TriggerInput) -> Result<Planned> {
+        check_id("type", &input.type_key)?;
+        let (audience, recipient_id) = match (&input.client, &input.staff) {
+            (Some(c), None) => (Audience::Client, c.clone()),
+            (None, Some(s)) => (Audience::Staff, s.clone()),
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "staff",
+                    "one_recipient",
+                    "give exactly one of client and staff, not both",
+                ))
+            }
+            (None, None) => {
+                return Err(invalid(
+                    "client",
+                    "required",
+                    "give exactly one of client and staff",
+                ))
+            }
+        };
+        let field = audience.as_str();
+        check_id(field, &recipient_id)?;
+        if let Some(k) = &input.idempotency_key {
+            check_id("idempotency_key", k)?;
+        }
+        let t = self
+            .notification_type(&tenant.id, &input.type_key)
+            .await?
+            .ok_or_else(|| {
+                invalid(
+                    "type",
+                    "unknown_type",
+                    format!("no notification type {:?}", input.type_key),
+                )
+            })?;
+        if t.config.audience != audience {
+            return Err(invalid(
+                field,
+                "wrong_audience",
+                format!(
+                    "type {} is for a {}, not a {field}",
+                    t.key,
+                    t.config.audience.as_str()
+                ),
+            ));
+        }
+        let recipient = self
+            .store
+            .get_recipient(&tenant.id, audience, &recipient_id)
+            .await?
+            .ok_or_else(|| {
+                invalid(
+                    field,
+                    "unknown_recipient",
+                    format!("no {field} {recipient_id:?}"),
+                )
+            })?;
+        let integrations = self.integrations(&tenant.id).await?;
+        let empty = serde_json::Map::new();
+        let data = input.data.as_ref().unwrap_or(&empty);
+        let mut channels = Vec::with_capacity(t.config.channels.len());
+        let mut rendered = Vec::with_capacity(t.config.channels.len());
+        for s in &t.config.channels {
+            let integration = integrations.get(&s.channel);
+            let routes = match integration {
+                Some(i) => self
+                    .providers
+                    .get(&i.provider)
+                    .map(|p| p.routes(s.channel, &i.settings))
+                    .unwrap_or_else(|| vec![s.channel.as_str().to_string()]),
+                None => vec![s.channel.as_str().to_string()],
+            };
+            let reach = if s.scenario == Scenario::Off {
+                Reach::Unreachable {
+                    reason: "off".into(),
+                }
+            } else {
+                reach(s.channel, audience, &recipient, integration.is_some())
+            };
+            let text = if s.scenario == Scenario::Off {
+                None
+            } else {
+                Some(herald_core::template::render(
+                    &t.config, &t.key, s.channel, &recipient, data,
+                )?)
+            };
+            rendered.push(text);
+            channels.push(ChannelPlan {
+                channel: s.channel,
+                scenario: s.scenario,
+                reach,
+                routes,
+                confirm: integration.map_or(s.channel.default_confirm(), |i| i.confirm),
+                window_s: integration.map_or(s.channel.default_window_s(), |i| i.window_s),
+            });
+        }
+        Ok(Planned {
+            type_key: t.key.clone(),
+            audience,
+            recipient_id,
+            recipient,
+            plan: Plan {
+                fallback_when: t.config.fallback_when,
+                channels,
+            },
+            rendered,
+        })
+    }
+
+    /// Accepts a trigger: plans it, stores it durably, wakes the workers.
+    pub async fn trigger(&self, tenant: &Tenant, input: TriggerInput) -> Result<Triggered> {
+        let planned = self.plan(tenant, &input).await?;
+        // Absent data and `{}` are the same request.
+        let mut canonical = input.clone();
+        canonical.data.get_or_insert_with(Default::default);
+        let body = serde_json::to_vec(&canonical)
+            .map_err(|e| invalid("data", "invalid", e.to_string()))?;
+        let n = NewNotification {
+            id: uuid::Uuid::now_v7().to_string(),
+            tenant_id: tenant.id.clone(),
+            type_key: planned.type_key,
+            audience: planned.audience,
+            recipient_id: planned.recipient_id,
+            data: serde_json::Value::Object(input.data.unwrap_or_default()),
+            idempotency_key: input.idempotency_key,
+            request_sha256: hex::encode(Sha256::digest(&body)),
+            plan: planned.plan,
+            rendered: planned.rendered,
+            created_at: now_ms(),
+        };
+        match self.store.accept_notification(n).await? {
+            Accepted::Created(id) => {
+                self.metrics.accepted();
+                self.work.notify_one();
+                Ok(Triggered::Created(id))
+            }
+            Accepted::Existing(id) => Ok(Triggered::Existing(id)),
+            Accepted::Conflict(id) => Err(ServiceError::Conflict(format!(
+                "idempotency_key was used for notification {id} with a different body"
+            ))),
+        }
+    }
+
+    /// The dry run of a trigger: the plan and the texts, nothing stored.
+    pub async fn preview(
+        &self,
+        tenant: &Tenant,
+        input: &TriggerInput,
+    ) -> Result<(Planned, Vec<PreviewItem>)> {
+        let planned = self.plan(tenant, input).await?;
+        let items = preview(&planned.plan)
+            .into_iter()
+            .zip(planned.rendered.iter())
+            .map(|(channel, r)| PreviewItem {
+                channel,
+                rendered: r.clone(),
+            })
+            .collect();
+        Ok((planned, items))
+    }
+
+    /// Takes a provider's receipt (webhook or simulator) into the cascade.
+    pub async fn ingest_receipt(&self, r: IncomingReceipt) -> Result<ReceiptMatch> {
+        let m = self.store.record_receipt(r).await?;
+        if let ReceiptMatch::Recorded { late } = m {
+            self.metrics.receipt(late);
+            self.work.notify_one();
+        }
+        Ok(m)
+    }
+}
