@@ -146,17 +146,35 @@ async fn record_results(app: Arc<App>, mut rx: mpsc::Receiver<SendResult>) {
     let mut buf = Vec::with_capacity(256);
     while rx.recv_many(&mut buf, 256).await > 0 {
         let batch = std::mem::take(&mut buf);
-        let mut pending = Some(batch);
-        while let Some(b) = pending.take() {
-            if let Err(e) = app.store.record_send_results(b.clone()).await {
-                // The answers are not lost: until recorded, the attempts stay
-                // `sending` and their lease brings them back with the same key.
-                tracing::error!("recording {} send results failed: {e}; retrying", b.len());
+        record_with_retries(&app, batch).await;
+        app.work.notify_one();
+    }
+}
+
+/// Tries a batch a few times (the store may be briefly unavailable), then
+/// one answer at a time, so one answer the store keeps refusing cannot hold
+/// the others back. An answer that is never recorded is not lost: its
+/// attempt stays `sending`, and the lease sends it again with the same key.
+async fn record_with_retries(app: &App, batch: Vec<SendResult>) {
+    for attempt in 1..=3 {
+        match app.store.record_send_results(batch.clone()).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::error!(
+                    "recording {} send results failed (try {attempt}): {e}",
+                    batch.len()
+                );
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                pending = Some(b);
             }
         }
-        app.work.notify_one();
+    }
+    for one in batch {
+        let id = one.attempt_id.clone();
+        if let Err(e) = app.store.record_send_results(vec![one]).await {
+            tracing::error!(
+                "send result of attempt {id} not recorded; its lease will retry it: {e}"
+            );
+        }
     }
 }
 
