@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cache;
 pub mod error;
+pub mod json;
 pub mod metrics;
 pub mod providers;
 pub mod server;

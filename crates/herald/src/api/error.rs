@@ -128,150 +128,22 @@ impl ApiError {
         }
     }
 
-    /// Classifies a JSON error: syntax → 400 `malformed_json`, a value of
-    /// the wrong JSON type → 400 `wrong_type`, an unknown field → 422
-    /// `unknown_field`, a missing field → 422 `required`, any other data
-    /// error (unknown variant, number out of range) → 422 `invalid_value`.
+    /// Answers a JSON error as `crate::json` reads it: 400 for malformed
+    /// JSON or a wrong type, 422 for the rest, with the field named.
     pub fn from_json(err: &serde_path_to_error::Error<serde_json::Error>) -> Self {
-        use serde_json::error::Category;
-        let inner = err.inner();
-        let text = strip_position(&inner.to_string()).to_string();
-        match inner.classify() {
-            Category::Io | Category::Syntax | Category::Eof => Self::bad_request(
-                "malformed_json",
-                format!("the body is not valid JSON: {inner}"),
-                None,
-            ),
-            Category::Data => {
-                let path = field_path(err.path());
-                // A number where a number is wanted, but not one that fits
-                // (1.5 or 1e30 for a count): a value outside the allowed set.
-                let number_out_of_range = (text.starts_with("invalid type: floating point")
-                    || text.starts_with("invalid type: integer"))
-                    && text.split(", expected ").nth(1).is_some_and(|want| {
-                        matches!(
-                            want.trim(),
-                            "u8" | "u16"
-                                | "u32"
-                                | "u64"
-                                | "usize"
-                                | "i8"
-                                | "i16"
-                                | "i32"
-                                | "i64"
-                                | "isize"
-                        )
-                    });
-                if number_out_of_range {
-                    let message = match &path {
-                        Some(p) => format!("{p} is out of range: {text}"),
-                        None => text.clone(),
-                    };
-                    Self::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "out_of_range",
-                        message,
-                        path,
-                    )
-                } else if text.starts_with("invalid type") {
-                    let message = match &path {
-                        Some(p) => format!("{p}: {text}"),
-                        None => format!("the body has the wrong JSON type: {text}"),
-                    };
-                    Self::bad_request("wrong_type", message, path)
-                } else if let Some(name) = quoted_after(&text, "unknown field ") {
-                    // The path usually ends at the unknown key already.
-                    let field = match err.path().iter().next_back() {
-                        Some(serde_path_to_error::Segment::Map { key }) if *key == name => {
-                            path.unwrap_or(name)
-                        }
-                        _ => join(path.as_deref(), &name),
-                    };
-                    Self::invalid(
-                        field.clone(),
-                        "unknown_field",
-                        format!("unknown field {field}: {text}"),
-                    )
-                } else if let Some(name) = quoted_after(&text, "missing field ") {
-                    let field = join(path.as_deref(), &name);
-                    Self::invalid(field.clone(), "required", format!("{field} is required"))
-                } else {
-                    let message = match &path {
-                        Some(p) => format!("{p}: {text}"),
-                        None => text.clone(),
-                    };
-                    Self::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_value",
-                        message,
-                        path,
-                    )
-                }
-            }
-        }
+        crate::json::field_error(err, None).into()
     }
-}
-
-/// Drops serde_json's ` at line L column C` suffix.
-fn strip_position(s: &str) -> &str {
-    match s.rfind(" at line ") {
-        Some(i) if s[i..].contains(" column ") => &s[..i],
-        _ => s,
-    }
-}
-
-/// The name in backticks right after `prefix` at the start of `text`
-/// (`unknown field \`colour\`, expected …` → `colour`).
-fn quoted_after(text: &str, prefix: &str) -> Option<String> {
-    let rest = text.strip_prefix(prefix)?.strip_prefix('`')?;
-    let end = rest.find('`')?;
-    Some(rest[..end].to_string())
-}
-
-/// `parent.name`, or `name` at the top level.
-fn join(parent: Option<&str>, name: &str) -> String {
-    match parent {
-        Some(p) if !p.is_empty() => format!("{p}.{name}"),
-        _ => name.to_string(),
-    }
-}
-
-/// A JSON path as the API names fields: `channels[0].scenario`,
-/// `templates.email.en.subject`; `None` for the top level.
-pub fn field_path(path: &serde_path_to_error::Path) -> Option<String> {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for seg in path.iter() {
-        match seg {
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            Segment::Map { key } => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
-            }
-            Segment::Enum { variant } => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(variant);
-            }
-            Segment::Unknown => {}
-        }
-    }
-    (!out.is_empty()).then_some(out)
 }
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        // Rules found deeper (provider settings) may still be JSON type
-        // errors, which the contract answers with 400.
-        let status = if e.code == "wrong_type" {
+        let status = if crate::json::is_bad_request(e.code) {
             StatusCode::BAD_REQUEST
         } else {
             StatusCode::UNPROCESSABLE_ENTITY
         };
-        Self::new(status, e.code, e.message, Some(e.field))
+        let field = (!e.field.is_empty()).then_some(e.field);
+        Self::new(status, e.code, e.message, field)
     }
 }
 

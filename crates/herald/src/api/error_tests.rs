@@ -1,6 +1,7 @@
 //! Tests of `error.rs`.
 
 use super::*;
+use crate::json::strip_position;
 use herald_core::TypeConfig;
 use serde::Deserialize;
 

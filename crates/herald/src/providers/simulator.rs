@@ -88,30 +88,8 @@ impl SimOutcome {
 }
 
 fn parse_settings(settings: &serde_json::Value) -> Result<SimSettings, FieldError> {
-    serde_path_to_error::deserialize::<_, SimSettings>(settings.clone()).map_err(|e| {
-        let path = e.path().to_string();
-        let msg = e.inner().to_string();
-        // The path already ends at an unknown key; at the top level it is ".".
-        let field = match msg
-            .strip_prefix("unknown field `")
-            .and_then(|r| r.split('`').next())
-        {
-            Some(f) if path == "." => format!("settings.{f}"),
-            _ if path == "." => "settings".to_string(),
-            _ => format!("settings.{path}"),
-        };
-        let code = if msg.starts_with("invalid type: floating point")
-            || msg.starts_with("invalid type: integer")
-        {
-            // A number, but not a whole one in range.
-            "out_of_range"
-        } else if msg.starts_with("invalid type") {
-            "wrong_type"
-        } else {
-            "invalid_setting"
-        };
-        FieldError::new(field, code, msg)
-    })
+    serde_path_to_error::deserialize::<_, SimSettings>(settings.clone())
+        .map_err(|e| crate::json::field_error(&e, Some("settings")))
 }
 
 impl SimSettings {
