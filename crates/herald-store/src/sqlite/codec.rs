@@ -88,3 +88,6 @@ pub(super) fn wall_now() -> Millis {
 pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
+
+/// Rows per multi-row statement (well under SQLite's bound-variable limit).
+pub(super) const CHUNK: usize = 128;

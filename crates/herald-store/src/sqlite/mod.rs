@@ -6,6 +6,7 @@
 mod codec;
 mod flow;
 mod read;
+mod sends;
 mod sim;
 mod write;
 mod writer;

@@ -3,7 +3,7 @@
 //! stored row (so the first request's answer rule wins for repeats). Sends
 //! queued together are upserted with one multi-row statement.
 
-use super::codec::{col, col_u32};
+use super::codec::{col, col_u32, CHUNK};
 use super::read::push_in_list;
 use crate::cascade;
 use crate::{Result, SimAnswer, SimFinal, SimSend, StoreError};
@@ -11,9 +11,6 @@ use herald_core::Millis;
 use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{QueryBuilder, SqliteConnection};
 use std::collections::{HashMap, HashSet};
-
-/// Rows per multi-row statement.
-const CHUNK: usize = 128;
 
 /// A send's final answer, as stored.
 struct Final<'a> {

@@ -21,7 +21,7 @@
 //! one (`RELEASE cmd; SAVEPOINT cmd`), which relies on one query string
 //! running several statements (tested below).
 
-use super::{flow, sim, write};
+use super::{flow, sends, sim, write};
 use crate::{
     Accepted, ClaimedAttempt, IncomingReceipt, Integration, NewNotification, NotificationType,
     ReceiptMatch, Result, SendResult, SimAnswer, SimSend, StoreError, Tenant,
@@ -139,7 +139,7 @@ async fn execute(conn: &mut SqliteConnection, op: Op) -> Result<Out> {
             now,
             limit,
             lease_ms,
-        } => Out::Claimed(flow::claim(conn, now, limit, lease_ms).await?),
+        } => Out::Claimed(sends::claim(conn, now, limit, lease_ms).await?),
         Op::Wake { now, limit } => Out::Count(flow::wake_due(conn, now, limit).await?),
         Op::SimMarkSent(ids) => {
             sim::sim_mark_sent(conn, &ids).await?;
@@ -199,7 +199,7 @@ async fn execute_group(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Ou
                     _ => return Err(wrong()),
                 }
             }
-            flow::record_send_results(conn, &all).await?;
+            sends::record_send_results(conn, &all).await?;
             Ok(ops.iter().map(|_| Out::Unit).collect())
         }
         Some(Kind::Receipt) => {
@@ -210,7 +210,7 @@ async fn execute_group(conn: &mut SqliteConnection, ops: &[Op]) -> Result<Vec<Ou
                     _ => Err(wrong()),
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let answers = flow::record_receipts(conn, &rs).await?;
+            let answers = sends::record_receipts(conn, &rs).await?;
             Ok(answers.into_iter().map(Out::Receipt).collect())
         }
         Some(Kind::Sim) => {
