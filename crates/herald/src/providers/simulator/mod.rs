@@ -4,112 +4,21 @@
 //! attempt's idempotency key, and its receipts come back through the same
 //! receipt path real providers' webhooks use.
 
+mod receipts;
+mod settings;
+
+pub use receipts::run_receipts;
+pub use settings::{SimOutcome, SimSettings};
+
 use super::{Provider, SendReply, SendRequest};
-use crate::service::{now_ms, App};
+use crate::service::now_ms;
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError, Millis};
-use herald_store::{IncomingReceipt, SimAnswer, SimFinal, SimSend, Store};
-use serde::Deserialize;
-use std::collections::BTreeMap;
-use std::sync::{Arc, Weak};
+use herald_store::{SimAnswer, SimFinal, SimSend, Store};
+use settings::{parse_settings, MAX_MS};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-
-/// The most latency or receipt delay a simulator may be given.
-const MAX_MS: u64 = 60_000;
-
-fn default_outcome() -> String {
-    "delivered".into()
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// The simulator's integration settings (API.md "The simulator provider").
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimSettings {
-    /// The outcome of an address with no entry in `outcomes`.
-    #[serde(default = "default_outcome")]
-    pub default: String,
-    /// Outcomes by address, phone or token (`whatsapp:+1555…` for one route).
-    #[serde(default)]
-    pub outcomes: BTreeMap<String, String>,
-    /// How long each send request takes.
-    #[serde(default)]
-    pub latency_ms: u64,
-    /// How long after acceptance a receipt comes.
-    #[serde(default)]
-    pub receipt_ms: u64,
-    /// SMS channel: routes in order.
-    #[serde(default)]
-    pub routes: Option<Vec<String>>,
-    /// Keep an outbox.
-    #[serde(default = "yes")]
-    pub record: bool,
-}
-
-/// An outcome the simulator can play.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SimOutcome {
-    /// Accepted, then a delivery receipt.
-    Delivered,
-    /// Accepted, then a failure receipt.
-    Failed,
-    /// Refused at send.
-    Rejected,
-    /// Accepted, no receipt ever.
-    Silent,
-    /// Refused: dead address or token.
-    Unregistered,
-    /// The first N requests fail transiently, then delivered.
-    Transient(u32),
-    /// Accepted, delivery receipt one second after the window.
-    Late,
-}
-
-impl SimOutcome {
-    /// Parses an outcome name.
-    pub fn parse(s: &str) -> Option<SimOutcome> {
-        Some(match s {
-            "delivered" => SimOutcome::Delivered,
-            "failed" => SimOutcome::Failed,
-            "rejected" => SimOutcome::Rejected,
-            "silent" => SimOutcome::Silent,
-            "unregistered" => SimOutcome::Unregistered,
-            "late" => SimOutcome::Late,
-            other => {
-                let n = other.strip_prefix("transient:")?.parse::<u32>().ok()?;
-                SimOutcome::Transient(n)
-            }
-        })
-    }
-}
-
-fn parse_settings(settings: &serde_json::Value) -> Result<SimSettings, FieldError> {
-    serde_path_to_error::deserialize::<_, SimSettings>(settings.clone())
-        .map_err(|e| crate::json::field_error(&e, Some("settings")))
-}
-
-impl SimSettings {
-    fn outcome_for(&self, route: &str, to: &str) -> SimOutcome {
-        let name = self
-            .outcomes
-            .get(&format!("{route}:{to}"))
-            .or_else(|| self.outcomes.get(to))
-            .unwrap_or(&self.default);
-        SimOutcome::parse(name).unwrap_or(SimOutcome::Delivered)
-    }
-
-    fn outcome_name(&self, route: &str, to: &str) -> String {
-        self.outcomes
-            .get(&format!("{route}:{to}"))
-            .or_else(|| self.outcomes.get(to))
-            .unwrap_or(&self.default)
-            .clone()
-    }
-}
 
 /// Parsed settings by (tenant, channel), with the version they were parsed from.
 type SettingsCache = crate::cache::TtlMap<(String, Channel), (Millis, Arc<SimSettings>)>;
@@ -319,78 +228,5 @@ impl Provider for Simulator {
     }
 }
 
-/// Hands the simulator's due receipts to the service, as a provider's
-/// webhooks would, until the service is dropped. Receipts are handed over
-/// before they are marked sent, so a crash repeats one rather than losing
-/// it (receipts are idempotent).
-pub async fn run_receipts(
-    app: Weak<App>,
-    store: Arc<dyn Store>,
-    wake: Arc<Notify>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        let Some(app) = app.upgrade() else { return };
-        let now = now_ms();
-        match store.sim_due_receipts(now, 512).await {
-            Ok(due) if !due.is_empty() => {
-                // Handed over all at once, as a provider's webhooks would
-                // arrive, so the store commits them together.
-                let mut set = tokio::task::JoinSet::new();
-                for r in due {
-                    let app = app.clone();
-                    set.spawn(async move {
-                        let receipt = IncomingReceipt {
-                            provider_message_id: Some(r.id.clone()),
-                            idempotency_key: Some(r.idempotency_key.clone()),
-                            delivered: r.delivered,
-                            error: (!r.delivered).then(|| "simulated failure receipt".to_string()),
-                            at: now,
-                        };
-                        match app.ingest_receipt(receipt).await {
-                            Ok(_) => Some(r.id),
-                            Err(e) => {
-                                tracing::warn!("simulator receipt {}: {e}", r.id);
-                                None
-                            }
-                        }
-                    });
-                }
-                let mut done = Vec::with_capacity(set.len());
-                let mut failed = false;
-                while let Some(r) = set.join_next().await {
-                    match r {
-                        Ok(Some(id)) => done.push(id),
-                        _ => failed = true,
-                    }
-                }
-                if let Err(e) = store.sim_mark_sent(&done).await {
-                    tracing::warn!("simulator receipts: {e}");
-                    failed = true;
-                }
-                if failed {
-                    // Undelivered receipts stay due; try again shortly.
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                continue;
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("simulator receipts: {e}"),
-        }
-        drop(app);
-        let next = store.sim_next_receipt_at().await.ok().flatten();
-        let wait = next.map_or(1_000, |t| (t - now_ms()).clamp(1, 1_000));
-        tokio::select! {
-            _ = wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
-            _ = shutdown.changed() => {}
-        }
-    }
-}
-
 #[cfg(test)]
-#[path = "simulator_tests.rs"]
 mod tests;

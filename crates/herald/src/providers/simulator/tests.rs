@@ -1,4 +1,4 @@
-//! Tests of `simulator.rs`.
+//! Tests of the simulator provider.
 
 use super::*;
 
