@@ -6,9 +6,11 @@
 //! actions (new attempts, verdicts, status, wake time) are stored with it.
 
 mod cascade;
+mod sim_types;
 pub mod sqlite;
 mod types;
 
+pub use sim_types::*;
 pub use types::*;
 
 use async_trait::async_trait;
