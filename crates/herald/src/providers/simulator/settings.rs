@@ -1,6 +1,5 @@
 //! The simulator's settings and the outcomes it can play.
 
-use herald_core::FieldError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -76,9 +75,11 @@ impl SimOutcome {
     }
 }
 
-pub(super) fn parse_settings(settings: &serde_json::Value) -> Result<SimSettings, FieldError> {
-    serde_path_to_error::deserialize::<_, SimSettings>(settings.clone())
-        .map_err(|e| crate::json::field_error(&e, Some("settings")))
+#[cfg(test)]
+pub(super) fn parse_settings(
+    settings: &serde_json::Value,
+) -> Result<SimSettings, herald_core::FieldError> {
+    super::super::parse_settings(settings)
 }
 
 impl SimSettings {
