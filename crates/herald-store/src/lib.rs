@@ -73,16 +73,21 @@ pub trait Store: Send + Sync + 'static {
     /// Finds the tenant an API key belongs to.
     async fn tenant_by_key(&self, api_key_sha256: &str) -> Result<Option<Tenant>>;
 
-    /// Creates or replaces the tenant's integration for a channel.
-    async fn put_integration(&self, tenant_id: &str, integration: &Integration) -> Result<()>;
-    /// The tenant's integration for a channel.
+    /// Creates or replaces a tenant's (or the operator's) integration for
+    /// a channel. Its `hook_id` must be unique.
+    async fn put_integration(&self, owner: Owner<'_>, integration: &Integration) -> Result<()>;
+    /// A tenant's own (or the operator's) integration for a channel.
     async fn get_integration(
         &self,
-        tenant_id: &str,
+        owner: Owner<'_>,
         channel: Channel,
     ) -> Result<Option<Integration>>;
-    /// All of the tenant's integrations, in channel order.
-    async fn list_integrations(&self, tenant_id: &str) -> Result<Vec<Integration>>;
+    /// A tenant's own (or the operator's) integrations, in channel order.
+    async fn list_integrations(&self, owner: Owner<'_>) -> Result<Vec<Integration>>;
+    /// Removes an integration; false when there was none.
+    async fn delete_integration(&self, owner: Owner<'_>, channel: Channel) -> Result<bool>;
+    /// The integration a receipt webhook belongs to.
+    async fn integration_by_hook(&self, hook_id: &str) -> Result<Option<HookedIntegration>>;
 
     /// Creates or replaces a notification type.
     async fn put_type(&self, tenant_id: &str, t: &NotificationType) -> Result<()>;
@@ -126,11 +131,16 @@ pub trait Store: Send + Sync + 'static {
     /// Claims up to `limit` attempts that are due to be sent (queued and
     /// due, or `sending` with a lapsed lease), marks them `sending` with a
     /// lease until `now + lease_ms`, and counts the request.
+    /// Keys (tenant, channel) over their budget are skipped, and no key
+    /// gets more than it has left. Each attempt is claimed with the hook of
+    /// the integration it goes out through (the tenant's own, else the
+    /// operator's).
     async fn claim_attempts(
         &self,
         now: Millis,
         limit: usize,
         lease_ms: Millis,
+        budget: &ClaimBudget,
     ) -> Result<Vec<ClaimedAttempt>>;
     /// Records providers' answers and moves each cascade on.
     async fn record_send_results(&self, results: Vec<SendResult>) -> Result<()>;

@@ -48,6 +48,9 @@ pub struct SimSend {
     pub final_answer: SimFinal,
     /// Whether to keep the message in the outbox (`record`).
     pub record: bool,
+    /// The hook of the integration it was sent through (its receipts come
+    /// back through it).
+    pub hook_id: String,
     /// Now.
     pub at: Millis,
 }
@@ -81,6 +84,8 @@ pub struct SimReceiptDue {
     pub id: String,
     /// The attempt's key.
     pub idempotency_key: String,
+    /// The hook of the integration it was sent through.
+    pub hook_id: String,
     /// Delivered or failed.
     pub delivered: bool,
     /// When it is due.

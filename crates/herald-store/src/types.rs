@@ -32,6 +32,70 @@ pub struct Integration {
     pub window_s: u32,
     /// Last change.
     pub updated_at: Millis,
+    /// The random id of its receipt webhook (`/v1/hooks/{hook_id}`).
+    #[serde(default)]
+    pub hook_id: String,
+    /// Not the tenant's own: the operator's, which the tenant uses (never
+    /// stored; set when a tenant's integrations are listed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inherited: bool,
+}
+
+/// Whose an integration is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner<'a> {
+    /// A tenant's own.
+    Tenant(&'a str),
+    /// The operator's, used by every tenant without its own.
+    Operator,
+}
+
+/// An integration found by its hook id, with its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookedIntegration {
+    /// The tenant whose it is; `None` for the operator's.
+    pub tenant_id: Option<String>,
+    /// The integration.
+    pub integration: Integration,
+}
+
+/// How many sends each (tenant, channel) may still start in one claim:
+/// keys at their bound are skipped, so one integration's backlog never
+/// holds back another's due work.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimBudget {
+    /// The most sends in flight per (tenant, channel).
+    pub per_key: usize,
+    /// Sends in flight now, by (tenant, channel).
+    pub in_flight: std::collections::HashMap<(String, Channel), usize>,
+}
+
+impl ClaimBudget {
+    /// No bound per key (tests, tools).
+    pub fn unbounded() -> ClaimBudget {
+        ClaimBudget {
+            per_key: usize::MAX,
+            in_flight: Default::default(),
+        }
+    }
+
+    /// How many more the key may start.
+    pub fn remaining(&self, tenant_id: &str, channel: Channel) -> usize {
+        let used = self
+            .in_flight
+            .get(&(tenant_id.to_string(), channel))
+            .copied()
+            .unwrap_or(0);
+        self.per_key.saturating_sub(used)
+    }
+
+    /// The keys with nothing left.
+    pub fn saturated(&self) -> impl Iterator<Item = &(String, Channel)> {
+        self.in_flight
+            .iter()
+            .filter(|(_, n)| **n >= self.per_key)
+            .map(|(k, _)| k)
+    }
 }
 
 /// A notification type as stored.
@@ -295,6 +359,10 @@ pub struct ClaimedAttempt {
     pub created_at: Millis,
     /// End of the confirmation window.
     pub deadline: Millis,
+    /// The hook id of the integration it goes out through (fixed when it
+    /// was claimed; receipts are matched within it). `None`: the channel
+    /// has no integration now.
+    pub via_hook: Option<String>,
 }
 
 /// A provider's answer to one send, as the worker classified it.
@@ -338,10 +406,13 @@ pub struct SendResult {
     pub outcome: SendOutcome,
 }
 
-/// A receipt as a provider reports it: matched by the provider's message id
-/// or by the attempt's idempotency key.
+/// A receipt as a provider reports it: matched, within the messages sent
+/// through its integration, by the provider's message id or by the
+/// attempt's idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IncomingReceipt {
+    /// The integration it came through: only its messages match.
+    pub hook_id: String,
     /// The provider's message id.
     pub provider_message_id: Option<String>,
     /// The attempt's idempotency key.

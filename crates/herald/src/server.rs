@@ -23,6 +23,30 @@ pub struct ServeConfig {
     pub admin_token: Option<String>,
     /// Dispatcher tuning.
     pub worker: WorkerConfig,
+    /// The public base URL of receipt webhooks (`https://herald.example`);
+    /// default `http://<listen address>`.
+    pub public_url: Option<String>,
+    /// The key that seals provider secrets at rest (64 hex digits); when
+    /// `None`, a key file beside the SQLite database is used, made on
+    /// first start.
+    pub secret_key: Option<String>,
+    /// Certificates providers trust beside the built-in roots.
+    pub tls: crate::providers::tls::Roots,
+}
+
+impl ServeConfig {
+    /// The defaults over a database URL, listening on a free port.
+    pub fn new(database_url: String) -> ServeConfig {
+        ServeConfig {
+            listen: "127.0.0.1:0".into(),
+            database_url,
+            admin_token: None,
+            worker: WorkerConfig::default(),
+            public_url: None,
+            secret_key: None,
+            tls: Default::default(),
+        }
+    }
 }
 
 /// A running Herald.

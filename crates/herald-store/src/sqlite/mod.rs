@@ -11,6 +11,7 @@ mod sim;
 mod write;
 mod writer;
 
+use crate::{ClaimBudget, HookedIntegration, Owner};
 use crate::{
     Accepted, ClaimedAttempt, IncomingReceipt, Integration, ListQuery, NewNotification,
     NotificationRecord, NotificationSummary, NotificationType, OutboxQuery, ReceiptMatch, Result,
@@ -258,9 +259,9 @@ impl Store for SqliteStore {
         read::tenant_by_key(&mut *self.reader().await?, api_key_sha256).await
     }
 
-    async fn put_integration(&self, tenant_id: &str, integration: &Integration) -> Result<()> {
+    async fn put_integration(&self, owner: Owner<'_>, integration: &Integration) -> Result<()> {
         self.call_unit(Op::PutIntegration {
-            tenant_id: tenant_id.to_string(),
+            tenant_id: owned(owner),
             integration: integration.clone(),
         })
         .await
@@ -268,14 +269,31 @@ impl Store for SqliteStore {
 
     async fn get_integration(
         &self,
-        tenant_id: &str,
+        owner: Owner<'_>,
         channel: Channel,
     ) -> Result<Option<Integration>> {
-        read::get_integration(&mut *self.reader().await?, tenant_id, channel).await
+        read::get_integration(&mut *self.reader().await?, owner, channel).await
     }
 
-    async fn list_integrations(&self, tenant_id: &str) -> Result<Vec<Integration>> {
-        read::list_integrations(&mut *self.reader().await?, tenant_id).await
+    async fn list_integrations(&self, owner: Owner<'_>) -> Result<Vec<Integration>> {
+        read::list_integrations(&mut *self.reader().await?, owner).await
+    }
+
+    async fn delete_integration(&self, owner: Owner<'_>, channel: Channel) -> Result<bool> {
+        match self
+            .call(Op::DeleteIntegration {
+                tenant_id: owned(owner),
+                channel,
+            })
+            .await?
+        {
+            Out::Count(n) => Ok(n > 0),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn integration_by_hook(&self, hook_id: &str) -> Result<Option<HookedIntegration>> {
+        read::integration_by_hook(&mut *self.reader().await?, hook_id).await
     }
 
     async fn put_type(&self, tenant_id: &str, t: &NotificationType) -> Result<()> {
@@ -352,12 +370,14 @@ impl Store for SqliteStore {
         now: Millis,
         limit: usize,
         lease_ms: Millis,
+        budget: &ClaimBudget,
     ) -> Result<Vec<ClaimedAttempt>> {
         match self
             .call(Op::Claim {
                 now,
                 limit,
                 lease_ms,
+                budget: budget.clone(),
             })
             .await?
         {
@@ -415,6 +435,14 @@ impl Store for SqliteStore {
 
     async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>> {
         read::sim_outbox(&mut *self.reader().await?, tenant_id, q).await
+    }
+}
+
+/// The tenant id of an owner; `None` for the operator.
+fn owned(owner: Owner<'_>) -> Option<String> {
+    match owner {
+        Owner::Tenant(t) => Some(t.to_string()),
+        Owner::Operator => None,
     }
 }
 

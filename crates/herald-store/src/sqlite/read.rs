@@ -3,6 +3,7 @@
 //! must see its own uncommitted batch when it runs a cascade step).
 
 use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
+use crate::{HookedIntegration, Owner};
 use crate::{
     AttemptRecord, Integration, ListQuery, NotificationRecord, NotificationSummary,
     NotificationType, OutboxQuery, ReceiptRecord, Result, SimMessage, SimReceiptDue, StoreError,
@@ -49,22 +50,33 @@ fn integration(r: &SqliteRow) -> Result<Integration> {
         confirm: col_enum(r, "confirm")?,
         window_s: col_u32(r, "window_s")?,
         updated_at: col(r, "updated_at")?,
+        hook_id: col::<Option<String>>(r, "hook_id")?.unwrap_or_default(),
+        inherited: false,
     })
 }
 
-const INTEGRATION_COLS: &str = "channel, provider, settings, confirm, window_s, updated_at";
+const INTEGRATION_COLS: &str =
+    "channel, provider, settings, confirm, window_s, updated_at, hook_id";
+
+/// The table and owner filter of an owner's integrations (`?1` is the
+/// tenant id; the operator's table ignores it).
+fn integrations_of(owner: Owner<'_>) -> (&'static str, &str) {
+    match owner {
+        Owner::Tenant(t) => ("integrations WHERE tenant_id = ?1", t),
+        Owner::Operator => ("operator_integrations WHERE ?1 = ?1", ""),
+    }
+}
 
 /// One integration.
 pub(super) async fn get_integration(
     conn: &mut SqliteConnection,
-    tenant_id: &str,
+    owner: Owner<'_>,
     channel: Channel,
 ) -> Result<Option<Integration>> {
-    let sql = format!(
-        "SELECT {INTEGRATION_COLS} FROM integrations WHERE tenant_id = ?1 AND channel = ?2"
-    );
+    let (from, tenant) = integrations_of(owner);
+    let sql = format!("SELECT {INTEGRATION_COLS} FROM {from} AND channel = ?2");
     let row = sqlx::query(&sql)
-        .bind(tenant_id)
+        .bind(tenant)
         .bind(channel.as_str())
         .fetch_optional(conn)
         .await?;
@@ -74,13 +86,34 @@ pub(super) async fn get_integration(
 /// All integrations, in channel order.
 pub(super) async fn list_integrations(
     conn: &mut SqliteConnection,
-    tenant_id: &str,
+    owner: Owner<'_>,
 ) -> Result<Vec<Integration>> {
-    let sql = format!("SELECT {INTEGRATION_COLS} FROM integrations WHERE tenant_id = ?1");
-    let rows = sqlx::query(&sql).bind(tenant_id).fetch_all(conn).await?;
+    let (from, tenant) = integrations_of(owner);
+    let sql = format!("SELECT {INTEGRATION_COLS} FROM {from}");
+    let rows = sqlx::query(&sql).bind(tenant).fetch_all(conn).await?;
     let mut out = rows.iter().map(integration).collect::<Result<Vec<_>>>()?;
     out.sort_by_key(|i| i.channel);
     Ok(out)
+}
+
+/// The integration a hook id belongs to, the tenants' first.
+pub(super) async fn integration_by_hook(
+    conn: &mut SqliteConnection,
+    hook_id: &str,
+) -> Result<Option<HookedIntegration>> {
+    let sql = format!(
+        "SELECT tenant_id, {INTEGRATION_COLS} FROM integrations WHERE hook_id = ?1
+         UNION ALL SELECT NULL AS tenant_id, {INTEGRATION_COLS} FROM operator_integrations
+         WHERE hook_id = ?1 LIMIT 1"
+    );
+    let row = sqlx::query(&sql).bind(hook_id).fetch_optional(conn).await?;
+    row.map(|r| {
+        Ok(HookedIntegration {
+            tenant_id: col(&r, "tenant_id")?,
+            integration: integration(&r)?,
+        })
+    })
+    .transpose()
 }
 
 fn notification_type(r: &SqliteRow) -> Result<NotificationType> {
@@ -328,7 +361,7 @@ pub(super) async fn sim_due_receipts(
     limit: usize,
 ) -> Result<Vec<SimReceiptDue>> {
     let rows = sqlx::query(
-        "SELECT id, idempotency_key, receipt_delivered, receipt_due_at FROM sim_messages
+        "SELECT id, idempotency_key, hook_id, receipt_delivered, receipt_due_at FROM sim_messages
          WHERE receipt_sent = 0 AND receipt_due_at IS NOT NULL AND receipt_due_at <= ?1
          ORDER BY receipt_due_at LIMIT ?2",
     )
@@ -342,6 +375,7 @@ pub(super) async fn sim_due_receipts(
             Ok(SimReceiptDue {
                 id: col(r, "id")?,
                 idempotency_key: col(r, "idempotency_key")?,
+                hook_id: col(r, "hook_id")?,
                 delivered: delivered.ok_or_else(|| {
                     StoreError::Corrupt("simulator receipt without a kind".into())
                 })?,

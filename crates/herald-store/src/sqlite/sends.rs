@@ -8,7 +8,7 @@ use super::flow::decide_many;
 use super::read;
 use crate::cascade;
 use crate::{
-    ClaimedAttempt, IncomingReceipt, ReceiptMatch, Result, SendOutcome, SendResult, StoreError,
+    ClaimBudget, ClaimedAttempt, IncomingReceipt, ReceiptMatch, Result, SendOutcome, SendResult, StoreError,
 };
 use herald_core::{Channel, Millis, Rendered};
 use sqlx::sqlite::Sqlite;
@@ -21,33 +21,39 @@ pub(super) async fn claim(
     now: Millis,
     limit: usize,
     lease_ms: Millis,
+    budget: &ClaimBudget,
 ) -> Result<Vec<ClaimedAttempt>> {
     if limit == 0 {
         return Ok(Vec::new());
     }
-    // Each arm is bounded by the index order, so a large backlog costs
-    // no more than `limit` rows per arm.
-    let rows = sqlx::query(
-        "UPDATE attempts SET status = 'sending', lease_until = ?2, requests = requests + 1,
-             sent_at = COALESCE(sent_at, ?1)
-         WHERE id IN (
-             SELECT id FROM (
-                 SELECT id, due FROM (
-                     SELECT id, next_try_at AS due FROM attempts
-                     WHERE status = 'queued' AND next_try_at <= ?1 ORDER BY next_try_at LIMIT ?3)
-                 UNION ALL
-                 SELECT id, due FROM (
-                     SELECT id, lease_until AS due FROM attempts
-                     WHERE status = 'sending' AND lease_until <= ?1 ORDER BY lease_until LIMIT ?3))
-             ORDER BY due LIMIT ?3)
-         RETURNING id, notification_id, tenant_id, channel, route, to_addr, idempotency_key,
-             subject, title, body, requests, created_at, deadline",
-    )
-    .bind(now)
-    .bind(add(now, lease_ms))
-    .bind(int(limit))
-    .fetch_all(&mut *conn)
-    .await?;
+    let ids = claim_candidates(conn, now, limit, budget).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The hook is the integration's the worker will send through: the
+    // tenant's own for the channel, else the operator's.
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "UPDATE attempts SET status = 'sending', lease_until = ",
+    );
+    qb.push_bind(add(now, lease_ms))
+        .push(", requests = requests + 1, sent_at = COALESCE(sent_at, ")
+        .push_bind(now)
+        .push(
+            "), via_hook = COALESCE(
+                 (SELECT i.hook_id FROM integrations i
+                  WHERE i.tenant_id = attempts.tenant_id AND i.channel = attempts.channel),
+                 (SELECT o.hook_id FROM operator_integrations o WHERE o.channel = attempts.channel))
+             WHERE id IN (",
+        );
+    let mut sep = qb.separated(", ");
+    for id in &ids {
+        sep.push_bind(id.as_str());
+    }
+    qb.push(
+        ") RETURNING id, notification_id, tenant_id, channel, route, to_addr, idempotency_key,
+             subject, title, body, requests, created_at, deadline, via_hook",
+    );
+    let rows = qb.build().fetch_all(&mut *conn).await?;
     let nids: Vec<String> = rows
         .iter()
         .map(|r| col(r, "notification_id"))
@@ -83,10 +89,69 @@ pub(super) async fn claim(
             requests: col_u32(r, "requests")?,
             created_at: col(r, "created_at")?,
             deadline: col(r, "deadline")?,
+            via_hook: col(r, "via_hook")?,
         });
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
+}
+
+/// The ids to claim: due attempts in due order (queued and due, or sending
+/// with a lapsed lease), skipping keys at their budget, and no more per key
+/// than it has left. Each arm is bounded by its index order.
+async fn claim_candidates(
+    conn: &mut SqliteConnection,
+    now: Millis,
+    limit: usize,
+    budget: &ClaimBudget,
+) -> Result<Vec<String>> {
+    // Rows of keys with some budget left may still exceed it; read a few
+    // more than asked so one busy key does not leave the round short.
+    let scan = limit.saturating_mul(4).min(4_096);
+    let saturated: Vec<&(String, Channel)> = budget.saturated().collect();
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT id, tenant_id, channel FROM (");
+    for (i, (status, col)) in [("queued", "next_try_at"), ("sending", "lease_until")]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            qb.push(" UNION ALL ");
+        }
+        qb.push(format!(
+            "SELECT * FROM (SELECT id, tenant_id, channel, {col} AS due FROM attempts
+             WHERE status = '{status}' AND {col} <= "
+        ));
+        qb.push_bind(now);
+        for (tenant, channel) in &saturated {
+            qb.push(" AND NOT (tenant_id = ")
+                .push_bind(tenant.as_str())
+                .push(" AND channel = ")
+                .push_bind(channel.as_str())
+                .push(")");
+        }
+        qb.push(format!(" ORDER BY {col} LIMIT "));
+        qb.push_bind(int(scan));
+        qb.push(")");
+    }
+    qb.push(") ORDER BY due LIMIT ");
+    qb.push_bind(int(scan));
+    let rows = qb.build().fetch_all(&mut *conn).await?;
+    let mut taken: HashMap<(String, Channel), usize> = HashMap::new();
+    let mut ids = Vec::with_capacity(limit.min(rows.len()));
+    for r in &rows {
+        let tenant: String = col(r, "tenant_id")?;
+        let channel: Channel = col_enum(r, "channel")?;
+        let left = budget.remaining(&tenant, channel);
+        let n = taken.entry((tenant, channel)).or_insert(0);
+        if *n < left {
+            *n += 1;
+            ids.push(col(r, "id")?);
+            if ids.len() == limit {
+                break;
+            }
+        }
+    }
+    Ok(ids)
 }
 
 /// Records providers' answers, removes dead push tokens, then decides once
@@ -221,15 +286,17 @@ async fn remove_dead_token(
     Ok(())
 }
 
+/// An attempt sent through one integration (its hook), by a column.
 async fn find_attempt(
     conn: &mut SqliteConnection,
+    hook_id: &str,
     column: &str,
     value: &str,
 ) -> Result<Option<(String, String, Millis)>> {
     // `column` is one of two fixed names chosen below, never user input.
     let sql =
-        format!("SELECT id, notification_id, deadline FROM attempts WHERE {column} = ?1 LIMIT 1");
-    let row = sqlx::query(&sql).bind(value).fetch_optional(conn).await?;
+        format!("SELECT id, notification_id, deadline FROM attempts WHERE {column} = ?1 AND via_hook = ?2 LIMIT 1");
+    let row = sqlx::query(&sql).bind(value).bind(hook_id).fetch_optional(conn).await?;
     row.map(|r| {
         Ok((
             col(&r, "id")?,
@@ -251,11 +318,11 @@ pub(super) async fn record_receipts(
     for r in receipts {
         let mut found = None;
         if let Some(pm) = &r.provider_message_id {
-            found = find_attempt(conn, "provider_message_id", pm).await?;
+            found = find_attempt(conn, &r.hook_id, "provider_message_id", pm).await?;
         }
         if found.is_none() {
             if let Some(key) = &r.idempotency_key {
-                found = find_attempt(conn, "idempotency_key", key).await?;
+                found = find_attempt(conn, &r.hook_id, "idempotency_key", key).await?;
             }
         }
         let Some((attempt_id, notification_id, deadline)) = found else {

@@ -74,7 +74,7 @@ async fn upsert_run(conn: &mut SqliteConnection, run: &[&SimSend]) -> Result<Vec
         "INSERT INTO sim_messages (id, tenant_id, notification_id, channel, route, to_addr,
              subject, title, body, idempotency_key, requests, outcome, transient_first,
              final_kind, final_error, final_unreachable, receipt_delivered, receipt_due_at,
-             receipt_sent, record, received_at) ",
+             receipt_sent, record, received_at, hook_id) ",
     );
     qb.push_values(&rows, |mut b, (s, id, f)| {
         b.push_bind(id.as_str())
@@ -97,7 +97,8 @@ async fn upsert_run(conn: &mut SqliteConnection, run: &[&SimSend]) -> Result<Vec
             .push("NULL")
             .push("0")
             .push_bind(s.record)
-            .push_bind(s.at);
+            .push_bind(s.at)
+            .push_bind(s.hook_id.as_str());
     });
     qb.push(
         " ON CONFLICT (idempotency_key) DO UPDATE SET requests = requests + 1

@@ -5,7 +5,7 @@
 
 use super::codec::{is_unique_violation, name_of, to_json, wall_now};
 use crate::{Integration, NotificationType, Result, StoreError, Tenant};
-use herald_core::Audience;
+use herald_core::{Audience, Channel};
 use sqlx::SqliteConnection;
 
 /// Writes an operator setting.
@@ -46,26 +46,65 @@ pub(super) async fn create_tenant(
 /// Creates or replaces an integration.
 pub(super) async fn put_integration(
     conn: &mut SqliteConnection,
-    tenant_id: &str,
+    tenant_id: Option<&str>,
     i: &Integration,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO integrations (tenant_id, channel, provider, settings, confirm, window_s, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (tenant_id, channel) DO UPDATE SET provider = excluded.provider,
-             settings = excluded.settings, confirm = excluded.confirm,
-             window_s = excluded.window_s, updated_at = excluded.updated_at",
-    )
-    .bind(tenant_id)
+    let sql = match tenant_id {
+        Some(_) => {
+            "INSERT INTO integrations (tenant_id, channel, provider, settings, confirm, window_s,
+                 updated_at, hook_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (tenant_id, channel) DO UPDATE SET provider = excluded.provider,
+                 settings = excluded.settings, confirm = excluded.confirm,
+                 window_s = excluded.window_s, updated_at = excluded.updated_at,
+                 hook_id = excluded.hook_id"
+        }
+        None => {
+            "INSERT INTO operator_integrations (channel, provider, settings, confirm, window_s,
+                 updated_at, hook_id)
+             VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (channel) DO UPDATE SET provider = excluded.provider,
+                 settings = excluded.settings, confirm = excluded.confirm,
+                 window_s = excluded.window_s, updated_at = excluded.updated_at,
+                 hook_id = excluded.hook_id"
+        }
+    };
+    sqlx::query(sql)
+    .bind(tenant_id.unwrap_or(""))
     .bind(i.channel.as_str())
     .bind(&i.provider)
     .bind(to_json(&i.settings)?)
     .bind(name_of(&i.confirm)?)
     .bind(i64::from(i.window_s))
     .bind(i.updated_at)
+    .bind(&i.hook_id)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Removes an integration; answers how many rows went.
+pub(super) async fn delete_integration(
+    conn: &mut SqliteConnection,
+    tenant_id: Option<&str>,
+    channel: Channel,
+) -> Result<usize> {
+    let done = match tenant_id {
+        Some(t) => {
+            sqlx::query("DELETE FROM integrations WHERE tenant_id = ?1 AND channel = ?2")
+                .bind(t)
+                .bind(channel.as_str())
+                .execute(conn)
+                .await?
+        }
+        None => {
+            sqlx::query("DELETE FROM operator_integrations WHERE channel = ?1")
+                .bind(channel.as_str())
+                .execute(conn)
+                .await?
+        }
+    };
+    Ok(done.rows_affected() as usize)
 }
 
 /// Creates or replaces a notification type.

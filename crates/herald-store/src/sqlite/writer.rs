@@ -48,8 +48,12 @@ pub(super) enum Op {
         api_key_sha256: String,
     },
     PutIntegration {
-        tenant_id: String,
+        tenant_id: Option<String>,
         integration: Integration,
+    },
+    DeleteIntegration {
+        tenant_id: Option<String>,
+        channel: herald_core::Channel,
     },
     PutType {
         tenant_id: String,
@@ -66,6 +70,7 @@ pub(super) enum Op {
         now: Millis,
         limit: usize,
         lease_ms: Millis,
+        budget: crate::ClaimBudget,
     },
     SendResults(Vec<SendResult>),
     Receipt(IncomingReceipt),
@@ -119,9 +124,12 @@ async fn execute(conn: &mut SqliteConnection, op: Op) -> Result<Out> {
             tenant_id,
             integration,
         } => {
-            write::put_integration(conn, &tenant_id, &integration).await?;
+            write::put_integration(conn, tenant_id.as_deref(), &integration).await?;
             Out::Unit
         }
+        Op::DeleteIntegration { tenant_id, channel } => Out::Count(
+            write::delete_integration(conn, tenant_id.as_deref(), channel).await?,
+        ),
         Op::PutType { tenant_id, t } => {
             write::put_type(conn, &tenant_id, &t).await?;
             Out::Unit
@@ -139,7 +147,8 @@ async fn execute(conn: &mut SqliteConnection, op: Op) -> Result<Out> {
             now,
             limit,
             lease_ms,
-        } => Out::Claimed(sends::claim(conn, now, limit, lease_ms).await?),
+            budget,
+        } => Out::Claimed(sends::claim(conn, now, limit, lease_ms, &budget).await?),
         Op::Wake { now, limit } => Out::Count(flow::wake_due(conn, now, limit).await?),
         Op::SimMarkSent(ids) => {
             sim::sim_mark_sent(conn, &ids).await?;

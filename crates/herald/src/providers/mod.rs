@@ -1,13 +1,40 @@
 //! Providers: the edge where a message leaves Herald. Each provider speaks
 //! its service's wire format and classifies its own failures into the few
 //! kinds the cascade understands.
+//!
+//! Every provider has the same shape (copy a folder to add one):
+//! - a [`Provider`] that names its secret settings and *configures*: it
+//!   parses the integration's settings once into a typed struct (unknown
+//!   fields refused, errors naming `settings.<field>`) and builds a
+//!   [`Client`] from it (a connection pool, a token cache, an HTTP/2
+//!   connection);
+//! - the [`Client`], kept per integration version and shared by every send
+//!   through it; it sends, and it reads the provider's receipt webhooks
+//!   (verifying the provider's own signature).
+//!
+//! The framework around them (secrets sealed at rest and redacted in every
+//! view, per-integration bounds on sends in flight, per-send timeouts
+//! shorter than the attempt's lease, hook routing) lives outside the
+//! providers, so a provider cannot forget it.
 
+pub mod apns;
+pub mod fcm;
 pub mod simulator;
+pub mod smtp;
+pub mod tls;
+pub mod webhook;
 
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError, Millis, Rendered};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a send may take unless the provider's settings say otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest per-send timeout a setting may ask for (the attempt's lease
+/// is always longer, see `worker::WorkerConfig`).
+pub const MAX_TIMEOUT_MS: u64 = 60_000;
 
 /// One message to send.
 #[derive(Debug, Clone)]
@@ -24,13 +51,9 @@ pub struct SendRequest<'a> {
     pub to: &'a str,
     /// The text.
     pub content: &'a Rendered,
-    /// The attempt's fixed key; providers that honour keys dedupe on it.
+    /// The attempt's fixed key; providers that honour keys dedupe on it,
+    /// and SMTP derives its `Message-ID` from it.
     pub idempotency_key: &'a str,
-    /// The integration's settings.
-    pub settings: &'a serde_json::Value,
-    /// When the integration was last changed: with tenant and channel, a
-    /// key under which a provider may keep its parsed settings.
-    pub settings_version: Millis,
     /// End of the attempt's confirmation window.
     pub deadline: Millis,
     /// Now.
@@ -64,26 +87,127 @@ pub enum SendReply {
     },
 }
 
-/// A provider of one or more channels.
+impl SendReply {
+    /// The API's word for it (`POST /v1/integrations/{channel}/test`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SendReply::Accepted { .. } => "accepted",
+            SendReply::Transient { .. } => "transient",
+            SendReply::Permanent { .. } => "permanent",
+            SendReply::RecipientInvalid { .. } => "recipient_invalid",
+        }
+    }
+}
+
+/// What a provider is given to configure a client.
+#[derive(Clone)]
+pub struct Configure<'a> {
+    /// The channel the integration serves.
+    pub channel: Channel,
+    /// The settings, secrets in the clear (only ever in memory).
+    pub settings: &'a serde_json::Value,
+    /// The integration's hook id (`/v1/hooks/{hook_id}`).
+    pub hook_id: &'a str,
+    /// The public URL of the integration's receipt webhook, for providers
+    /// that are told where to call back (Twilio's `StatusCallback`).
+    pub webhook_url: &'a str,
+    /// Certificates trusted beside the system's (for local peers in tests,
+    /// or a private relay).
+    pub tls: &'a tls::Roots,
+}
+
+/// One call of a provider to `/v1/hooks/{hook id}`.
+#[derive(Debug, Clone)]
+pub struct HookRequest {
+    /// `GET` or `POST`.
+    pub method: http::Method,
+    /// The URL as the provider called it: the public base plus path and
+    /// query (Twilio signs it).
+    pub url: String,
+    /// The query string, without `?`.
+    pub query: String,
+    /// The headers.
+    pub headers: http::HeaderMap,
+    /// The raw body (signatures are over the exact bytes).
+    pub body: bytes::Bytes,
+    /// Now.
+    pub now: Millis,
+}
+
+/// A receipt read from a provider's callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookReceipt {
+    /// The provider's message id (as the send answered it).
+    pub message_id: String,
+    /// Delivered (true) or failed.
+    pub delivered: bool,
+    /// The provider's reason for a failure.
+    pub error: Option<String>,
+}
+
+/// What a verified callback said, and what to answer the provider.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HookReply {
+    /// Receipts to record (matched within this integration's messages).
+    pub receipts: Vec<HookReceipt>,
+    /// A body to answer with (a handshake's challenge); empty answers
+    /// `200 {"ok": true}`.
+    pub body: Option<String>,
+}
+
+/// Why a callback was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HookError {
+    /// Missing or bad signature: 401, nothing recorded.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Signed, but not a callback this provider sends: 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// This provider sends no callbacks: 404.
+    #[error("this integration's provider sends no callbacks")]
+    NotSupported,
+}
+
+/// A configured integration: what every send and callback through it uses.
 #[async_trait]
+pub trait Client: Send + Sync + 'static {
+    /// Sends one message. Never panics; every failure is classified. The
+    /// worker bounds it by [`Client::timeout`] and counts a timeout as
+    /// transient.
+    async fn send(&self, req: &SendRequest<'_>) -> SendReply;
+
+    /// How long one send may take (the settings' `timeout_ms` where there
+    /// is one).
+    fn timeout(&self) -> Duration {
+        DEFAULT_TIMEOUT
+    }
+
+    /// Reads a receipt callback: verifies the provider's signature, then
+    /// parses the provider's own format.
+    async fn hook(&self, _req: &HookRequest) -> Result<HookReply, HookError> {
+        Err(HookError::NotSupported)
+    }
+}
+
+/// A provider of one or more channels.
 pub trait Provider: Send + Sync + 'static {
     /// Its name in integration settings (`simulator`, `smtp`, …).
     fn name(&self) -> &'static str;
     /// Whether it can serve a channel.
     fn supports(&self, channel: Channel) -> bool;
-    /// Checks an integration's settings; the error names the field
-    /// (`settings.latency_ms`).
-    fn validate(&self, channel: Channel, settings: &serde_json::Value) -> Result<(), FieldError>;
-    /// The settings as shown by a GET: secrets replaced by "set"/"not set".
-    fn redact(&self, settings: &serde_json::Value) -> serde_json::Value {
-        settings.clone()
-    }
-    /// The routes of an SMS/messenger integration, in order.
+    /// The top-level settings that are secrets: sealed at rest, shown as
+    /// `"set"` by a GET, kept by a PUT that leaves them out. No default, so
+    /// a new provider has to say.
+    fn secrets(&self) -> &'static [&'static str];
+    /// Parses the settings (the error names `settings.<field>`) and builds
+    /// the client every send through this integration version shares.
+    fn configure(&self, cfg: &Configure<'_>) -> Result<Arc<dyn Client>, FieldError>;
+    /// The routes of an SMS/messenger integration, in order. Runs for every
+    /// trigger, so it reads only what it needs.
     fn routes(&self, channel: Channel, _settings: &serde_json::Value) -> Vec<String> {
         vec![channel.as_str().to_string()]
     }
-    /// Sends one message. Never panics; every failure is classified.
-    async fn send(&self, req: SendRequest<'_>) -> SendReply;
 }
 
 /// The providers Herald knows, by name.
@@ -99,6 +223,16 @@ impl Registry {
         self
     }
 
+    /// Every real provider (the simulator is added by the caller, as it
+    /// needs the store).
+    pub fn real() -> Self {
+        Registry::default()
+            .with(Arc::new(smtp::Smtp))
+            .with(Arc::new(fcm::Fcm))
+            .with(Arc::new(apns::Apns))
+            .with(Arc::new(webhook::Webhook))
+    }
+
     /// Looks a provider up.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
         self.by_name.get(name)
@@ -108,4 +242,39 @@ impl Registry {
     pub fn names(&self) -> Vec<&'static str> {
         self.by_name.keys().copied().collect()
     }
+}
+
+/// Parses settings into a provider's typed struct, naming the field of the
+/// first error (`settings.port`). Every provider parses through this.
+pub fn parse_settings<T: serde::de::DeserializeOwned>(
+    settings: &serde_json::Value,
+) -> Result<T, FieldError> {
+    serde_path_to_error::deserialize::<_, T>(settings.clone())
+        .map_err(|e| crate::json::field_error(&e, Some("settings")))
+}
+
+/// A settings error naming `settings.<field>`.
+pub fn settings_error(field: &str, code: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError::new(format!("settings.{field}"), code, message)
+}
+
+/// Checks a `timeout_ms` setting and turns it into a duration.
+pub fn timeout_setting(timeout_ms: Option<u64>) -> Result<Duration, FieldError> {
+    match timeout_ms {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(ms) if (1..=MAX_TIMEOUT_MS).contains(&ms) => Ok(Duration::from_millis(ms)),
+        Some(_) => Err(settings_error(
+            "timeout_ms",
+            "out_of_range",
+            format!("timeout_ms must be between 1 and {MAX_TIMEOUT_MS}"),
+        )),
+    }
+}
+
+/// Reads an HTTP `Retry-After` header given in seconds (the form FCM,
+/// APNs and most gateways use) as milliseconds.
+pub fn retry_after_ms(headers: &http::HeaderMap) -> Option<Millis> {
+    let v = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
+    let secs: u64 = v.trim().parse().ok()?;
+    Some((secs.min(86_400) * 1_000) as Millis)
 }

@@ -53,16 +53,19 @@ impl Deref for TestApp {
 
 /// Starts a real Herald on port 0 over a new SQLite file in a temp dir.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts a real Herald as `spawn_app` does, with its configuration
+/// changed first (extra trusted roots, a public URL, worker tuning).
+pub async fn spawn_app_with(change: impl FnOnce(&mut ServeConfig)) -> TestApp {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("herald.db");
-    let running = server::start(ServeConfig {
-        listen: "127.0.0.1:0".into(),
-        database_url: format!("sqlite://{}", path.display()),
-        admin_token: Some(ADMIN_TOKEN.into()),
-        worker: WorkerConfig::default(),
-    })
-    .await
-    .expect("herald starts");
+    let mut cfg = ServeConfig::new(format!("sqlite://{}", path.display()));
+    cfg.admin_token = Some(ADMIN_TOKEN.into());
+    cfg.worker = WorkerConfig::default();
+    change(&mut cfg);
+    let running = server::start(cfg).await.expect("herald starts");
     let api = Api::new(format!("http://{}", running.addr));
     TestApp {
         api,

@@ -13,4 +13,5 @@ mod fuzz;
 mod helpers;
 mod isolation;
 mod notifications;
+mod providers;
 mod recipients;

@@ -10,23 +10,19 @@ mod settings;
 pub use receipts::run_receipts;
 pub use settings::{SimOutcome, SimSettings};
 
-use super::{Provider, SendReply, SendRequest};
+use super::{Client, Configure, Provider, SendReply, SendRequest};
 use crate::service::now_ms;
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError, Millis};
 use herald_store::{SimAnswer, SimFinal, SimSend, Store};
-use settings::{parse_settings, MAX_MS};
+use settings::MAX_MS;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// Parsed settings by (tenant, channel), with the version they were parsed from.
-type SettingsCache = crate::cache::TtlMap<(String, Channel), (Millis, Arc<SimSettings>)>;
-
 /// The simulator provider.
 pub struct Simulator {
     store: Arc<dyn Store>,
-    settings: SettingsCache,
     /// Wakes the receipt pump when a receipt was scheduled.
     pub receipts: Arc<Notify>,
 }
@@ -36,13 +32,70 @@ impl Simulator {
     pub fn new(store: Arc<dyn Store>) -> Simulator {
         Simulator {
             store,
-            settings: SettingsCache::default(),
             receipts: Arc::new(Notify::new()),
         }
     }
 }
 
-#[async_trait]
+/// Checks parsed settings against the channel.
+fn validate(channel: Channel, s: &SimSettings) -> Result<(), FieldError> {
+    if SimOutcome::parse(&s.default).is_none() {
+        return Err(FieldError::new(
+            "settings.default",
+            "invalid_outcome",
+            "outcome must be one of delivered, failed, rejected, silent, unregistered, late, transient:N",
+        ));
+    }
+    for (k, v) in &s.outcomes {
+        if SimOutcome::parse(v).is_none() {
+            return Err(FieldError::new(
+                format!("settings.outcomes.{k}"),
+                "invalid_outcome",
+                "outcome must be one of delivered, failed, rejected, silent, unregistered, late, transient:N",
+            ));
+        }
+    }
+    for (field, v) in [("latency_ms", s.latency_ms), ("receipt_ms", s.receipt_ms)] {
+        if v > MAX_MS {
+            return Err(FieldError::new(
+                format!("settings.{field}"),
+                "out_of_range",
+                format!("{field} must be between 0 and 60000"),
+            ));
+        }
+    }
+    if let Some(routes) = &s.routes {
+        if channel != Channel::Sms {
+            return Err(FieldError::new(
+                "settings.routes",
+                "not_for_channel",
+                "routes apply to the sms channel only",
+            ));
+        }
+        if routes.is_empty() {
+            return Err(FieldError::new(
+                "settings.routes",
+                "required",
+                "routes must name at least one route",
+            ));
+        }
+        for (i, r) in routes.iter().enumerate() {
+            let ok = !r.is_empty()
+                && r.len() <= 32
+                && r.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if !ok || routes[..i].contains(r) {
+                return Err(FieldError::new(
+                    format!("settings.routes[{i}]"),
+                    "invalid_route",
+                    "routes are distinct lowercase names such as whatsapp or sms",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Provider for Simulator {
     fn name(&self) -> &'static str {
         "simulator"
@@ -52,63 +105,19 @@ impl Provider for Simulator {
         true
     }
 
-    fn validate(&self, channel: Channel, settings: &serde_json::Value) -> Result<(), FieldError> {
-        let s = parse_settings(settings)?;
-        if SimOutcome::parse(&s.default).is_none() {
-            return Err(FieldError::new(
-                "settings.default",
-                "invalid_outcome",
-                "outcome must be one of delivered, failed, rejected, silent, unregistered, late, transient:N",
-            ));
-        }
-        for (k, v) in &s.outcomes {
-            if SimOutcome::parse(v).is_none() {
-                return Err(FieldError::new(
-                    format!("settings.outcomes.{k}"),
-                    "invalid_outcome",
-                    "outcome must be one of delivered, failed, rejected, silent, unregistered, late, transient:N",
-                ));
-            }
-        }
-        for (field, v) in [("latency_ms", s.latency_ms), ("receipt_ms", s.receipt_ms)] {
-            if v > MAX_MS {
-                return Err(FieldError::new(
-                    format!("settings.{field}"),
-                    "out_of_range",
-                    format!("{field} must be between 0 and 60000"),
-                ));
-            }
-        }
-        if let Some(routes) = &s.routes {
-            if channel != Channel::Sms {
-                return Err(FieldError::new(
-                    "settings.routes",
-                    "not_for_channel",
-                    "routes apply to the sms channel only",
-                ));
-            }
-            if routes.is_empty() {
-                return Err(FieldError::new(
-                    "settings.routes",
-                    "required",
-                    "routes must name at least one route",
-                ));
-            }
-            for (i, r) in routes.iter().enumerate() {
-                let ok = !r.is_empty()
-                    && r.len() <= 32
-                    && r.chars()
-                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-                if !ok || routes[..i].contains(r) {
-                    return Err(FieldError::new(
-                        format!("settings.routes[{i}]"),
-                        "invalid_route",
-                        "routes are distinct lowercase names such as whatsapp or sms",
-                    ));
-                }
-            }
-        }
-        Ok(())
+    fn secrets(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn configure(&self, cfg: &Configure<'_>) -> Result<Arc<dyn Client>, FieldError> {
+        let settings: SimSettings = super::parse_settings(cfg.settings)?;
+        validate(cfg.channel, &settings)?;
+        Ok(Arc::new(SimClient {
+            store: self.store.clone(),
+            receipts: self.receipts.clone(),
+            hook_id: cfg.hook_id.to_string(),
+            settings,
+        }))
     }
 
     fn routes(&self, channel: Channel, settings: &serde_json::Value) -> Vec<String> {
@@ -121,24 +130,20 @@ impl Provider for Simulator {
             _ => vec![channel.as_str().to_string()],
         }
     }
+}
 
-    async fn send(&self, req: SendRequest<'_>) -> SendReply {
-        let key = (req.tenant_id.to_string(), req.channel);
-        let s = match self.settings.get(&key) {
-            Some((version, s)) if version == req.settings_version => s,
-            _ => match parse_settings(req.settings) {
-                Ok(s) => {
-                    let s = Arc::new(s);
-                    self.settings.put(key, (req.settings_version, s.clone()));
-                    s
-                }
-                Err(e) => {
-                    return SendReply::Permanent {
-                        error: e.to_string(),
-                    }
-                }
-            },
-        };
+/// A configured simulator integration.
+struct SimClient {
+    store: Arc<dyn Store>,
+    receipts: Arc<Notify>,
+    hook_id: String,
+    settings: SimSettings,
+}
+
+#[async_trait]
+impl Client for SimClient {
+    async fn send(&self, req: &SendRequest<'_>) -> SendReply {
+        let s = &self.settings;
         if s.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(s.latency_ms)).await;
         }
@@ -200,6 +205,7 @@ impl Provider for Simulator {
                 transient_first,
                 final_answer,
                 record: s.record,
+                hook_id: self.hook_id.clone(),
                 at: now,
             })
             .await;

@@ -76,9 +76,9 @@ impl SimOutcome {
     }
 }
 
+#[cfg(test)]
 pub(super) fn parse_settings(settings: &serde_json::Value) -> Result<SimSettings, FieldError> {
-    serde_path_to_error::deserialize::<_, SimSettings>(settings.clone())
-        .map_err(|e| crate::json::field_error(&e, Some("settings")))
+    super::super::parse_settings(settings)
 }
 
 impl SimSettings {

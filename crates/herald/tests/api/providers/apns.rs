@@ -1,0 +1,1 @@
+//! The `apns` provider against its peer (being written).

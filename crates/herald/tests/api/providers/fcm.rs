@@ -1,0 +1,1 @@
+//! The `fcm` provider against its peer (being written).

@@ -1,0 +1,8 @@
+//! Real providers against peers that speak their wire protocols: a real
+//! SMTP server (aiosmtpd), and local HTTP servers that check what FCM's,
+//! APNs' and the webhook contract's documentation says.
+
+mod apns;
+mod fcm;
+mod smtp;
+mod webhook;

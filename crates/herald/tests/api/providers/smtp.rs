@@ -1,0 +1,1 @@
+//! The `smtp` provider against its peer (being written).

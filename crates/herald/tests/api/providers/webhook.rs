@@ -1,0 +1,1 @@
+//! The `webhook` provider against its peer (being written).
