@@ -11,12 +11,12 @@ mod sim;
 mod write;
 mod writer;
 
-use crate::{ClaimBudget, HookedIntegration, Owner};
 use crate::{
     Accepted, ClaimedAttempt, IncomingReceipt, Integration, ListQuery, NewNotification,
     NotificationRecord, NotificationSummary, NotificationType, OutboxQuery, ReceiptMatch, Result,
     SendResult, SimAnswer, SimMessage, SimReceiptDue, SimSend, Store, StoreError, Tenant,
 };
+use crate::{ClaimBudget, HookedIntegration, Owner};
 use async_trait::async_trait;
 use herald_core::{Audience, Channel, Millis};
 use sqlx::sqlite::{

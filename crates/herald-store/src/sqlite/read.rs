@@ -3,12 +3,12 @@
 //! must see its own uncommitted batch when it runs a cascade step).
 
 use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
-use crate::{HookedIntegration, Owner};
 use crate::{
     AttemptRecord, Integration, ListQuery, NotificationRecord, NotificationSummary,
     NotificationType, OutboxQuery, ReceiptRecord, Result, SimMessage, SimReceiptDue, StoreError,
     Tenant,
 };
+use crate::{HookedIntegration, Owner};
 use herald_core::{Audience, Channel, Millis};
 use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{QueryBuilder, SqliteConnection};
