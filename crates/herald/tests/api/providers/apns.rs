@@ -897,7 +897,8 @@ async fn apns_unregistered_token_is_removed_and_sms_falls_back() {
         &key,
         "ana",
         json!({"name": "Ana", "phone": "+15550001111", "locale": "en",
-               "apps": [{"app": "branded_app", "token": dead, "platform": "ios"}]}),
+               "apps": [{"app": "branded_app", "token": dead, "platform": "ios"},
+                        {"app": "aunio", "token": "aunio-token-stays", "platform": "ios"}]}),
     )
     .await;
 
@@ -921,6 +922,11 @@ async fn apns_unregistered_token_is_removed_and_sms_falls_back() {
     assert!(
         !contains_text(&person["apps"], &dead),
         "the dead token is removed: {person:#}"
+    );
+    // Only it: the person's other app is still listed.
+    assert!(
+        contains_text(&person["apps"], "aunio-token-stays"),
+        "{person:#}"
     );
 
     let id = n["id"].as_str().expect("an id");
