@@ -46,6 +46,10 @@ impl Provider for Webhook {
     fn configure(&self, cfg: &Configure<'_>) -> Result<Arc<dyn Client>, FieldError> {
         Ok(Arc::new(self.client(cfg)?))
     }
+
+    fn calls_back(&self) -> bool {
+        true
+    }
 }
 
 impl Webhook {
