@@ -164,7 +164,10 @@ impl FcmClient {
         match resp.bytes().await {
             Ok(bytes) => reply::classify(status, &headers, &bytes),
             Err(e) => Answer::Reply(SendReply::Transient {
-                error: format!("FCM answered {status}, body unreadable: {}", transport_error(&e)),
+                error: format!(
+                    "FCM answered {status}, body unreadable: {}",
+                    transport_error(&e)
+                ),
                 retry_after_ms: None,
             }),
         }

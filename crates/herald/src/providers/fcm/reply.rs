@@ -163,16 +163,58 @@ mod tests {
             Answer::Reply(r) => r.kind(),
             Answer::Unauthenticated(_) => "unauthenticated",
         };
-        assert_eq!(kind(answer(404, fcm_error(404, "NOT_FOUND", "UNREGISTERED"))), "recipient_invalid");
-        assert_eq!(kind(answer(404, json!({"error": {"status": "NOT_FOUND"}}))), "recipient_invalid");
-        assert_eq!(kind(answer(400, fcm_error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT"))), "permanent");
-        assert_eq!(kind(answer(403, fcm_error(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH"))), "permanent");
-        assert_eq!(kind(answer(429, fcm_error(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED"))), "transient");
-        assert_eq!(kind(answer(503, fcm_error(503, "UNAVAILABLE", "UNAVAILABLE"))), "transient");
-        assert_eq!(kind(answer(500, fcm_error(500, "INTERNAL", "INTERNAL"))), "transient");
-        assert_eq!(kind(answer(502, json!("<html>bad gateway</html>"))), "transient");
-        assert_eq!(kind(answer(401, fcm_error(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR"))), "permanent");
-        assert_eq!(kind(answer(401, json!({"error": {"status": "UNAUTHENTICATED"}}))), "unauthenticated");
+        assert_eq!(
+            kind(answer(404, fcm_error(404, "NOT_FOUND", "UNREGISTERED"))),
+            "recipient_invalid"
+        );
+        assert_eq!(
+            kind(answer(404, json!({"error": {"status": "NOT_FOUND"}}))),
+            "recipient_invalid"
+        );
+        assert_eq!(
+            kind(answer(
+                400,
+                fcm_error(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
+            )),
+            "permanent"
+        );
+        assert_eq!(
+            kind(answer(
+                403,
+                fcm_error(403, "PERMISSION_DENIED", "SENDER_ID_MISMATCH")
+            )),
+            "permanent"
+        );
+        assert_eq!(
+            kind(answer(
+                429,
+                fcm_error(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED")
+            )),
+            "transient"
+        );
+        assert_eq!(
+            kind(answer(503, fcm_error(503, "UNAVAILABLE", "UNAVAILABLE"))),
+            "transient"
+        );
+        assert_eq!(
+            kind(answer(500, fcm_error(500, "INTERNAL", "INTERNAL"))),
+            "transient"
+        );
+        assert_eq!(
+            kind(answer(502, json!("<html>bad gateway</html>"))),
+            "transient"
+        );
+        assert_eq!(
+            kind(answer(
+                401,
+                fcm_error(401, "UNAUTHENTICATED", "THIRD_PARTY_AUTH_ERROR")
+            )),
+            "permanent"
+        );
+        assert_eq!(
+            kind(answer(401, json!({"error": {"status": "UNAUTHENTICATED"}}))),
+            "unauthenticated"
+        );
         // A 404 that is not Google's JSON (a wrong base_url) kills no token.
         assert_eq!(kind(answer(404, json!("not found"))), "permanent");
     }

@@ -114,7 +114,10 @@ fn redact(e: FieldError) -> FieldError {
     let message = if e.field == secret {
         format!("{secret} must be the service-account JSON object from the Firebase console")
     } else {
-        format!("{} has the wrong type or value (not shown: the service account is a secret)", e.field)
+        format!(
+            "{} has the wrong type or value (not shown: the service account is a secret)",
+            e.field
+        )
     };
     FieldError::new(e.field, e.code, message)
 }

@@ -240,7 +240,10 @@ impl TokenSource {
             _ => "no OAuth2 error in the answer".to_string(),
         };
         // An endpoint that echoes the request must not leak the signed JWT.
-        let message = format!("{status} {}", clip(&detail.replace(&assertion, "[assertion]")));
+        let message = format!(
+            "{status} {}",
+            clip(&detail.replace(&assertion, "[assertion]"))
+        );
         if status.as_u16() == 429 || status.is_server_error() || status.as_u16() == 408 {
             Err(TokenError::Transient {
                 message,

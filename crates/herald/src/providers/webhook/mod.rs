@@ -6,8 +6,8 @@
 //! body, the `Idempotency-Key` and `Herald-Signature` headers
 //! ([`signature`]), the answers and the receipts.
 
-pub mod signature;
 mod settings;
+pub mod signature;
 
 pub use settings::{WebhookSettings, DEFAULT_TIMEOUT};
 
@@ -128,7 +128,12 @@ fn clip(bytes: &[u8]) -> String {
 }
 
 /// Classifies a gateway's answer.
-fn classify(status: http::StatusCode, headers: &http::HeaderMap, body: &[u8], key: &str) -> SendReply {
+fn classify(
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    key: &str,
+) -> SendReply {
     if status.is_success() {
         let id = serde_json::from_slice::<Answer>(body)
             .ok()

@@ -65,7 +65,10 @@ pub fn verify(
     let mut t: Option<i64> = None;
     let mut sigs: Vec<Vec<u8>> = Vec::new();
     for part in header.split(',') {
-        let (k, v) = part.trim().split_once('=').ok_or(SignatureError::Malformed)?;
+        let (k, v) = part
+            .trim()
+            .split_once('=')
+            .ok_or(SignatureError::Malformed)?;
         match k {
             "t" => t = Some(v.parse().map_err(|_| SignatureError::Malformed)?),
             "v1" => sigs.push(hex::decode(v).map_err(|_| SignatureError::Malformed)?),
@@ -151,7 +154,10 @@ mod tests {
 
     #[test]
     fn missing_or_malformed_headers_are_refused() {
-        assert_eq!(verify(SECRET, None, b"{}", NOW), Err(SignatureError::Missing));
+        assert_eq!(
+            verify(SECRET, None, b"{}", NOW),
+            Err(SignatureError::Missing)
+        );
         for h in ["", "t=1", "v1=00", "t=x,v1=00", "t=1,v1=zz", "garbage"] {
             assert_eq!(
                 verify(SECRET, Some(h), b"{}", NOW),
