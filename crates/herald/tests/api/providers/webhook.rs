@@ -725,3 +725,87 @@ async fn webhook_gone_is_recipient_invalid_and_the_fallback_goes() {
     assert_eq!(sends[0].body["content"]["title"], "At 10:00");
     gw.assert_no_problems();
 }
+
+/// Posts a receipt signed with `SECRET` to a webhook URL; answers the
+/// status and body.
+async fn post_receipt(url: &str, message_id: &str, status: &str) -> (u16, Value) {
+    let body = json!({"message_id": message_id, "status": status, "error": null}).to_string();
+    let r = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header(
+            "herald-signature",
+            signature_header(SECRET, now_s(), body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("herald answers");
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Tenant B's integration cannot move tenant A's attempt: a receipt is
+/// matched only within the messages of the integration whose hook it came
+/// to, even when it carries A's message id and is validly signed (both
+/// integrations here even share a secret).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_tenants_hook_cannot_move_an_attempt() {
+    let gw = Gateway::start().await;
+    let app = spawn_app().await;
+    let a = app.create_tenant("Salon A").await.api_key;
+    let b = app.create_tenant("Salon B").await.api_key;
+    for key in [&a, &b] {
+        app.integration(
+            key,
+            "email",
+            json!({"provider": "webhook", "settings": gw.settings(), "confirm": "receipt", "window_s": 60}),
+        )
+        .await;
+    }
+    let url_a = webhook_url(&app, &a, "email").await;
+    let url_b = webhook_url(&app, &b, "email").await;
+    assert_ne!(url_a, url_b, "each integration has its own hook");
+    app.put_type(
+        &a,
+        "t",
+        json!({"audience": "client", "channels": [{"channel": "email", "scenario": "always"}]}),
+    )
+    .await;
+    app.put_client(&a, "ana", json!({"email": "ana@example.com"}))
+        .await;
+    let id = app.trigger(&a, json!({"type": "t", "client": "ana"})).await;
+    // Wait until the gateway took the message and Herald recorded it.
+    let start = std::time::Instant::now();
+    let message_id = loop {
+        let n = app.notification(&a, &id).await;
+        if attempts(&n, "email")
+            .first()
+            .is_some_and(|x| x["status"] == "accepted")
+        {
+            break format!("gw-{}", gw.sends().len());
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{n:#}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let key_of_a = gw.sends()[0].idempotency_key.clone();
+    for forged_id in [message_id.as_str(), key_of_a.as_str()] {
+        let (code, body) = post_receipt(&url_b, forged_id, "failed").await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["recorded"], 0, "B's hook matched A's message: {body}");
+    }
+    let n = app.notification(&a, &id).await;
+    assert_eq!(n["status"], "pending", "{n:#}");
+    assert!(
+        attempts(&n, "email")[0]["receipts"]
+            .as_array()
+            .is_none_or(|r| r.is_empty()),
+        "{n:#}"
+    );
+    // Through A's own hook the same receipt counts.
+    let (code, body) = post_receipt(&url_a, &message_id, "delivered").await;
+    assert_eq!((code, body["recorded"].as_u64()), (200, Some(1)), "{body}");
+    let n = app.wait_final(&a, &id).await;
+    assert_eq!(n["status"], "delivered", "{n:#}");
+    gw.assert_no_problems();
+}
