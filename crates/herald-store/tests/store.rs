@@ -86,7 +86,10 @@ async fn sqlite_persists_across_reopen() {
         notification(&tenant, plan(vec![email(), fallback_sms()]), T0),
     )
     .await;
-    let c = store.claim_attempts(T0, 10, 30_000).await.unwrap();
+    let c = store
+        .claim_attempts(T0, 10, 30_000, &herald_store::ClaimBudget::unbounded())
+        .await
+        .unwrap();
     answer(
         &store,
         &c[0].id,
@@ -110,7 +113,10 @@ async fn sqlite_persists_across_reopen() {
         .await
         .unwrap()
         .is_some());
-    let c = store.claim_attempts(T0 + 10, 10, 30_000).await.unwrap();
+    let c = store
+        .claim_attempts(T0 + 10, 10, 30_000, &herald_store::ClaimBudget::unbounded())
+        .await
+        .unwrap();
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].channel, Channel::Sms);
     store.close().await;
@@ -123,7 +129,10 @@ async fn sqlite_recover_after_restart_requeues_sending() {
     let store = SqliteStore::open(&url).await.unwrap();
     let tenant = new_tenant(&store).await;
     accept(&store, notification(&tenant, plan(vec![email()]), T0)).await;
-    let first = store.claim_attempts(T0, 10, 60_000).await.unwrap();
+    let first = store
+        .claim_attempts(T0, 10, 60_000, &herald_store::ClaimBudget::unbounded())
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
     // The process dies mid-send; a new one starts well inside the lease.
     store.close().await;
@@ -131,7 +140,15 @@ async fn sqlite_recover_after_restart_requeues_sending() {
     assert_eq!(store.recover_after_restart().await.unwrap(), 1);
     assert_eq!(store.recover_after_restart().await.unwrap(), 0);
     assert_eq!(store.next_due_at().await.unwrap(), Some(T0));
-    let again = store.claim_attempts(T0 + 1_000, 10, 60_000).await.unwrap();
+    let again = store
+        .claim_attempts(
+            T0 + 1_000,
+            10,
+            60_000,
+            &herald_store::ClaimBudget::unbounded(),
+        )
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].idempotency_key, first[0].idempotency_key);
     assert_eq!(again[0].requests, 2);
@@ -162,7 +179,7 @@ async fn sqlite_one_node_per_file() {
 async fn sqlite_failing_command_does_not_spoil_its_batch() {
     let (_dir, store) = fresh().await;
     let store = Arc::new(store);
-    let tenant = new_tenant(&*store).await;
+    let tenant = bare_tenant(&*store).await;
     // A notification for a tenant that does not exist breaks a foreign key;
     // the good commands sent at the same moment still commit.
     let mut tasks = tokio::task::JoinSet::new();
@@ -189,7 +206,11 @@ async fn sqlite_failing_command_does_not_spoil_its_batch() {
         19
     );
     assert_eq!(
-        store.claim_attempts(T0, 100, 1_000).await.unwrap().len(),
+        store
+            .claim_attempts(T0, 100, 1_000, &herald_store::ClaimBudget::unbounded())
+            .await
+            .unwrap()
+            .len(),
         19
     );
     // On this single-threaded runtime the twenty accepts are all queued

@@ -103,7 +103,10 @@ async fn throughput() {
     let mut answered = 0;
     let mut sent = 0;
     loop {
-        let claimed = store.claim_attempts(2_000, 500, 30_000).await.unwrap();
+        let claimed = store
+            .claim_attempts(2_000, 500, 30_000, &herald_store::ClaimBudget::unbounded())
+            .await
+            .unwrap();
         if claimed.is_empty() {
             break;
         }
@@ -113,6 +116,7 @@ async fn throughput() {
             let (store, a) = (store.clone(), a.clone());
             sims.spawn(async move {
                 let s = SimSend {
+                    hook_id: "hook-sim".into(),
                     tenant_id: a.tenant_id,
                     notification_id: a.notification_id,
                     channel: a.channel,

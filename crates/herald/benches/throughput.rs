@@ -120,14 +120,13 @@ fn peak_rss_kib() -> Option<u64> {
 
 async fn bench_service(n: usize, conc: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let running = server::start(ServeConfig {
-        listen: "127.0.0.1:0".into(),
-        database_url: format!("sqlite://{}", dir.path().join("bench.db").display()),
-        admin_token: Some("bench-admin".into()),
-        worker: WorkerConfig::default(),
-    })
-    .await
-    .expect("start");
+    let mut cfg = ServeConfig::new(format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ));
+    cfg.admin_token = Some("bench-admin".into());
+    cfg.worker = WorkerConfig::default();
+    let running = server::start(cfg).await.expect("start");
     let base = format!("http://{}", running.addr);
     let c = reqwest::Client::builder()
         .pool_max_idle_per_host(conc)

@@ -4,8 +4,9 @@
 //! also expire after a short time, so a change made elsewhere (another node,
 //! the `tenants` command) is seen within `TTL`.
 
-use herald_core::Channel;
-use herald_store::{Integration, NotificationType, Tenant};
+use crate::providers::Client;
+use herald_core::{Channel, Millis};
+use herald_store::{HookedIntegration, Integration, NotificationType, Tenant};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
 use std::sync::{Arc, RwLock};
@@ -47,6 +48,12 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
         map.insert(k, (Instant::now(), v));
     }
 
+    /// Forgets everything.
+    pub fn clear(&self) {
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        map.clear();
+    }
+
     /// Forgets a value.
     pub fn forget(&self, k: &K) {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
@@ -64,6 +71,37 @@ pub struct Caches {
     pub tenants: TtlMap<String, Tenant>,
     /// Notification types by (tenant, key).
     pub types: TtlMap<(String, String), Arc<NotificationType>>,
-    /// Integrations by tenant.
+    /// Integrations by tenant (its own and the operator's it inherits).
     pub integrations: TtlMap<String, Integrations>,
+    /// The operator's integrations.
+    pub operator: TtlMap<(), Arc<Vec<Integration>>>,
+    /// Integrations by hook id (`None`: no such hook).
+    pub hooks: TtlMap<String, Option<Arc<HookedIntegration>>>,
+}
+
+/// Configured clients by hook id, each with the integration version it was
+/// built from. Not expired by time: a client holds connections and tokens
+/// worth keeping while its integration is unchanged.
+#[derive(Default)]
+pub struct Clients {
+    inner: RwLock<HashMap<String, (Millis, Arc<dyn Client>)>>,
+}
+
+impl Clients {
+    /// The client built from this version of the integration.
+    pub fn get(&self, hook_id: &str, version: Millis) -> Option<Arc<dyn Client>> {
+        let map = self.inner.read().unwrap_or_else(|p| p.into_inner());
+        map.get(hook_id)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, c)| c.clone())
+    }
+
+    /// Keeps a client.
+    pub fn put(&self, hook_id: String, entry: (Millis, Arc<dyn Client>)) {
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(hook_id, entry);
+    }
 }

@@ -54,6 +54,20 @@ struct ServeArgs {
     /// The operator's admin token (for POST /v1/tenants).
     #[arg(long, env = "HERALD_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
+    /// The public base URL providers call back at (receipt webhooks are
+    /// PUBLIC_URL/v1/hooks/ID); default http://<listen address>.
+    #[arg(long, env = "HERALD_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// The key that seals provider secrets at rest: 32 bytes as 64 hex
+    /// digits or base64. When unset, a key file is made on first start
+    /// beside the SQLite database (herald.db.secret-key, mode 0600); keep
+    /// it with the database's backups.
+    #[arg(long, env = "HERALD_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// A PEM file of certificates providers trust beside the built-in
+    /// roots (a private SMTP relay or gateway).
+    #[arg(long, env = "HERALD_TLS_CA_FILE")]
+    tls_ca_file: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -136,11 +150,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let tls = match &a.tls_ca_file {
+        Some(path) => herald::providers::tls::Roots::from_file(path)?,
+        None => Default::default(),
+    };
     let running = server::start(ServeConfig {
         listen: a.listen,
         database_url: a.db.database_url.clone(),
         admin_token: a.admin_token,
         worker: WorkerConfig::default(),
+        public_url: a.public_url,
+        secret_key: a.secret_key,
+        tls,
     })
     .await?;
     if let Some(token) = &running.new_admin_token {

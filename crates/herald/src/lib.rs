@@ -8,6 +8,7 @@ pub mod error;
 pub mod json;
 pub mod metrics;
 pub mod providers;
+pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod worker;

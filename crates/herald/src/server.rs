@@ -4,7 +4,8 @@
 
 use crate::providers::simulator::{self, Simulator};
 use crate::providers::Registry;
-use crate::service::App;
+use crate::secrets::Sealer;
+use crate::service::{App, Env};
 use crate::worker::{self, WorkerConfig};
 use anyhow::Context;
 use std::net::SocketAddr;
@@ -75,19 +76,39 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
             "{requeued} attempts that were in flight at the last stop go out again with their keys"
         );
     }
-    let sim = Arc::new(Simulator::new(store.clone()));
-    let receipts_wake = sim.receipts.clone();
-    let providers = Registry::default().with(sim);
-    let app = App::new(store.clone(), providers);
-    let new_admin_token = app
-        .ensure_admin_token(cfg.admin_token.as_deref())
-        .await
-        .context("setting up the admin token")?;
-
+    let sealer = match &cfg.secret_key {
+        Some(k) => Sealer::from_key(k).context("HERALD_SECRET_KEY")?,
+        None => {
+            let path = key_file_beside(&cfg.database_url);
+            Sealer::from_file(&path).with_context(|| {
+                format!(
+                    "the secret key file {} (or set HERALD_SECRET_KEY)",
+                    path.display()
+                )
+            })?
+        }
+    };
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("listening on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
+    let public_url = cfg
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let sim = Arc::new(Simulator::new(store.clone()));
+    let receipts_wake = sim.receipts.clone();
+    let providers = Registry::real().with(sim);
+    let env = Env {
+        sealer,
+        public_url,
+        tls: cfg.tls.clone(),
+    };
+    let app = App::with_env(store.clone(), providers, env);
+    let new_admin_token = app
+        .ensure_admin_token(cfg.admin_token.as_deref())
+        .await
+        .context("setting up the admin token")?;
     let (shutdown, rx) = watch::channel(false);
 
     let mut tasks = Vec::new();
@@ -122,6 +143,22 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         shutdown,
         tasks,
     })
+}
+
+/// Where the secret key file lives when no key is given: beside the SQLite
+/// database (`herald.db` → `herald.db.secret-key`), else in the working
+/// directory.
+pub fn key_file_beside(database_url: &str) -> std::path::PathBuf {
+    let path = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|p| p.split('?').next().unwrap_or(p));
+    match path {
+        Some(p) if !p.is_empty() && p != ":memory:" => {
+            std::path::PathBuf::from(format!("{p}.secret-key"))
+        }
+        _ => std::path::PathBuf::from("herald.secret-key"),
+    }
 }
 
 impl Running {

@@ -2,17 +2,34 @@
 //! (never inside a transaction), records the answers in batches, and runs
 //! the cascade's timers. It sleeps until the next due time or until new
 //! work is committed (wake, don't poll); a slow sweep is the safety net.
+//!
+//! Fairness: each (tenant, channel) may have at most `per_integration`
+//! sends in flight, and the claim skips keys at that bound, so one
+//! tenant's backlog on a slow provider never holds back another's due
+//! work. Every send is cut off after the client's timeout, which is always
+//! shorter than the attempt's lease: a hung provider leads to a retry with
+//! the same key, never to a second concurrent send of the attempt.
 
 use crate::metrics::SendKind;
-use crate::providers::{SendReply, SendRequest};
+use crate::providers::{Client, SendReply, SendRequest, MAX_TIMEOUT_MS};
 use crate::service::{now_ms, App};
 use herald_core::retry::next_retry_at;
-use herald_core::Millis;
-use herald_store::{ClaimedAttempt, SendOutcome, SendResult};
+use herald_core::{Channel, Millis};
+use herald_store::{ClaimBudget, ClaimedAttempt, SendOutcome, SendResult};
 use rand::Rng;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
+
+/// The longest any one send may take, whatever a client says: a lease
+/// (`WorkerConfig::lease_ms`) is always longer than this.
+pub const MAX_SEND: Duration = Duration::from_millis(MAX_TIMEOUT_MS);
+
+/// How long the loop waits before claiming again when all due work
+/// belongs to integrations at their bound (a finished send wakes it
+/// sooner).
+const SATURATED_WAIT_MS: Millis = 100;
 
 /// The longest a due deadline waits for its wake-up while the loop is
 /// kept busy by new work.
@@ -25,6 +42,8 @@ pub struct WorkerConfig {
     pub batch: usize,
     /// Sends in flight at once.
     pub concurrency: usize,
+    /// Sends in flight at once per (tenant, channel).
+    pub per_integration: usize,
     /// How long a claimed attempt is ours before another worker may take it
     /// back; longer than any provider call may take.
     pub lease_ms: Millis,
@@ -37,6 +56,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             batch: 256,
             concurrency: 512,
+            per_integration: 64,
             lease_ms: 120_000,
             sweep_ms: 1_000,
         }
@@ -83,15 +103,46 @@ pub fn classify(
     }
 }
 
-async fn send_one(app: &App, claimed: &ClaimedAttempt) -> SendOutcome {
+/// Sends through a client, cut off after its timeout (and never later
+/// than `limit`); a send that does not answer in time is transient.
+pub async fn send_bounded(
+    client: &dyn Client,
+    req: &SendRequest<'_>,
+    limit: Duration,
+) -> SendReply {
+    let timeout = client.timeout().min(limit);
+    match tokio::time::timeout(timeout, client.send(req)).await {
+        Ok(reply) => reply,
+        Err(_) => SendReply::Transient {
+            error: format!(
+                "the provider did not answer within {} ms",
+                timeout.as_millis()
+            ),
+            retry_after_ms: None,
+        },
+    }
+}
+
+fn integration_removed(channel: Channel) -> SendOutcome {
+    SendOutcome::Refused {
+        error: format!("integration removed: the {channel} channel has no integration now"),
+        unreachable: false,
+    }
+}
+
+async fn send_one(app: &App, claimed: &ClaimedAttempt, limit: Duration) -> SendOutcome {
     let now = now_ms();
     if now >= claimed.deadline {
         return SendOutcome::GaveUp {
             error: "the window closed before the message could be sent".into(),
         };
     }
-    let integrations = match app.integrations(&claimed.tenant_id).await {
-        Ok(all) => all,
+    let Some(hook) = &claimed.via_hook else {
+        return integration_removed(claimed.channel);
+    };
+    let resolved = match app.resolve_hook(hook).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return integration_removed(claimed.channel),
         Err(e) => {
             return SendOutcome::Retry {
                 error: format!("store unavailable: {e}"),
@@ -99,36 +150,18 @@ async fn send_one(app: &App, claimed: &ClaimedAttempt) -> SendOutcome {
             }
         }
     };
-    let Some(integration) = integrations.get(&claimed.channel) else {
-        return SendOutcome::Refused {
-            error: format!("the {} integration was removed", claimed.channel),
-            unreachable: true,
-        };
+    let req = SendRequest {
+        tenant_id: &claimed.tenant_id,
+        notification_id: &claimed.notification_id,
+        channel: claimed.channel,
+        route: &claimed.route,
+        to: &claimed.to,
+        content: &claimed.content,
+        idempotency_key: &claimed.idempotency_key,
+        deadline: claimed.deadline,
+        now,
     };
-    let Some(provider) = app.providers.get(&integration.provider) else {
-        return SendOutcome::Refused {
-            error: format!(
-                "provider {} is not available in this build",
-                integration.provider
-            ),
-            unreachable: false,
-        };
-    };
-    let reply = provider
-        .send(SendRequest {
-            tenant_id: &claimed.tenant_id,
-            notification_id: &claimed.notification_id,
-            channel: claimed.channel,
-            route: &claimed.route,
-            to: &claimed.to,
-            content: &claimed.content,
-            idempotency_key: &claimed.idempotency_key,
-            settings: &integration.settings,
-            settings_version: integration.updated_at,
-            deadline: claimed.deadline,
-            now,
-        })
-        .await;
+    let reply = send_bounded(resolved.client.as_ref(), &req, limit).await;
     let kind = match &reply {
         SendReply::Accepted { .. } => SendKind::Accepted,
         SendReply::Transient { .. } => SendKind::Transient,
@@ -187,6 +220,12 @@ pub async fn run(
     let (tx, rx) = mpsc::channel::<SendResult>(cfg.concurrency * 2);
     let recorder = tokio::spawn(record_results(app.clone(), rx));
     let permits = Arc::new(Semaphore::new(cfg.concurrency));
+    let in_flight: Arc<Mutex<HashMap<(String, Channel), usize>>> = Default::default();
+    let freed = Arc::new(Notify::new());
+    // A send must end before its lease does, with room to record it.
+    let limit = MAX_SEND.min(Duration::from_millis(
+        (cfg.lease_ms.max(2_000) as u64).saturating_sub(1_000) / 2,
+    ));
     // Deadlines are looked at when a timer fires, and at most every
     // `WAKE_CHECK_MS` while new work keeps the loop busy, so a stream of
     // triggers does not cost the writer a wake-up query each.
@@ -204,8 +243,17 @@ pub async fn run(
             }
         }
         let free = permits.available_permits().min(cfg.batch);
+        let budget = ClaimBudget {
+            per_key: cfg.per_integration.max(1),
+            in_flight: in_flight.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        };
+        let saturated = budget.saturated().next().is_some();
         let claimed = if free > 0 {
-            match app.store.claim_attempts(now, free, cfg.lease_ms).await {
+            match app
+                .store
+                .claim_attempts(now, free, cfg.lease_ms, &budget)
+                .await
+            {
                 Ok(c) => c,
                 Err(e) => {
                     tracing::error!("claiming attempts: {e}");
@@ -220,10 +268,18 @@ pub async fn run(
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 break;
             };
+            let key = (c.tenant_id.clone(), c.channel);
+            *in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(key.clone())
+                .or_insert(0) += 1;
             let app = app.clone();
             let tx = tx.clone();
+            let in_flight = in_flight.clone();
+            let freed = freed.clone();
             tokio::spawn(async move {
-                let outcome = send_one(&app, &c).await;
+                let outcome = send_one(&app, &c, limit).await;
                 let _ = tx
                     .send(SendResult {
                         attempt_id: c.id,
@@ -231,7 +287,17 @@ pub async fn run(
                         outcome,
                     })
                     .await;
+                {
+                    let mut m = in_flight.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(n) = m.get_mut(&key) {
+                        *n -= 1;
+                        if *n == 0 {
+                            m.remove(&key);
+                        }
+                    }
+                }
                 drop(permit);
+                freed.notify_one();
             });
         }
         if full {
@@ -239,14 +305,19 @@ pub async fn run(
             continue;
         }
         let next = app.store.next_due_at().await.ok().flatten();
-        let wait = next.map_or(cfg.sweep_ms, |t| (t - now_ms()).clamp(0, cfg.sweep_ms));
-        if wait == 0 && permits.available_permits() > 0 {
+        let mut wait = next.map_or(cfg.sweep_ms, |t| (t - now_ms()).clamp(0, cfg.sweep_ms));
+        if wait == 0 && saturated {
+            // What is due belongs to integrations at their bound: wait for
+            // one of their sends to end rather than spin on the claim.
+            wait = SATURATED_WAIT_MS;
+        } else if wait == 0 && permits.available_permits() > 0 {
             timer_fired = true;
             continue;
         }
         timer_fired = false;
         tokio::select! {
             _ = app.work.notified() => {}
+            _ = freed.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(wait.max(1) as u64)) => timer_fired = true,
             _ = shutdown.changed() => {}
         }
@@ -275,6 +346,7 @@ mod tests {
             requests,
             created_at: 0,
             deadline,
+            via_hook: Some("h".into()),
         }
     }
 

@@ -17,6 +17,7 @@ use crate::{
     NotificationRecord, NotificationSummary, NotificationType, OutboxQuery, ReceiptMatch, Result,
     SendResult, SimAnswer, SimMessage, SimReceiptDue, SimSend, Store, StoreError, Tenant,
 };
+use crate::{ClaimBudget, HookedIntegration, Owner};
 use async_trait::async_trait;
 use herald_core::{Audience, Channel, Millis};
 use sqlx::sqlite::{

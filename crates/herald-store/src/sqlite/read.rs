@@ -9,6 +9,7 @@ use crate::{
     NotificationType, OutboxQuery, ReceiptRecord, Result, SimMessage, SimReceiptDue, StoreError,
     Tenant,
 };
+use crate::{HookedIntegration, Owner};
 use herald_core::{Audience, Channel, Millis};
 use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{QueryBuilder, SqliteConnection};

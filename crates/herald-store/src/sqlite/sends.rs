@@ -8,7 +8,8 @@ use super::flow::decide_many;
 use super::read;
 use crate::cascade;
 use crate::{
-    ClaimBudget, ClaimedAttempt, IncomingReceipt, ReceiptMatch, Result, SendOutcome, SendResult, StoreError,
+    ClaimBudget, ClaimedAttempt, IncomingReceipt, ReceiptMatch, Result, SendOutcome, SendResult,
+    StoreError,
 };
 use herald_core::{Channel, Millis, Rendered};
 use sqlx::sqlite::Sqlite;
@@ -32,9 +33,8 @@ pub(super) async fn claim(
     }
     // The hook is the integration's the worker will send through: the
     // tenant's own for the channel, else the operator's.
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "UPDATE attempts SET status = 'sending', lease_until = ",
-    );
+    let mut qb: QueryBuilder<Sqlite> =
+        QueryBuilder::new("UPDATE attempts SET status = 'sending', lease_until = ");
     qb.push_bind(add(now, lease_ms))
         .push(", requests = requests + 1, sent_at = COALESCE(sent_at, ")
         .push_bind(now)
@@ -296,7 +296,11 @@ async fn find_attempt(
     // `column` is one of two fixed names chosen below, never user input.
     let sql =
         format!("SELECT id, notification_id, deadline FROM attempts WHERE {column} = ?1 AND via_hook = ?2 LIMIT 1");
-    let row = sqlx::query(&sql).bind(value).bind(hook_id).fetch_optional(conn).await?;
+    let row = sqlx::query(&sql)
+        .bind(value)
+        .bind(hook_id)
+        .fetch_optional(conn)
+        .await?;
     row.map(|r| {
         Ok((
             col(&r, "id")?,

@@ -70,16 +70,16 @@ pub(super) async fn put_integration(
         }
     };
     sqlx::query(sql)
-    .bind(tenant_id.unwrap_or(""))
-    .bind(i.channel.as_str())
-    .bind(&i.provider)
-    .bind(to_json(&i.settings)?)
-    .bind(name_of(&i.confirm)?)
-    .bind(i64::from(i.window_s))
-    .bind(i.updated_at)
-    .bind(&i.hook_id)
-    .execute(conn)
-    .await?;
+        .bind(tenant_id.unwrap_or(""))
+        .bind(i.channel.as_str())
+        .bind(&i.provider)
+        .bind(to_json(&i.settings)?)
+        .bind(name_of(&i.confirm)?)
+        .bind(i64::from(i.window_s))
+        .bind(i.updated_at)
+        .bind(&i.hook_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -127,9 +127,9 @@ async fn execute(conn: &mut SqliteConnection, op: Op) -> Result<Out> {
             write::put_integration(conn, tenant_id.as_deref(), &integration).await?;
             Out::Unit
         }
-        Op::DeleteIntegration { tenant_id, channel } => Out::Count(
-            write::delete_integration(conn, tenant_id.as_deref(), channel).await?,
-        ),
+        Op::DeleteIntegration { tenant_id, channel } => {
+            Out::Count(write::delete_integration(conn, tenant_id.as_deref(), channel).await?)
+        }
         Op::PutType { tenant_id, t } => {
             write::put_type(conn, &tenant_id, &t).await?;
             Out::Unit

@@ -38,7 +38,12 @@ pub async fn check_concurrent_accepts(store: Arc<dyn Store>) {
         191
     );
     let claimed = store
-        .claim_attempts(T0 + 1_000, 1_000, 30_000)
+        .claim_attempts(
+            T0 + 1_000,
+            1_000,
+            30_000,
+            &herald_store::ClaimBudget::unbounded(),
+        )
         .await
         .unwrap();
     assert_eq!(claimed.len(), 191);
@@ -58,7 +63,12 @@ pub async fn check_answers_in_bulk(store: Arc<dyn Store>) {
         );
     }
     let claimed = store
-        .claim_attempts(T0 + 1_000, 1_000, 30_000)
+        .claim_attempts(
+            T0 + 1_000,
+            1_000,
+            30_000,
+            &herald_store::ClaimBudget::unbounded(),
+        )
         .await
         .unwrap();
     assert_eq!(claimed.len(), 150);
@@ -135,7 +145,12 @@ pub async fn check_answers_in_bulk(store: Arc<dyn Store>) {
     }
     // 75 fallback SMS are due now.
     let sms = store
-        .claim_attempts(T0 + 2_000, 1_000, 30_000)
+        .claim_attempts(
+            T0 + 2_000,
+            1_000,
+            30_000,
+            &herald_store::ClaimBudget::unbounded(),
+        )
         .await
         .unwrap();
     assert_eq!(sms.len(), 75);
@@ -164,6 +179,7 @@ pub async fn check_answers_in_bulk(store: Arc<dyn Store>) {
     for _ in 0..10 {
         let store = store.clone();
         let r = herald_store::IncomingReceipt {
+            hook_id: hook(&tenant, Channel::Sms),
             provider_message_id: Some(format!("sms-{}", target.id)),
             idempotency_key: None,
             delivered: true,
@@ -193,6 +209,7 @@ pub async fn check_answers_in_bulk(store: Arc<dyn Store>) {
 pub async fn check_sim_sends_at_once(store: Arc<dyn Store>) {
     let tenant = new_tenant(&*store).await;
     let send = |key: String, at: i64| SimSend {
+        hook_id: "hook-sim".into(),
         tenant_id: tenant.clone(),
         notification_id: "n1".into(),
         channel: Channel::Email,

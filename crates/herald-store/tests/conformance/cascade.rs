@@ -130,11 +130,14 @@ pub async fn check_claim_and_lease(store: &dyn Store) {
     let id = accept(store, notification(&tenant, plan(vec![email()]), T0)).await;
     assert_eq!(store.next_due_at().await.unwrap(), Some(T0));
     assert!(store
-        .claim_attempts(T0 - 1, 10, 30_000)
+        .claim_attempts(T0 - 1, 10, 30_000, &herald_store::ClaimBudget::unbounded())
         .await
         .unwrap()
         .is_empty());
-    let claimed = store.claim_attempts(T0, 10, 30_000).await.unwrap();
+    let claimed = store
+        .claim_attempts(T0, 10, 30_000, &herald_store::ClaimBudget::unbounded())
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 1);
     let c = &claimed[0];
     assert_eq!(c.notification_id, id);
@@ -152,13 +155,26 @@ pub async fn check_claim_and_lease(store: &dyn Store) {
     assert_eq!(rec.attempts[0].sent_at, Some(T0));
     // The lease holds: nothing to claim; next due is the lease's end.
     assert!(store
-        .claim_attempts(T0 + 1_000, 10, 30_000)
+        .claim_attempts(
+            T0 + 1_000,
+            10,
+            30_000,
+            &herald_store::ClaimBudget::unbounded()
+        )
         .await
         .unwrap()
         .is_empty());
     assert_eq!(store.next_due_at().await.unwrap(), Some(T0 + 30_000));
     // A lapsed lease (the worker crashed) is claimed again with the same key.
-    let again = store.claim_attempts(T0 + 30_000, 10, 30_000).await.unwrap();
+    let again = store
+        .claim_attempts(
+            T0 + 30_000,
+            10,
+            30_000,
+            &herald_store::ClaimBudget::unbounded(),
+        )
+        .await
+        .unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].id, c.id);
     assert_eq!(again[0].idempotency_key, c.idempotency_key);
@@ -183,11 +199,24 @@ pub async fn check_claim_and_lease(store: &dyn Store) {
     assert_eq!(rec.attempts[0].error.as_deref(), Some("429"));
     assert_eq!(rec.status, Status::Pending);
     assert!(store
-        .claim_attempts(T0 + 32_000, 10, 30_000)
+        .claim_attempts(
+            T0 + 32_000,
+            10,
+            30_000,
+            &herald_store::ClaimBudget::unbounded()
+        )
         .await
         .unwrap()
         .is_empty());
-    let third = store.claim_attempts(T0 + 33_000, 10, 30_000).await.unwrap();
+    let third = store
+        .claim_attempts(
+            T0 + 33_000,
+            10,
+            30_000,
+            &herald_store::ClaimBudget::unbounded(),
+        )
+        .await
+        .unwrap();
     assert_eq!((third.len(), third[0].requests), (1, 3));
     assert_eq!(third[0].idempotency_key, c.idempotency_key);
     // Giving up fails the channel.
@@ -215,7 +244,10 @@ pub async fn check_accepted_email_delivers(store: &dyn Store) {
         notification(&tenant, plan(vec![email(), fallback_sms()]), T0),
     )
     .await;
-    let c = store.claim_attempts(T0, 10, 30_000).await.unwrap();
+    let c = store
+        .claim_attempts(T0, 10, 30_000, &herald_store::ClaimBudget::unbounded())
+        .await
+        .unwrap();
     assert_eq!(c.len(), 1);
     answer(store, &c[0].id, T0 + 500, accepted("pm-1")).await;
     let rec = get(store, &tenant, &id).await;
@@ -244,7 +276,12 @@ pub async fn check_accepted_email_delivers(store: &dyn Store) {
     // Unknown attempts are ignored too.
     answer(store, "no-such-attempt", T0, accepted("x")).await;
     assert!(store
-        .claim_attempts(T0 + 1_000, 10, 30_000)
+        .claim_attempts(
+            T0 + 1_000,
+            10,
+            30_000,
+            &herald_store::ClaimBudget::unbounded()
+        )
         .await
         .unwrap()
         .is_empty());
@@ -257,7 +294,10 @@ pub async fn check_refused_email_falls_back_to_sms(store: &dyn Store) {
         notification(&tenant, plan(vec![email(), fallback_sms()]), T0),
     )
     .await;
-    let c = store.claim_attempts(T0, 10, 30_000).await.unwrap();
+    let c = store
+        .claim_attempts(T0, 10, 30_000, &herald_store::ClaimBudget::unbounded())
+        .await
+        .unwrap();
     let refused = SendOutcome::Refused {
         error: "550 no such user".into(),
         unreachable: false,
@@ -275,7 +315,15 @@ pub async fn check_refused_email_falls_back_to_sms(store: &dyn Store) {
     // The same answer again creates nothing new.
     answer(store, &c[0].id, T0 + 300, refused).await;
     assert_eq!(get(store, &tenant, &id).await.attempts.len(), 2);
-    let c2 = store.claim_attempts(T0 + 200, 10, 30_000).await.unwrap();
+    let c2 = store
+        .claim_attempts(
+            T0 + 200,
+            10,
+            30_000,
+            &herald_store::ClaimBudget::unbounded(),
+        )
+        .await
+        .unwrap();
     assert_eq!(c2.len(), 1);
     assert_eq!(c2[0].channel, Channel::Sms);
     assert_eq!(c2[0].content.body, "text for sms");
@@ -291,9 +339,13 @@ pub async fn check_receipts(store: &dyn Store) {
         600,
     );
     let id = accept(store, notification(&tenant, plan(vec![sms]), T0)).await;
-    let c = store.claim_attempts(T0, 10, 30_000).await.unwrap();
+    let c = store
+        .claim_attempts(T0, 10, 30_000, &herald_store::ClaimBudget::unbounded())
+        .await
+        .unwrap();
     assert_eq!(c.len(), 1);
     let unknown = herald_store::IncomingReceipt {
+        hook_id: hook(&tenant, Channel::Sms),
         provider_message_id: Some("nope".into()),
         idempotency_key: Some("nope".into()),
         delivered: true,
@@ -306,6 +358,7 @@ pub async fn check_receipts(store: &dyn Store) {
     );
     // The webhook beats the send answer: matched by key while still sending.
     let r = herald_store::IncomingReceipt {
+        hook_id: hook(&tenant, Channel::Sms),
         provider_message_id: Some("pm-7".into()),
         idempotency_key: Some(c[0].idempotency_key.clone()),
         delivered: true,
@@ -334,6 +387,7 @@ pub async fn check_receipts(store: &dyn Store) {
     assert_eq!(rec.attempts[0].receipts[0].at, T0 + 400);
     // Now matched by the provider's id too; a failure receipt is another receipt.
     let failed = herald_store::IncomingReceipt {
+        hook_id: hook(&tenant, Channel::Sms),
         provider_message_id: Some("pm-7".into()),
         idempotency_key: None,
         delivered: false,
@@ -366,7 +420,10 @@ pub async fn check_receipt_window_and_late_receipt(store: &dyn Store) {
         10,
     );
     let id = accept(store, notification(&tenant, plan(vec![sms]), T0)).await;
-    let c = store.claim_attempts(T0, 10, 5_000).await.unwrap();
+    let c = store
+        .claim_attempts(T0, 10, 5_000, &herald_store::ClaimBudget::unbounded())
+        .await
+        .unwrap();
     answer(store, &c[0].id, T0 + 1_000, accepted("pm-9")).await;
     let rec = get(store, &tenant, &id).await;
     assert_eq!(rec.status, Status::Pending);
@@ -386,6 +443,7 @@ pub async fn check_receipt_window_and_late_receipt(store: &dyn Store) {
     assert_eq!(store.wake_due(T0 + 20_000, 100).await.unwrap(), 0);
     // A late receipt is recorded, marked late, and changes nothing.
     let late = herald_store::IncomingReceipt {
+        hook_id: hook(&tenant, Channel::Sms),
         provider_message_id: Some("pm-9".into()),
         idempotency_key: None,
         delivered: true,
@@ -438,7 +496,10 @@ pub async fn check_dead_push_token_removed(store: &dyn Store) {
         300,
     );
     let id = accept(store, notification(&tenant, plan(vec![aunio]), T0)).await;
-    let claimed = store.claim_attempts(T0, 10, 30_000).await.unwrap();
+    let claimed = store
+        .claim_attempts(T0, 10, 30_000, &herald_store::ClaimBudget::unbounded())
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 2);
     let dead = claimed.iter().find(|c| c.to == "dead").unwrap();
     let alive = claimed.iter().find(|c| c.to == "alive").unwrap();
@@ -482,7 +543,15 @@ pub async fn check_list_notifications(store: &dyn Store) {
         }
         ids.push(accept(store, n).await);
     }
-    let c = store.claim_attempts(T0 + 10, 100, 30_000).await.unwrap();
+    let c = store
+        .claim_attempts(
+            T0 + 10,
+            100,
+            30_000,
+            &herald_store::ClaimBudget::unbounded(),
+        )
+        .await
+        .unwrap();
     let first = c.iter().find(|c| c.notification_id == ids[0]).unwrap();
     answer(store, &first.id, T0 + 20, accepted("x")).await;
     let all = ListQuery {

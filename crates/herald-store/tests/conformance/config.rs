@@ -5,7 +5,7 @@ use herald_core::{
     AppInstall, Audience, Channel, ChannelSetting, Confirm, FallbackWhen, Recipient, Scenario,
     TypeConfig,
 };
-use herald_store::{Integration, NotificationType, Store, Tenant};
+use herald_store::{HookedIntegration, Integration, NotificationType, Owner, Store, Tenant};
 use std::collections::BTreeMap;
 
 pub async fn check_tenant_by_key(store: &dyn Store) {
@@ -32,8 +32,8 @@ pub async fn check_tenant_by_key(store: &dyn Store) {
 }
 
 pub async fn check_config_round_trip(store: &dyn Store) {
-    let tenant = new_tenant(store).await;
-    let other = new_tenant(store).await;
+    let tenant = bare_tenant(store).await;
+    let other = bare_tenant(store).await;
 
     assert_eq!(store.get_meta("admin_token_sha256").await.unwrap(), None);
     store.set_meta("admin_token_sha256", "abc").await.unwrap();
@@ -54,6 +54,8 @@ pub async fn check_config_round_trip(store: &dyn Store) {
         confirm: Confirm::Receipt,
         window_s: 600,
         updated_at: T0,
+        hook_id: format!("h-sms-{tenant}"),
+        inherited: false,
     };
     let mail = Integration {
         channel: Channel::Email,
@@ -62,19 +64,22 @@ pub async fn check_config_round_trip(store: &dyn Store) {
         confirm: Confirm::Accepted,
         window_s: 300,
         updated_at: T0,
+        hook_id: format!("h-mail-{tenant}"),
+        inherited: false,
     };
-    store.put_integration(&tenant, &sms).await.unwrap();
-    store.put_integration(&tenant, &mail).await.unwrap();
+    let (tenant_o, other_o) = (Owner::Tenant(&tenant), Owner::Tenant(&other));
+    store.put_integration(tenant_o, &sms).await.unwrap();
+    store.put_integration(tenant_o, &mail).await.unwrap();
     assert_eq!(
-        store.get_integration(&tenant, Channel::Sms).await.unwrap(),
+        store.get_integration(tenant_o, Channel::Sms).await.unwrap(),
         Some(sms.clone())
     );
     assert_eq!(
-        store.get_integration(&other, Channel::Sms).await.unwrap(),
+        store.get_integration(other_o, Channel::Sms).await.unwrap(),
         None
     );
     assert_eq!(
-        store.list_integrations(&tenant).await.unwrap(),
+        store.list_integrations(tenant_o).await.unwrap(),
         vec![mail.clone(), sms.clone()]
     );
     let sms2 = Integration {
@@ -82,12 +87,76 @@ pub async fn check_config_round_trip(store: &dyn Store) {
         updated_at: T0 + 1,
         ..sms
     };
-    store.put_integration(&tenant, &sms2).await.unwrap();
+    store.put_integration(tenant_o, &sms2).await.unwrap();
     assert_eq!(
-        store.get_integration(&tenant, Channel::Sms).await.unwrap(),
-        Some(sms2)
+        store.get_integration(tenant_o, Channel::Sms).await.unwrap(),
+        Some(sms2.clone())
     );
-    assert!(store.list_integrations(&other).await.unwrap().is_empty());
+    assert!(store.list_integrations(other_o).await.unwrap().is_empty());
+
+    // A hook id names exactly one integration, with its owner.
+    assert_eq!(
+        store.integration_by_hook(&sms2.hook_id).await.unwrap(),
+        Some(HookedIntegration {
+            tenant_id: Some(tenant.clone()),
+            integration: sms2.clone(),
+        })
+    );
+    assert_eq!(store.integration_by_hook("nope").await.unwrap(), None);
+
+    // The operator's integrations are kept apart from every tenant's.
+    let shared = Integration {
+        hook_id: "h-operator-sms".into(),
+        provider: "twilio".into(),
+        ..sms2.clone()
+    };
+    store
+        .put_integration(Owner::Operator, &shared)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_integrations(Owner::Operator).await.unwrap(),
+        vec![shared.clone()]
+    );
+    assert!(store.list_integrations(other_o).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .integration_by_hook("h-operator-sms")
+            .await
+            .unwrap()
+            .map(|h| h.tenant_id),
+        Some(None)
+    );
+
+    // Deleting removes one owner's, and says whether there was one.
+    assert!(store
+        .delete_integration(tenant_o, Channel::Sms)
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_integration(tenant_o, Channel::Sms)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.get_integration(tenant_o, Channel::Sms).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .get_integration(Owner::Operator, Channel::Sms)
+            .await
+            .unwrap(),
+        Some(shared)
+    );
+    assert!(store
+        .delete_integration(Owner::Operator, Channel::Sms)
+        .await
+        .unwrap());
+    assert!(store
+        .list_integrations(Owner::Operator)
+        .await
+        .unwrap()
+        .is_empty());
 
     let mut templates = BTreeMap::new();
     templates.insert(

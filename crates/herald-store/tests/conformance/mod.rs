@@ -29,7 +29,8 @@ pub fn id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-pub async fn new_tenant(store: &dyn Store) -> String {
+/// A tenant with no integrations.
+pub async fn bare_tenant(store: &dyn Store) -> String {
     let t = Tenant {
         id: id(),
         name: "Salon".into(),
@@ -40,6 +41,39 @@ pub async fn new_tenant(store: &dyn Store) -> String {
         .await
         .unwrap();
     t.id
+}
+
+/// A tenant with a simulator integration on every channel.
+pub async fn new_tenant(store: &dyn Store) -> String {
+    let t = Tenant {
+        id: bare_tenant(store).await,
+        name: "Salon".into(),
+        created_at: T0,
+    };
+    // Attempts are claimed with the hook of the channel's integration, and
+    // receipts match only within it: every channel gets one.
+    for ch in Channel::ALL {
+        let i = herald_store::Integration {
+            channel: ch,
+            provider: "simulator".into(),
+            settings: serde_json::json!({}),
+            confirm: ch.default_confirm(),
+            window_s: ch.default_window_s(),
+            updated_at: T0,
+            hook_id: hook(&t.id, ch),
+            inherited: false,
+        };
+        store
+            .put_integration(herald_store::Owner::Tenant(&t.id), &i)
+            .await
+            .unwrap();
+    }
+    t.id
+}
+
+/// The hook id of a tenant's integration of a channel (see `new_tenant`).
+pub fn hook(tenant: &str, ch: Channel) -> String {
+    format!("hook-{tenant}-{}", ch.as_str())
 }
 
 pub fn channel(

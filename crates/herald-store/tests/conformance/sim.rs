@@ -7,6 +7,7 @@ use herald_store::{OutboxQuery, SimAnswer, SimFinal, SimSend, Store};
 pub async fn check_sim_send(store: &dyn Store) {
     let tenant = new_tenant(store).await;
     let send = |key: &str, at: i64, record: bool| SimSend {
+        hook_id: "hook-sim".into(),
         tenant_id: tenant.clone(),
         notification_id: "n1".into(),
         channel: Channel::Sms,
@@ -72,6 +73,7 @@ pub async fn check_sim_send(store: &dyn Store) {
 
     // A refusal; the first answer rule wins for repeats.
     let refuse = SimSend {
+        hook_id: "hook-sim".into(),
         transient_first: 0,
         outcome: "unreachable".into(),
         final_answer: SimFinal::Refused {
@@ -91,6 +93,7 @@ pub async fn check_sim_send(store: &dyn Store) {
     );
     // Not recorded: answered and deduplicated, but hidden from the outbox.
     let quiet = SimSend {
+        hook_id: "hook-sim".into(),
         transient_first: 0,
         ..send("k3", T0 + 12_000, false)
     };

@@ -10,6 +10,7 @@ pub mod error;
 pub mod extract;
 pub mod fallback;
 pub mod health;
+pub mod hooks;
 pub mod integrations;
 pub mod notifications;
 pub mod query;
@@ -41,8 +42,22 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/integrations", get(integrations::list))
         .route(
             "/v1/integrations/{channel}",
-            put(integrations::put).get(integrations::get_one),
+            put(integrations::put)
+                .get(integrations::get_one)
+                .delete(integrations::delete),
         )
+        .route("/v1/integrations/{channel}/test", post(integrations::test))
+        .route(
+            "/v1/operator/integrations",
+            get(integrations::list_operator),
+        )
+        .route(
+            "/v1/operator/integrations/{channel}",
+            put(integrations::put_operator)
+                .get(integrations::get_operator)
+                .delete(integrations::delete_operator),
+        )
+        .route("/v1/hooks/{hook_id}", post(hooks::take).get(hooks::take))
         .route("/v1/notification-types", get(types::list))
         .route(
             "/v1/notification-types/{key}",

@@ -2,7 +2,7 @@
 //! and status codes, without a database or a server.
 
 use super::router;
-use crate::providers::{Provider, Registry, SendReply, SendRequest};
+use crate::providers::{Client, Configure, Provider, Registry, SendReply, SendRequest};
 use crate::service::App;
 use async_trait::async_trait;
 use axum::body::Body;
@@ -10,9 +10,10 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use herald_core::{Audience, Channel, FieldError, Millis, Recipient, Status};
 use herald_store::{
-    Accepted, ClaimedAttempt, IncomingReceipt, Integration, ListQuery, NewNotification,
-    NotificationRecord, NotificationSummary, NotificationType, OutboxQuery, ReceiptMatch,
-    SendResult, SimAnswer, SimMessage, SimReceiptDue, SimSend, Store, StoreError, Tenant,
+    Accepted, ClaimBudget, ClaimedAttempt, HookedIntegration, IncomingReceipt, Integration,
+    ListQuery, NewNotification, NotificationRecord, NotificationSummary, NotificationType,
+    OutboxQuery, Owner, ReceiptMatch, SendResult, SimAnswer, SimMessage, SimReceiptDue, SimSend,
+    Store, StoreError, Tenant,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -24,7 +25,7 @@ use tower::ServiceExt;
 struct Data {
     meta: HashMap<String, String>,
     tenants: HashMap<String, Tenant>,
-    integrations: HashMap<(String, Channel), Integration>,
+    integrations: HashMap<(Option<String>, Channel), Integration>,
     types: HashMap<(String, String), NotificationType>,
     recipients: HashMap<(String, Audience, String), Recipient>,
     notifications: Vec<(NewNotification, NotificationRecord)>,
@@ -69,33 +70,59 @@ impl Store for MockStore {
     async fn tenant_by_key(&self, api_key_sha256: &str) -> Result<Option<Tenant>, StoreError> {
         Ok(self.lock().tenants.get(api_key_sha256).cloned())
     }
-    async fn put_integration(&self, tenant_id: &str, i: &Integration) -> Result<(), StoreError> {
+    async fn put_integration(&self, owner: Owner<'_>, i: &Integration) -> Result<(), StoreError> {
         self.lock()
             .integrations
-            .insert((tenant_id.into(), i.channel), i.clone());
+            .insert((owner_key(owner), i.channel), i.clone());
         Ok(())
     }
     async fn get_integration(
         &self,
-        tenant_id: &str,
+        owner: Owner<'_>,
         channel: Channel,
     ) -> Result<Option<Integration>, StoreError> {
         Ok(self
             .lock()
             .integrations
-            .get(&(tenant_id.to_string(), channel))
+            .get(&(owner_key(owner), channel))
             .cloned())
     }
-    async fn list_integrations(&self, tenant_id: &str) -> Result<Vec<Integration>, StoreError> {
+    async fn list_integrations(&self, owner: Owner<'_>) -> Result<Vec<Integration>, StoreError> {
+        let key = owner_key(owner);
         let mut v: Vec<Integration> = self
             .lock()
             .integrations
             .iter()
-            .filter(|((t, _), _)| t == tenant_id)
+            .filter(|((t, _), _)| *t == key)
             .map(|(_, i)| i.clone())
             .collect();
         v.sort_by_key(|i| i.channel);
         Ok(v)
+    }
+    async fn delete_integration(
+        &self,
+        owner: Owner<'_>,
+        channel: Channel,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .integrations
+            .remove(&(owner_key(owner), channel))
+            .is_some())
+    }
+    async fn integration_by_hook(
+        &self,
+        hook_id: &str,
+    ) -> Result<Option<HookedIntegration>, StoreError> {
+        Ok(self
+            .lock()
+            .integrations
+            .iter()
+            .find(|(_, i)| i.hook_id == hook_id)
+            .map(|((t, _), i)| HookedIntegration {
+                tenant_id: t.clone(),
+                integration: i.clone(),
+            }))
     }
     async fn put_type(&self, tenant_id: &str, t: &NotificationType) -> Result<(), StoreError> {
         self.lock()
@@ -228,6 +255,7 @@ impl Store for MockStore {
         _now: Millis,
         _limit: usize,
         _lease_ms: Millis,
+        _budget: &ClaimBudget,
     ) -> Result<Vec<ClaimedAttempt>, StoreError> {
         Ok(vec![])
     }
@@ -274,10 +302,28 @@ impl Store for MockStore {
     }
 }
 
+fn owner_key(owner: Owner<'_>) -> Option<String> {
+    match owner {
+        Owner::Tenant(t) => Some(t.to_string()),
+        Owner::Operator => None,
+    }
+}
+
 /// A provider for every channel with a secret setting `token`.
 struct TestProvider;
 
+/// Its client: refuses everything.
+struct TestClient;
+
 #[async_trait]
+impl Client for TestClient {
+    async fn send(&self, _req: &SendRequest<'_>) -> SendReply {
+        SendReply::Permanent {
+            error: "test".into(),
+        }
+    }
+}
+
 impl Provider for TestProvider {
     fn name(&self) -> &'static str {
         "simulator"
@@ -285,28 +331,17 @@ impl Provider for TestProvider {
     fn supports(&self, _channel: Channel) -> bool {
         true
     }
-    fn validate(&self, _channel: Channel, settings: &Value) -> Result<(), FieldError> {
-        match settings.get("latency_ms") {
+    fn secrets(&self) -> &'static [&'static str] {
+        &["token"]
+    }
+    fn configure(&self, cfg: &Configure<'_>) -> Result<Arc<dyn Client>, FieldError> {
+        match cfg.settings.get("latency_ms") {
             Some(v) if v.as_u64().is_none_or(|n| n > 60_000) => Err(FieldError::new(
                 "settings.latency_ms",
                 "out_of_range",
                 "latency_ms must be 0 to 60000",
             )),
-            _ => Ok(()),
-        }
-    }
-    fn redact(&self, settings: &Value) -> Value {
-        let mut s = settings.clone();
-        if let Some(obj) = s.as_object_mut() {
-            if obj.contains_key("token") {
-                obj.insert("token".into(), json!("set"));
-            }
-        }
-        s
-    }
-    async fn send(&self, _req: SendRequest<'_>) -> SendReply {
-        SendReply::Permanent {
-            error: "test".into(),
+            _ => Ok(Arc::new(TestClient)),
         }
     }
 }

@@ -35,12 +35,13 @@ pub fn outcome_str(o: Outcome) -> &'static str {
     }
 }
 
-/// An integration (its settings already redacted by the caller).
-pub fn integration(i: &Integration) -> Value {
+/// An integration with its settings as they may be shown (redacted by
+/// the caller: `App::integration_view` is the one place that does).
+pub fn integration(i: &Integration, shown_settings: Value) -> Value {
     json!({
         "channel": i.channel.as_str(),
         "provider": i.provider,
-        "settings": i.settings,
+        "settings": shown_settings,
         "confirm": match i.confirm {
             herald_core::Confirm::Accepted => "accepted",
             herald_core::Confirm::Receipt => "receipt",

@@ -203,6 +203,11 @@ pub trait Provider: Send + Sync + 'static {
     /// Parses the settings (the error names `settings.<field>`) and builds
     /// the client every send through this integration version shares.
     fn configure(&self, cfg: &Configure<'_>) -> Result<Arc<dyn Client>, FieldError>;
+    /// Whether the provider calls back with receipts at the integration's
+    /// webhook URL (shown by a GET as `webhook_url`).
+    fn calls_back(&self) -> bool {
+        false
+    }
     /// The routes of an SMS/messenger integration, in order. Runs for every
     /// trigger, so it reads only what it needs.
     fn routes(&self, channel: Channel, _settings: &serde_json::Value) -> Vec<String> {

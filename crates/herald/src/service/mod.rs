@@ -3,12 +3,13 @@
 //! rendering), and hands facts to the store, which runs the cascade.
 
 mod config;
+mod integrations;
 mod notify;
 
-pub use config::IntegrationInput;
+pub use integrations::{HookFailure, HookOutcome, IntegrationInput, Resolved};
 pub use notify::{Planned, PreviewItem, TriggerInput, Triggered};
 
-use crate::cache::{Caches, Integrations};
+use crate::cache::Caches;
 use crate::error::{invalid, Result, ServiceError};
 use crate::metrics::Metrics;
 use crate::providers::Registry;
@@ -73,17 +74,52 @@ pub struct App {
     pub metrics: Metrics,
     /// Hot configuration lookups.
     caches: Caches,
+    /// Configured provider clients by hook id.
+    clients: crate::cache::Clients,
+    /// Secrets, URLs and trust for providers.
+    pub env: Env,
+}
+
+/// What the service gives providers: the sealer of secrets, the public
+/// base URL of webhooks, and extra trusted certificates.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// Seals secrets at rest.
+    pub sealer: crate::secrets::Sealer,
+    /// `https://herald.example` (no trailing slash needed).
+    pub public_url: String,
+    /// Certificates trusted beside the built-in roots.
+    pub tls: crate::providers::tls::Roots,
+}
+
+impl Env {
+    /// An environment for tools that never touch secrets: a throwaway key.
+    pub fn ephemeral() -> Env {
+        Env {
+            sealer: crate::secrets::Sealer::from_key(&new_token("")[..64])
+                .expect("64 hex digits are a key"),
+            public_url: "http://127.0.0.1:8080".into(),
+            tls: Default::default(),
+        }
+    }
 }
 
 impl App {
     /// Builds the service over a store.
     pub fn new(store: Arc<dyn Store>, providers: Registry) -> Arc<App> {
+        App::with_env(store, providers, Env::ephemeral())
+    }
+
+    /// Builds the service with its providers' environment.
+    pub fn with_env(store: Arc<dyn Store>, providers: Registry, env: Env) -> Arc<App> {
         Arc::new(App {
             store,
             providers,
             work: Arc::new(Notify::new()),
             metrics: Metrics::default(),
             caches: Caches::default(),
+            clients: Default::default(),
+            env,
         })
     }
 
@@ -141,25 +177,6 @@ impl App {
         };
         self.caches.tenants.put(hash, t.clone());
         Ok(t)
-    }
-
-    /// The tenant's integrations by channel (cached).
-    pub async fn integrations(&self, tenant_id: &str) -> Result<Integrations> {
-        if let Some(i) = self.caches.integrations.get(&tenant_id.to_string()) {
-            return Ok(i);
-        }
-        let all: Integrations = std::sync::Arc::new(
-            self.store
-                .list_integrations(tenant_id)
-                .await?
-                .into_iter()
-                .map(|i| (i.channel, i))
-                .collect(),
-        );
-        self.caches
-            .integrations
-            .put(tenant_id.to_string(), all.clone());
-        Ok(all)
     }
 
     /// A notification type (cached).

@@ -31,6 +31,7 @@ pub async fn run_receipts(
                     let app = app.clone();
                     set.spawn(async move {
                         let receipt = IncomingReceipt {
+                            hook_id: r.hook_id.clone(),
                             provider_message_id: Some(r.id.clone()),
                             idempotency_key: Some(r.idempotency_key.clone()),
                             delivered: r.delivered,

@@ -1,6 +1,5 @@
 //! The simulator's settings and the outcomes it can play.
 
-use herald_core::FieldError;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -77,7 +76,9 @@ impl SimOutcome {
 }
 
 #[cfg(test)]
-pub(super) fn parse_settings(settings: &serde_json::Value) -> Result<SimSettings, FieldError> {
+pub(super) fn parse_settings(
+    settings: &serde_json::Value,
+) -> Result<SimSettings, herald_core::FieldError> {
     super::super::parse_settings(settings)
 }
 

@@ -1,5 +1,6 @@
 //! Tests of the simulator provider.
 
+use super::settings::parse_settings;
 use super::*;
 
 #[test]

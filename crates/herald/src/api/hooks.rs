@@ -1,0 +1,68 @@
+//! `/v1/hooks/{hook id}`: providers' receipt callbacks. No API key: the
+//! random hook id names the integration and the provider's own signature
+//! authenticates the call (each provider's client checks it).
+
+use super::error::ApiError;
+use crate::providers::{HookError, HookRequest};
+use crate::service::{now_ms, App, HookFailure};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::sync::Arc;
+
+/// `POST` or `GET /v1/hooks/{hook id}`.
+pub async fn take(
+    State(app): State<Arc<App>>,
+    Path(hook_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if hook_id.is_empty() || hook_id.len() > 64 {
+        return Err(ApiError::not_found("no webhook with that id"));
+    }
+    let query = uri.query().unwrap_or("").to_string();
+    let path_and_query = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string());
+    let req = HookRequest {
+        method,
+        url: format!(
+            "{}{path_and_query}",
+            app.env.public_url.trim_end_matches('/')
+        ),
+        query,
+        headers,
+        body,
+        now: now_ms(),
+    };
+    match app.take_hook(&hook_id, req).await {
+        Ok(outcome) => Ok(match outcome.reply.body {
+            Some(text) => (StatusCode::OK, text).into_response(),
+            None => Json(json!({
+                "ok": true,
+                "receipts": outcome.reply.receipts.len(),
+                "recorded": outcome.recorded,
+            }))
+            .into_response(),
+        }),
+        Err(HookFailure::UnknownHook) | Err(HookFailure::Provider(HookError::NotSupported)) => {
+            Err(ApiError::not_found("no webhook with that id"))
+        }
+        Err(HookFailure::Provider(HookError::Unauthorized(why))) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            format!("the callback's signature does not verify: {why}"),
+            None,
+        )),
+        Err(HookFailure::Provider(HookError::BadRequest(why))) => {
+            Err(ApiError::bad_request("bad_callback", why, None))
+        }
+        Err(HookFailure::Service(e)) => Err(e.into()),
+    }
+}
