@@ -11,7 +11,6 @@ mod sim;
 mod write;
 mod writer;
 
-use crate::{ClaimBudget, HookedIntegration, Owner};
 use crate::{
     Accepted, ClaimedAttempt, IncomingReceipt, Integration, ListQuery, NewNotification,
     NotificationRecord, NotificationSummary, NotificationType, OutboxQuery, ReceiptMatch, Result,

@@ -3,7 +3,6 @@
 //! must see its own uncommitted batch when it runs a cascade step).
 
 use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
-use crate::{HookedIntegration, Owner};
 use crate::{
     AttemptRecord, Integration, ListQuery, NotificationRecord, NotificationSummary,
     NotificationType, OutboxQuery, ReceiptRecord, Result, SimMessage, SimReceiptDue, StoreError,
