@@ -7,10 +7,12 @@ It listens on 127.0.0.1 on a free port and prints, one JSON object a line
 on stdout (flushed at once):
 
 - {"event": "listening", "port": N} once it accepts connections;
-- {"event": "rcpt", "address", "reply"} for every RCPT TO it answered;
+- {"event": "rcpt", "address", "reply"} for every RCPT TO it answered
+  (reply null for one it never answers, see "hang");
 - {"event": "message", "mail_from", "rcpt_tos", "reply", "raw", "from",
   "to", "reply_to", "subject", "message_id", "content_type", "charset",
-  "body", "tls", "auth_user"} for every message whose data it received
+  "body", "tls", "client_port", "auth_user"} for every message whose data
+  it received
   (the headers and body decoded as a mail client would show them).
 
 The config (every key optional):
@@ -128,6 +130,7 @@ class Handler:
             "charset": msg.get_content_charset(),
             "body": body,
             "tls": session.ssl is not None,
+            "client_port": session.peer[1] if session.peer else None,
             "auth_user": auth.login.decode() if isinstance(auth, LoginPassword) else None,
         })
         return reply

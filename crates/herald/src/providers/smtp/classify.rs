@@ -1,29 +1,31 @@
-//! What the server answered, in the few kinds the cascade knows. Reply codes
-//! follow RFC 5321 §4.2 (4yz transient, 5yz permanent) and the enhanced
-//! status codes RFC 3463 §3 (`5.1.1`: bad destination mailbox).
+//! What the server answered, in the few kinds the cascade knows (API.md:
+//! 4xx transient; 5xx permanent; 550/551/553 to RCPT recipient invalid).
+//! Reply codes follow RFC 5321 §4.2 and enhanced status codes RFC 3463 §3
+//! (`5.1.1`: bad destination mailbox).
 
 use super::super::SendReply;
-use lettre::transport::smtp;
+use super::session::{Failure, Stage};
 use std::error::Error as _;
 
 /// Classifies a failed send. `server` (`host:port`) starts every message so
 /// that a support agent sees who said it.
-pub fn classify(err: &smtp::Error, server: &str) -> SendReply {
+pub fn classify(failure: &Failure, server: &str) -> SendReply {
+    let (stage, err) = match failure {
+        Failure::NotOffered(extension) => {
+            // Decided from what the server offers: asking again gets the same.
+            return SendReply::Permanent {
+                error: format!("{server} does not offer {extension}, which this send needs"),
+            };
+        }
+        Failure::Smtp { stage, error } => (*stage, error),
+    };
     if let Some(code) = err.status() {
         // The server's own text, without lettre's "permanent error (550)".
         let text = err.source().map(|s| s.to_string()).unwrap_or_default();
-        return from_reply(u16::from(code), &text, server);
-    }
-    if err.is_timeout() {
-        return SendReply::Transient {
-            error: format!("{server}: timed out: {err}"),
-            retry_after_ms: None,
-        };
+        return from_reply(stage, u16::from(code), &text, server);
     }
     if err.is_client() {
-        // Decided on our side from what the server offers: STARTTLS missing
-        // though the settings require it, no AUTH mechanism in common, no
-        // SMTPUTF8 for a non-ASCII address. Asking again gets the same.
+        // Decided on our side (no AUTH mechanism in common with the server).
         return SendReply::Permanent {
             error: format!("{server}: {err}"),
         };
@@ -31,40 +33,39 @@ pub fn classify(err: &smtp::Error, server: &str) -> SendReply {
     // The connection, the TLS handshake (an untrusted certificate too) or
     // the stream failed, or the reply could not be read: an outage for all
     // we know.
+    let what = if err.is_timeout() { "timed out: " } else { "" };
     SendReply::Transient {
-        error: format!("{server}: {err}"),
+        error: format!("{server}: {what}{err}"),
         retry_after_ms: None,
     }
 }
 
-/// Classifies a negative reply by its code and text.
-pub fn from_reply(code: u16, text: &str, server: &str) -> SendReply {
-    let error = format!("{server} answered {code} {text}").trim_end().to_string();
+/// Classifies a negative reply to a step by its code and text.
+pub fn from_reply(stage: Stage, code: u16, text: &str, server: &str) -> SendReply {
+    let error = format!("{server} answered {code} {text}")
+        .trim_end()
+        .to_string();
     match code {
         400..=499 => SendReply::Transient {
             error,
             retry_after_ms: None,
         },
-        550 | 551 | 553 if names_the_recipient(code, text) => SendReply::RecipientInvalid { error },
+        550 | 551 | 553 if stage == Stage::Rcpt && names_the_recipient(text) => {
+            SendReply::RecipientInvalid { error }
+        }
         _ => SendReply::Permanent { error },
     }
 }
 
-/// Whether a 550, 551 or 553 refuses the recipient's address rather than
-/// the sender or the message. lettre's transport does not say which command
-/// a reply answered, so this reads the reply: 551 answers only RCPT (RFC
-/// 5321 §4.3.2); an enhanced code X.1.Y is about an address (RFC 3463 §3.2),
-/// the sender's when Y is 7 or 8, the destination's otherwise; another
-/// enhanced class (X.7.1 policy, spam) is not the address. Without an
-/// enhanced code the reply is taken as the recipient's: both codes name a
-/// mailbox (RFC 5321 §4.2.2), and the sender is the integration's own
-/// address, which is refused for every message alike.
-pub fn names_the_recipient(code: u16, text: &str) -> bool {
-    if code == 551 {
-        return true;
-    }
+/// Whether a 550, 551 or 553 to RCPT refuses the address itself. It does
+/// unless its enhanced code (RFC 3463 §3) names something else: X.1.Y is
+/// about an address (but X.1.7 and X.1.8 about the sender's), X.2.1 is a
+/// disabled mailbox (X.2.2, full, is not a dead address), and another class
+/// (X.7.1 "relaying denied", a policy) says nothing about the address.
+pub fn names_the_recipient(text: &str) -> bool {
     match enhanced_code(text) {
         Some((_, 1, detail)) => detail != 7 && detail != 8,
+        Some((_, 2, detail)) => detail <= 1,
         Some(_) => false,
         None => true,
     }

@@ -1,13 +1,15 @@
 //! The `smtp` provider: e-mail through any SMTP server (a relay, a mail
-//! service's SMTP endpoint). The transport, with its pool of connections,
-//! is built once per integration version and every send reuses it.
+//! service's SMTP endpoint). The client, with its sessions kept open, is
+//! built once per integration version and every send reuses it.
 //!
 //! - [`settings`]: the integration's settings, checked;
 //! - [`message`]: the message and its stable `Message-ID`;
+//! - [`session`]: sessions with the server and one mail transaction;
 //! - [`classify`]: the server's answers as the cascade's kinds.
 
 pub mod classify;
 pub mod message;
+pub mod session;
 pub mod settings;
 
 pub use settings::{SmtpSettings, TlsMode};
@@ -16,19 +18,12 @@ use super::{settings_error, Client, Configure, Provider, SendReply, SendRequest}
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use secrecy::ExposeSecret;
+use session::{Protection, Sessions, Target};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
-
-/// The most connections one integration keeps open to its server. lettre's
-/// pool caps only the idle ones, so a semaphore caps those in use too: a
-/// burst must not open more sessions than a relay allows one client.
-pub const MAX_CONNECTIONS: usize = 16;
 
 /// The `smtp` provider.
 pub struct Smtp;
@@ -52,10 +47,9 @@ impl Provider for Smtp {
     }
 }
 
-/// A configured `smtp` integration: the transport and the sender.
+/// A configured `smtp` integration: its sessions and the sender.
 pub struct SmtpClient {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    in_use: Semaphore,
+    sessions: Sessions,
     settings: SmtpSettings,
     /// `host:port`, for error messages.
     server: String,
@@ -63,8 +57,8 @@ pub struct SmtpClient {
 
 impl fmt::Debug for SmtpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // By hand, so nothing of the transport's internals (the credentials
-        // among them) can ever be printed.
+        // By hand, so nothing of the sessions (the credentials among them)
+        // can ever be printed.
         f.debug_struct("SmtpClient")
             .field("server", &self.server)
             .field("settings", &self.settings)
@@ -73,33 +67,27 @@ impl fmt::Debug for SmtpClient {
 }
 
 impl SmtpClient {
-    /// Builds the transport for checked settings; `extra_roots` (PEM) are
-    /// trusted beside the built-in roots. Needs a Tokio runtime (the pool
-    /// runs a task that closes idle connections).
+    /// A client for checked settings; `extra_roots` (PEM) are trusted
+    /// beside the built-in roots. Opens nothing until the first send.
     pub fn new(settings: SmtpSettings, extra_roots: Option<&[u8]>) -> Result<Self, FieldError> {
-        let tls = match settings.tls {
-            TlsMode::None => Tls::None,
-            TlsMode::Starttls => Tls::Required(tls_parameters(&settings.host, extra_roots)?),
-            TlsMode::Tls => Tls::Wrapper(tls_parameters(&settings.host, extra_roots)?),
+        let protection = match settings.tls {
+            TlsMode::None => Protection::None,
+            TlsMode::Starttls => Protection::Starttls(tls_parameters(&settings.host, extra_roots)?),
+            TlsMode::Tls => Protection::Tls(tls_parameters(&settings.host, extra_roots)?),
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
-            .port(settings.port)
-            .tls(tls)
-            .timeout(Some(settings.timeout))
-            .pool_config(
-                PoolConfig::new()
-                    .max_size(MAX_CONNECTIONS as u32)
-                    .idle_timeout(Duration::from_secs(60)),
-            );
-        if let Some(login) = &settings.login {
-            builder = builder.credentials(Credentials::new(
-                login.username.clone(),
-                login.password.expose_secret().to_string(),
-            ));
-        }
+        let login = settings
+            .login
+            .as_ref()
+            .map(|l| Credentials::new(l.username.clone(), l.password.expose_secret().to_string()));
+        let sessions = Sessions::new(Target {
+            host: settings.host.clone(),
+            port: settings.port,
+            protection,
+            login,
+            timeout: settings.timeout,
+        });
         Ok(SmtpClient {
-            transport: builder.build(),
-            in_use: Semaphore::new(MAX_CONNECTIONS),
+            sessions,
             server: format!("{}:{}", settings.host, settings.port),
             settings,
         })
@@ -144,7 +132,11 @@ impl SmtpClient {
 /// TLS for `host`: the built-in roots plus the extra ones.
 fn tls_parameters(host: &str, extra_roots: Option<&[u8]>) -> Result<TlsParameters, FieldError> {
     let unusable = |e: lettre::transport::smtp::Error| {
-        settings_error("tls", "tls_unavailable", format!("TLS cannot be set up: {e}"))
+        settings_error(
+            "tls",
+            "tls_unavailable",
+            format!("TLS cannot be set up: {e}"),
+        )
     };
     let mut b = TlsParameters::builder(host.to_string());
     if let Some(pem) = extra_roots {
@@ -175,15 +167,13 @@ impl Client for SmtpClient {
                 }
             }
         };
-        // Never closed, so this only waits for a connection to come free.
-        let Ok(_permit) = self.in_use.acquire().await else {
-            return SendReply::Transient {
-                error: "the SMTP client is shutting down".into(),
-                retry_after_ms: None,
-            };
-        };
-        match self.transport.send(email).await {
-            Ok(response) => {
+        let envelope = email.envelope().clone();
+        let body = email.formatted();
+        // lettre bounds only the connect; this bounds the whole send, and a
+        // session cut off by it is closed, not reused (see `session`).
+        let sent = tokio::time::timeout(s.timeout, self.sessions.send(&envelope, &body)).await;
+        match sent {
+            Ok(Ok(response)) => {
                 tracing::debug!(
                     server = %self.server,
                     message_id = %message_id,
@@ -194,7 +184,15 @@ impl Client for SmtpClient {
                     message_id: Some(message_id),
                 }
             }
-            Err(e) => self.scrub(classify::classify(&e, &self.server)),
+            Ok(Err(failure)) => self.scrub(classify::classify(&failure, &self.server)),
+            Err(_) => SendReply::Transient {
+                error: format!(
+                    "{}: no answer within {} ms",
+                    self.server,
+                    s.timeout.as_millis()
+                ),
+                retry_after_ms: None,
+            },
         }
     }
 

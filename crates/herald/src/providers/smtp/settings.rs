@@ -39,8 +39,9 @@ impl TlsMode {
 #[serde(deny_unknown_fields)]
 struct RawSettings {
     host: String,
+    /// Wider than a port, so that 70000 gets the range in its error.
     #[serde(default)]
-    port: Option<u16>,
+    port: Option<u64>,
     #[serde(default)]
     tls: TlsMode,
     #[serde(default)]
@@ -118,14 +119,12 @@ pub fn parse(settings: &serde_json::Value) -> Result<SmtpSettings, FieldError> {
             "host must be the server's host name or IP address",
         ));
     }
-    let port = raw.port.unwrap_or_else(|| raw.tls.default_port());
-    if port == 0 {
-        return Err(settings_error(
-            "port",
-            "out_of_range",
-            "port must be between 1 and 65535",
-        ));
-    }
+    let port = match raw.port {
+        None => raw.tls.default_port(),
+        Some(p) => u16::try_from(p).ok().filter(|p| *p != 0).ok_or_else(|| {
+            settings_error("port", "out_of_range", "port must be between 1 and 65535")
+        })?,
+    };
     let login = match (raw.username, raw.password) {
         (None, None) => None,
         (Some(u), _) if u.is_empty() => {

@@ -208,8 +208,11 @@ mod peer {
             let mut leaf =
                 CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
                     .expect("server params");
-            leaf.distinguished_name.push(DnType::CommonName, "localhost");
-            let leaf = leaf.signed_by(&key, &ca, &ca_key).expect("server certificate");
+            leaf.distinguished_name
+                .push(DnType::CommonName, "localhost");
+            let leaf = leaf
+                .signed_by(&key, &ca, &ca_key)
+                .expect("server certificate");
             let dir = tempfile::tempdir().expect("a temp dir");
             let cert_path = dir.path().join("server.pem");
             let key_path = dir.path().join("server.key");
@@ -289,7 +292,10 @@ fn error_of(reply: &SendReply) -> &str {
 
 /// The body as a mail client shows it (the decoder may keep a final newline).
 fn shown_body(m: &Value) -> &str {
-    m["body"].as_str().unwrap_or_default().trim_end_matches(['\r', '\n'])
+    m["body"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_end_matches(['\r', '\n'])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -310,14 +316,21 @@ async fn smtp_sends_the_message_as_rendered_with_a_stable_message_id() {
     assert_eq!(m[0]["rcpt_tos"], json!(["ana@example.com"]), "{:#}", m[0]);
     assert_eq!(m[0]["from"], FROM, "{:#}", m[0]);
     assert_eq!(m[0]["to"], "ana@example.com", "{:#}", m[0]);
-    assert_eq!(m[0]["reply_to"], "Front Desk <desk@salon.example>", "{:#}", m[0]);
+    assert_eq!(
+        m[0]["reply_to"], "Front Desk <desk@salon.example>",
+        "{:#}",
+        m[0]
+    );
     assert_eq!(m[0]["subject"], "Grüße", "{:#}", m[0]);
     assert_eq!(shown_body(&m[0]), BODY, "{:#}", m[0]);
     assert_eq!(m[0]["content_type"], "text/plain", "{:#}", m[0]);
     assert_eq!(m[0]["charset"], "utf-8", "{:#}", m[0]);
     assert_eq!(m[0]["tls"], false, "{:#}", m[0]);
 
-    let id = m[0]["message_id"].as_str().expect("a Message-ID").to_string();
+    let id = m[0]["message_id"]
+        .as_str()
+        .expect("a Message-ID")
+        .to_string();
     assert_eq!(
         first,
         SendReply::Accepted {
@@ -328,6 +341,10 @@ async fn smtp_sends_the_message_as_rendered_with_a_stable_message_id() {
     assert_eq!(m[1]["message_id"], id.as_str(), "same key, same Message-ID");
     assert_eq!(repeat, first);
     assert_ne!(m[2]["message_id"], id.as_str(), "another key, another one");
+    assert_eq!(
+        m[0]["client_port"], m[2]["client_port"],
+        "the three sends went through one session, kept open: {m:#?}"
+    );
     assert!(matches!(other, SendReply::Accepted { .. }), "{other:?}");
     assert_eq!(m[2]["subject"], "Other");
 }
@@ -341,7 +358,10 @@ async fn smtp_550_at_rcpt_is_recipient_invalid() {
 
     let reply = send(&*client, "ghost@example.com", "att-1", &content("Hi")).await;
 
-    assert!(matches!(reply, SendReply::RecipientInvalid { .. }), "{reply:?}");
+    assert!(
+        matches!(reply, SendReply::RecipientInvalid { .. }),
+        "{reply:?}"
+    );
     let e = error_of(&reply);
     assert!(e.contains("550") && e.contains("no such user"), "{e}");
     let rcpts = peer.rcpts();
@@ -351,7 +371,10 @@ async fn smtp_550_at_rcpt_is_recipient_invalid() {
     // The refusal broke nothing: the next recipient goes through.
     let ok = send(&*client, "ana@example.com", "att-2", &content("Hi")).await;
     assert!(matches!(ok, SendReply::Accepted { .. }), "{ok:?}");
-    assert_eq!(peer.wait_messages(1).await[0]["rcpt_tos"], json!(["ana@example.com"]));
+    assert_eq!(
+        peer.wait_messages(1).await[0]["rcpt_tos"],
+        json!(["ana@example.com"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -393,7 +416,8 @@ async fn smtp_starttls_with_the_test_ca() {
         return;
     };
     let roots = Roots::from_pem(certs.ca_pem.clone().into_bytes()).expect("test CA");
-    let settings = json!({"host": "localhost", "port": peer.port(), "tls": "starttls", "from": FROM});
+    let settings =
+        json!({"host": "localhost", "port": peer.port(), "tls": "starttls", "from": FROM});
     let client = configure(&settings, &roots);
 
     let reply = send(&*client, "ana@example.com", "att-1", &content("Hi")).await;
@@ -409,7 +433,8 @@ async fn smtp_starttls_required_but_not_offered_sends_nothing() {
     let Some(peer) = Peer::start(json!({})) else {
         return;
     };
-    let settings = json!({"host": "127.0.0.1", "port": peer.port(), "tls": "starttls", "from": FROM});
+    let settings =
+        json!({"host": "127.0.0.1", "port": peer.port(), "tls": "starttls", "from": FROM});
     let client = configure(&settings, &Roots::none());
 
     let reply = send(&*client, "ana@example.com", "att-1", &content("Hi")).await;
@@ -419,7 +444,11 @@ async fn smtp_starttls_required_but_not_offered_sends_nothing() {
         error_of(&reply).to_lowercase().contains("starttls"),
         "{reply:?}"
     );
-    assert!(peer.rcpts().is_empty(), "no plaintext fallback: {:#?}", peer.events());
+    assert!(
+        peer.rcpts().is_empty(),
+        "no plaintext fallback: {:#?}",
+        peer.events()
+    );
     assert!(peer.messages().is_empty());
 }
 
@@ -430,7 +459,8 @@ async fn smtp_untrusted_certificate_sends_nothing() {
         return;
     };
     // The test CA is not trusted here: only the built-in roots.
-    let settings = json!({"host": "localhost", "port": peer.port(), "tls": "starttls", "from": FROM});
+    let settings =
+        json!({"host": "localhost", "port": peer.port(), "tls": "starttls", "from": FROM});
     let client = configure(&settings, &Roots::none());
 
     let reply = send(&*client, "ana@example.com", "att-1", &content("Hi")).await;
@@ -453,12 +483,17 @@ async fn smtp_implicit_tls_with_the_test_ca() {
     let reply = send(&*client, "ana@example.com", "att-1", &content("Hi")).await;
 
     assert!(matches!(reply, SendReply::Accepted { .. }), "{reply:?}");
-    assert_eq!(peer.wait_messages(1).await[0]["rcpt_tos"], json!(["ana@example.com"]));
+    assert_eq!(
+        peer.wait_messages(1).await[0]["rcpt_tos"],
+        json!(["ana@example.com"])
+    );
 }
 
 /// A peer with STARTTLS that requires AUTH as `salon` / [`PASSWORD`].
 fn auth_peer(certs: &Certs) -> Option<Peer> {
-    Peer::start(json!({"starttls": certs.paths, "auth": {"username": "salon", "password": PASSWORD}}))
+    Peer::start(
+        json!({"starttls": certs.paths, "auth": {"username": "salon", "password": PASSWORD}}),
+    )
 }
 
 fn auth_settings(peer: &Peer, password: &str) -> Value {
@@ -511,7 +546,7 @@ async fn smtp_password_never_shows_in_debug_or_a_failed_auth() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smtp_a_stuck_server_times_out_as_transient() {
+async fn smtp_a_stuck_server_times_out_as_transient_and_the_session_is_not_reused() {
     let Some(peer) = Peer::start(json!({"hang": ["slow@example.com"]})) else {
         return;
     };
@@ -529,6 +564,44 @@ async fn smtp_a_stuck_server_times_out_as_transient() {
         "bounded by the timeout: {:?}",
         start.elapsed()
     );
+    // The next message must not ride on the stuck transaction.
+    let next = send(&*client, "ana@example.com", "att-2", &content("Next")).await;
+    assert!(matches!(next, SendReply::Accepted { .. }), "{next:?}");
+    let m = peer.wait_messages(1).await;
+    assert_eq!(m[0]["rcpt_tos"], json!(["ana@example.com"]), "{m:#?}");
+    assert_eq!(m[0]["subject"], "Next");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_a_send_dropped_half_way_leaves_no_session_behind() {
+    // The worker bounds every send by the client's timeout and drops the
+    // send's future when it runs out; the session it held must not carry
+    // the next message.
+    let Some(peer) = Peer::start(json!({"hang": ["slow@example.com"]})) else {
+        return;
+    };
+    let client = configure(&plain(&peer), &Roots::none());
+    let warm = send(&*client, "ana@example.com", "att-0", &content("Warm")).await;
+    assert!(matches!(warm, SendReply::Accepted { .. }), "{warm:?}");
+
+    let c = content("Stuck");
+    let cut = tokio::time::timeout(
+        Duration::from_millis(300),
+        send(&*client, "slow@example.com", "att-1", &c),
+    )
+    .await;
+    assert!(cut.is_err(), "the stuck send was cut off: {cut:?}");
+
+    let next = send(&*client, "bea@example.com", "att-2", &content("Next")).await;
+    assert!(matches!(next, SendReply::Accepted { .. }), "{next:?}");
+    let m = peer.wait_messages(2).await;
+    assert_eq!(m.len(), 2, "{m:#?}");
+    assert_eq!(m[1]["rcpt_tos"], json!(["bea@example.com"]), "{m:#?}");
+    assert_eq!(m[1]["subject"], "Next");
+    assert_ne!(
+        m[0]["client_port"], m[1]["client_port"],
+        "a new session after the cut-off one: {m:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -544,7 +617,10 @@ async fn smtp_unreachable_server_is_transient() {
     let reply = send(&*client, "ana@example.com", "att-1", &content("Hi")).await;
 
     assert!(matches!(reply, SendReply::Transient { .. }), "{reply:?}");
-    assert!(error_of(&reply).contains(&format!("127.0.0.1:{port}")), "{reply:?}");
+    assert!(
+        error_of(&reply).contains(&format!("127.0.0.1:{port}")),
+        "{reply:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -568,4 +644,181 @@ async fn smtp_settings_errors_name_the_field() {
     assert!(try_configure(&base, &Roots::none()).is_ok());
     assert!(Smtp.supports(Channel::Email) && !Smtp.supports(Channel::Sms));
     assert_eq!(Smtp.secrets(), ["password"]);
+}
+
+// ---- Through the HTTP API -------------------------------------------------
+
+use crate::helpers::{assert_error, attempts, contains_text, of_channel, outcome, spawn_app};
+use reqwest::StatusCode;
+
+/// E-mail always, SMS as the fallback; the SMS on the simulator.
+async fn email_then_sms(app: &crate::helpers::TestApp, key: &str, smtp: Value) {
+    app.integration(key, "email", json!({"provider": "smtp", "settings": smtp}))
+        .await;
+    app.integration(
+        key,
+        "sms",
+        json!({"provider": "simulator", "settings": {"default": "delivered", "receipt_ms": 20}, "confirm": "receipt"}),
+    )
+    .await;
+    app.put_type(
+        key,
+        "reminder",
+        json!({"audience": "client",
+               "channels": [{"channel": "email", "scenario": "always"},
+                            {"channel": "sms", "scenario": "fallback"}],
+               "templates": {
+                   "email": {"en": {"subject": "Termin um {{ time }}",
+                                    "body": "Grüße, {{ name }} — {{ time }}"}},
+                   "sms": {"en": {"body": "{{ name }}: {{ time }}"}}}}),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_e2e_refused_recipient_fails_the_email_and_the_sms_fallback_goes() {
+    let Some(peer) = Peer::start(json!({"refuse": ["zoe@example.com"]})) else {
+        return;
+    };
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon One").await.api_key;
+    email_then_sms(&app, &key, plain(&peer)).await;
+    app.put_client(
+        &key,
+        "zoe",
+        json!({"name": "Zoë", "email": "zoe@example.com", "phone": "+15550001111"}),
+    )
+    .await;
+
+    let id = app
+        .trigger(
+            &key,
+            json!({"type": "reminder", "client": "zoe", "data": {"name": "Zoë", "time": "10:00"}}),
+        )
+        .await;
+    let n = app.wait_final(&key, &id).await;
+
+    assert_eq!(outcome(&n, "email"), "failed", "{n:#}");
+    let email = attempts(&n, "email");
+    assert_eq!(email.len(), 1, "{n:#}");
+    assert_eq!(
+        email[0]["requests"], 1,
+        "refused for good, not retried: {n:#}"
+    );
+    let error = email[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("550") && error.contains("no such user"),
+        "{n:#}"
+    );
+    assert_eq!(outcome(&n, "sms"), "delivered", "{n:#}");
+    assert_eq!(n["status"], "delivered", "{n:#}");
+
+    let outbox = app.outbox(&key, &id).await;
+    let sms = of_channel(&outbox, "sms");
+    assert_eq!(sms.len(), 1, "{outbox:#?}");
+    assert_eq!(sms[0]["to"], "+15550001111", "{outbox:#?}");
+    assert_eq!(sms[0]["body"], "Zoë: 10:00", "{outbox:#?}");
+    assert_eq!(peer.rcpts().len(), 1, "{:#?}", peer.events());
+    assert!(peer.messages().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_e2e_busy_twice_then_delivered_with_one_message_id() {
+    // 451 at the end of DATA, so the peer sees every try's headers.
+    let Some(peer) = Peer::start(json!({"busy": {"ana@example.com": 2}, "busy_at": "data"})) else {
+        return;
+    };
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon One").await.api_key;
+    email_then_sms(&app, &key, plain(&peer)).await;
+    app.put_client(
+        &key,
+        "ana",
+        json!({"name": "Ana", "email": "ana@example.com", "phone": "+15550002222"}),
+    )
+    .await;
+
+    let id = app
+        .trigger(
+            &key,
+            json!({"type": "reminder", "client": "ana", "data": {"name": "Ana", "time": "10:00"}}),
+        )
+        .await;
+    let n = app.wait_final(&key, &id).await;
+
+    assert_eq!(n["status"], "delivered", "{n:#}");
+    assert_eq!(outcome(&n, "email"), "delivered", "{n:#}");
+    let email = attempts(&n, "email");
+    assert_eq!(email.len(), 1, "{n:#}");
+    assert_eq!(email[0]["requests"], 3, "two 451s, then accepted: {n:#}");
+    assert_eq!(outcome(&n, "sms"), "skipped", "{n:#}");
+
+    let m = peer.wait_messages(3).await;
+    assert_eq!(m.len(), 3, "{m:#?}");
+    let replies: Vec<&str> = m.iter().map(|x| x["reply"].as_str().unwrap()).collect();
+    assert_eq!(
+        replies,
+        ["451 4.3.0 try later", "451 4.3.0 try later", "250 OK"],
+        "{m:#?}"
+    );
+    let id0 = m[0]["message_id"].as_str().expect("a Message-ID");
+    assert!(
+        m.iter().all(|x| x["message_id"] == id0),
+        "one Message-ID across the tries: {m:#?}"
+    );
+    assert_eq!(m[2]["subject"], "Termin um 10:00");
+    assert_eq!(shown_body(&m[2]), "Grüße, Ana — 10:00");
+    assert_eq!(m[2]["from"], FROM);
+    assert!(app.outbox(&key, &id).await.is_empty(), "no SMS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_e2e_the_password_is_set_never_shown_and_bad_settings_are_named() {
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon One").await.api_key;
+    let settings = json!({"host": "smtp.salon.example", "port": 2525, "tls": "starttls",
+                          "username": "salon", "password": PASSWORD, "from": FROM,
+                          "reply_to": "desk@salon.example", "timeout_ms": 5000});
+
+    let (status, put) = app
+        .put(
+            "/v1/integrations/email",
+            &key,
+            &json!({"provider": "smtp", "settings": settings}),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {put}");
+    assert!(!contains_text(&put, PASSWORD), "PUT answer: {put}");
+
+    let (status, got) = app.get("/v1/integrations/email", &key).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(got["provider"], "smtp", "{got}");
+    assert_eq!(got["settings"]["password"], "set", "{got}");
+    assert_eq!(got["settings"]["username"], "salon", "{got}");
+    assert_eq!(got["settings"]["host"], "smtp.salon.example", "{got}");
+    assert!(!contains_text(&got, PASSWORD), "GET: {got}");
+
+    for (field, value, named) in [
+        ("from", json!("nobody"), "settings.from"),
+        ("tls", json!("ssl"), "settings.tls"),
+        ("colour", json!("red"), "settings.colour"),
+    ] {
+        let mut bad = settings.clone();
+        bad[field] = value;
+        let (status, body) = app
+            .put(
+                "/v1/integrations/email",
+                &key,
+                &json!({"provider": "smtp", "settings": bad}),
+            )
+            .await;
+        assert_error(
+            &format!("PUT smtp with a bad {field}"),
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(named),
+        );
+        assert!(!contains_text(&body, PASSWORD), "{body}");
+    }
 }
