@@ -45,6 +45,8 @@ mod sqlite {
         check_dead_push_token_removed,
         check_sim_send,
         check_list_notifications,
+        check_receipts_stay_within_their_integration,
+        check_claim_budget_is_fair,
     );
     use super::fresh;
 }

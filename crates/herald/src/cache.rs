@@ -84,8 +84,11 @@ pub struct Caches {
 /// worth keeping while its integration is unchanged.
 #[derive(Default)]
 pub struct Clients {
-    inner: RwLock<HashMap<String, (Millis, Arc<dyn Client>)>>,
+    inner: RwLock<HashMap<String, ClientEntry>>,
 }
+
+/// A client with the integration version it was built from.
+pub type ClientEntry = (Millis, Arc<dyn Client>);
 
 impl Clients {
     /// The client built from this version of the integration.
@@ -97,7 +100,7 @@ impl Clients {
     }
 
     /// Keeps a client.
-    pub fn put(&self, hook_id: String, entry: (Millis, Arc<dyn Client>)) {
+    pub fn put(&self, hook_id: String, entry: ClientEntry) {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_ENTRIES {
             map.clear();

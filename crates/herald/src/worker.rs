@@ -384,6 +384,48 @@ mod tests {
         ));
     }
 
+    /// A provider that never answers.
+    struct Hung;
+
+    #[async_trait::async_trait]
+    impl Client for Hung {
+        async fn send(&self, _req: &SendRequest<'_>) -> SendReply {
+            std::future::pending().await
+        }
+        fn timeout(&self) -> Duration {
+            Duration::from_secs(5)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_provider_is_cut_off_at_its_timeout_and_never_past_the_limit() {
+        let content = Rendered::default();
+        let req = SendRequest {
+            tenant_id: "t",
+            notification_id: "n",
+            channel: Channel::Email,
+            route: "email",
+            to: "a@example.com",
+            content: &content,
+            idempotency_key: "k",
+            deadline: 0,
+            now: 0,
+        };
+        let start = tokio::time::Instant::now();
+        let reply = send_bounded(&Hung, &req, Duration::from_secs(60)).await;
+        assert!(matches!(reply, SendReply::Transient { .. }), "{reply:?}");
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+        let start = tokio::time::Instant::now();
+        send_bounded(&Hung, &req, Duration::from_secs(2)).await;
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn leases_outlast_every_send() {
+        let cfg = WorkerConfig::default();
+        assert!(MAX_SEND.as_millis() < cfg.lease_ms as u128);
+    }
+
     #[test]
     fn dead_token_is_refused_as_unreachable() {
         let reply = SendReply::RecipientInvalid {

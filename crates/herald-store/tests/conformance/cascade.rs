@@ -597,3 +597,104 @@ pub async fn check_list_notifications(store: &dyn Store) {
         2
     );
 }
+
+/// A receipt is matched only within the messages of the integration it
+/// came through: another tenant's integration (its hook) cannot move an
+/// attempt, even with the right message id and key.
+pub async fn check_receipts_stay_within_their_integration(store: &dyn Store) {
+    let a = new_tenant(store).await;
+    let b = new_tenant(store).await;
+    let sms = channel(
+        Channel::Sms,
+        Scenario::Always,
+        &["+15550001111"],
+        Confirm::Receipt,
+        600,
+    );
+    let id = accept(store, notification(&a, plan(vec![sms]), T0)).await;
+    let c = store
+        .claim_attempts(T0, 10, 30_000, &herald_store::ClaimBudget::unbounded())
+        .await
+        .unwrap();
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        c[0].via_hook.as_deref(),
+        Some(hook(&a, Channel::Sms).as_str())
+    );
+    store
+        .record_send_results(vec![SendResult {
+            attempt_id: c[0].id.clone(),
+            at: T0 + 10,
+            outcome: SendOutcome::Accepted {
+                provider_message_id: Some("pm-a".into()),
+            },
+        }])
+        .await
+        .unwrap();
+    for hook_id in [hook(&b, Channel::Sms), hook(&a, Channel::Email)] {
+        let foreign = herald_store::IncomingReceipt {
+            hook_id,
+            provider_message_id: Some("pm-a".into()),
+            idempotency_key: Some(c[0].idempotency_key.clone()),
+            delivered: false,
+            error: Some("forged".into()),
+            at: T0 + 20,
+        };
+        assert_eq!(
+            store.record_receipt(foreign).await.unwrap(),
+            ReceiptMatch::Unknown
+        );
+    }
+    let rec = get(store, &a, &id).await;
+    assert_eq!(rec.status, Status::Pending);
+    assert!(rec.attempts[0].receipts.is_empty());
+    let own = herald_store::IncomingReceipt {
+        hook_id: hook(&a, Channel::Sms),
+        provider_message_id: Some("pm-a".into()),
+        idempotency_key: None,
+        delivered: true,
+        error: None,
+        at: T0 + 30,
+    };
+    assert_eq!(
+        store.record_receipt(own).await.unwrap(),
+        ReceiptMatch::Recorded { late: false }
+    );
+    assert_eq!(get(store, &a, &id).await.status, Status::Delivered);
+}
+
+/// The claim skips (tenant, channel) keys at their bound and gives no key
+/// more than it has left, so one tenant's backlog does not fill a round.
+pub async fn check_claim_budget_is_fair(store: &dyn Store) {
+    let busy = new_tenant(store).await;
+    let quiet = new_tenant(store).await;
+    for i in 0..20 {
+        accept(store, notification(&busy, plan(vec![email()]), T0 + i)).await;
+    }
+    accept(store, notification(&quiet, plan(vec![email()]), T0 + 100)).await;
+    // `busy` already has 3 of its 4 in flight: one more, then `quiet`'s.
+    let mut budget = herald_store::ClaimBudget {
+        per_key: 4,
+        ..Default::default()
+    };
+    budget.in_flight.insert((busy.clone(), Channel::Email), 3);
+    let c = store
+        .claim_attempts(T0 + 1_000, 10, 30_000, &budget)
+        .await
+        .unwrap();
+    let of = |t: &str| c.iter().filter(|a| a.tenant_id == t).count();
+    assert_eq!((of(&busy), of(&quiet)), (1, 1), "{c:?}");
+    // At its bound, `busy` is skipped altogether.
+    budget.in_flight.insert((busy.clone(), Channel::Email), 4);
+    let c = store
+        .claim_attempts(T0 + 1_000, 10, 30_000, &budget)
+        .await
+        .unwrap();
+    assert!(c.is_empty(), "{c:?}");
+    budget.in_flight.clear();
+    let c = store
+        .claim_attempts(T0 + 1_000, 10, 30_000, &budget)
+        .await
+        .unwrap();
+    assert_eq!(c.len(), 4, "{c:?}");
+}

@@ -581,6 +581,38 @@ async fn integrations_roundtrip_redacted_and_isolated() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["settings"]["token"], "set");
+    // At rest the secret is sealed: the stored settings hold no plaintext.
+    let stored = e.store.lock().integrations.values().next().unwrap().clone();
+    assert!(
+        !stored.settings.to_string().contains("s3cret"),
+        "{stored:?}"
+    );
+    assert!(crate::secrets::is_sealed(&stored.settings["token"]));
+    // A PUT that leaves the secret out (or sends back "set") keeps it;
+    // `null` clears it.
+    for body in [
+        r#"{"provider":"simulator","settings":{"default":"failed"}}"#,
+        r#"{"provider":"simulator","settings":{"token":"set"}}"#,
+    ] {
+        let (s, v) = e
+            .call(Method::PUT, "/v1/integrations/sms", Some(&a), Some(body))
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        assert_eq!(v["settings"]["token"], "set", "{body}: {v}");
+        let kept = e.store.lock().integrations.values().next().unwrap().clone();
+        assert_eq!(kept.settings["token"], stored.settings["token"], "{body}");
+        assert_eq!(kept.hook_id, stored.hook_id, "the hook id stays");
+    }
+    let (s, v) = e
+        .call(
+            Method::PUT,
+            "/v1/integrations/sms",
+            Some(&a),
+            Some(r#"{"provider":"simulator","settings":{"token":null}}"#),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["settings"]["token"], "not set", "{v}");
     let (_, v) = e
         .call(Method::GET, "/v1/integrations", Some(&a), None)
         .await;

@@ -15,8 +15,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-/// An integration as the API receives it.
-#[derive(Debug, Clone, Deserialize)]
+/// An integration as the API receives it. Its settings may hold secrets in
+/// the clear, so `Debug` shows only their names.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationInput {
     /// Provider name.
@@ -30,6 +31,23 @@ pub struct IntegrationInput {
     /// Window in seconds.
     #[serde(default)]
     pub window_s: Option<u32>,
+}
+
+impl std::fmt::Debug for IntegrationInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self
+            .settings
+            .as_ref()
+            .and_then(Value::as_object)
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        f.debug_struct("IntegrationInput")
+            .field("provider", &self.provider)
+            .field("settings", &names)
+            .field("confirm", &self.confirm)
+            .field("window_s", &self.window_s)
+            .finish()
+    }
 }
 
 /// An integration resolved for sending: whose it is, and its client.
@@ -457,5 +475,22 @@ impl Client for Unusable {
         SendReply::Permanent {
             error: self.0.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_input_shows_no_setting_values_in_debug() {
+        let input: IntegrationInput = serde_json::from_value(serde_json::json!({
+            "provider": "smtp",
+            "settings": {"host": "mail.example", "password": "hunter2"}
+        }))
+        .unwrap();
+        let shown = format!("{input:?}");
+        assert!(shown.contains("password"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }

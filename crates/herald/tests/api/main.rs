@@ -11,6 +11,7 @@ mod crash;
 mod errors;
 mod fuzz;
 mod helpers;
+mod integrations;
 mod isolation;
 mod notifications;
 mod providers;

@@ -1,0 +1,269 @@
+//! The provider framework through the API: operator integrations that
+//! tenants inherit, test sends, receipt webhooks, removing an integration,
+//! and fairness between tenants on a slow provider.
+
+use crate::helpers::{
+    assert_error, attempts, outcome, reason, spawn_app, spawn_app_with, ADMIN_TOKEN,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn email_type() -> Value {
+    json!({"audience": "client", "channels": [{"channel": "email", "scenario": "always"}]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_integration_is_inherited_until_a_tenant_sets_its_own() {
+    let app = spawn_app().await;
+    let a = app.create_tenant("Salon A").await;
+    let b = app.create_tenant("Salon B").await;
+
+    // Only the admin token may set the platform's integrations.
+    let body = json!({"provider": "simulator", "settings": {"default": "delivered"}});
+    let (status, resp) = app
+        .put("/v1/operator/integrations/email", &a.api_key, &body)
+        .await;
+    assert_error("tenant key", status, &resp, StatusCode::FORBIDDEN, None);
+    let (status, resp) = app
+        .put("/v1/operator/integrations/email", ADMIN_TOKEN, &body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+
+    // A new tenant sees it as inherited and can send through it at once.
+    let (status, got) = app.get("/v1/integrations/email", &a.api_key).await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(got["inherited"], true, "{got}");
+    assert_eq!(got["provider"], "simulator", "{got}");
+    app.put_type(&a.api_key, "t", email_type()).await;
+    app.put_client(&a.api_key, "ana", json!({"email": "ana@example.com"}))
+        .await;
+    let id = app
+        .trigger(&a.api_key, json!({"type": "t", "client": "ana"}))
+        .await;
+    let n = app.wait_final(&a.api_key, &id).await;
+    assert_eq!(n["status"], "delivered", "{n:#}");
+    // The message is the tenant's own: in its outbox, not another's.
+    assert_eq!(app.outbox(&a.api_key, &id).await.len(), 1);
+    assert!(app.outbox_all(&b.api_key).await.is_empty());
+
+    // The tenant's own PUT overrides it; deleting its own brings it back.
+    app.integration(
+        &a.api_key,
+        "email",
+        json!({"provider": "simulator", "settings": {"default": "rejected"}}),
+    )
+    .await;
+    let (_, got) = app.get("/v1/integrations/email", &a.api_key).await;
+    assert_eq!(got["inherited"], false, "{got}");
+    assert_eq!(got["settings"]["default"], "rejected", "{got}");
+    let id = app
+        .trigger(&a.api_key, json!({"type": "t", "client": "ana"}))
+        .await;
+    assert_eq!(app.wait_final(&a.api_key, &id).await["status"], "failed");
+
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            "/v1/integrations/email",
+            Some(&a.api_key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, got) = app.get("/v1/integrations/email", &a.api_key).await;
+    assert_eq!(got["inherited"], true, "{got}");
+    let (status, body) = app
+        .call(
+            Method::DELETE,
+            "/v1/integrations/email",
+            Some(&a.api_key),
+            None,
+        )
+        .await;
+    assert_error(
+        "own deleted twice",
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        None,
+    );
+
+    // Without the operator's, the channel has none.
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            "/v1/operator/integrations/email",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, body) = app.get("/v1/integrations/email", &b.api_key).await;
+    assert_error(
+        "after operator delete",
+        status,
+        &body,
+        StatusCode::NOT_FOUND,
+        None,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_send_reports_the_providers_answer() {
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon").await.api_key;
+    let path = "/v1/integrations/email/test";
+    let (status, body) = app.post(path, &key, &json!({"to": "a@example.com"})).await;
+    assert_error("no integration", status, &body, StatusCode::NOT_FOUND, None);
+
+    app.simulator(
+        &key,
+        "email",
+        json!({"outcomes": {"bad@example.com": "rejected", "gone@example.com": "unregistered",
+                            "busy@example.com": "transient:1"}}),
+    )
+    .await;
+    for (to, result) in [
+        ("ok@example.com", "accepted"),
+        ("bad@example.com", "permanent"),
+        ("gone@example.com", "recipient_invalid"),
+        ("busy@example.com", "transient"),
+    ] {
+        let (status, body) = app.post(path, &key, &json!({ "to": to })).await;
+        assert_eq!(status, StatusCode::OK, "{to}: {body}");
+        assert_eq!(body["result"], result, "{to}: {body}");
+        assert_eq!(
+            body["error"].is_null(),
+            result == "accepted",
+            "{to}: {body}"
+        );
+        assert_eq!(
+            body["message_id"].is_string(),
+            result == "accepted",
+            "{to}: {body}"
+        );
+    }
+    let (status, body) = app.post(path, &key, &json!({"to": "not an address"})).await;
+    assert_error(
+        "bad to",
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("to"),
+    );
+    let (status, body) = app.post(path, &key, &json!({})).await;
+    assert_error(
+        "no to",
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("to"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_of_unknown_ids_or_of_providers_without_callbacks_are_404() {
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon").await.api_key;
+    app.simulator(&key, "email", json!({})).await;
+    let (status, body) = app.call(Method::POST, "/v1/hooks/nope", None, None).await;
+    assert_error("unknown hook", status, &body, StatusCode::NOT_FOUND, None);
+    // The simulator calls back inside Herald, so it shows no webhook URL.
+    let (_, got) = app.get("/v1/integrations/email", &key).await;
+    assert!(got.get("webhook_url").is_none(), "{got}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_integration_fails_its_channel_and_keeps_the_tokens() {
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon").await.api_key;
+    // Transient errors keep the push attempt waiting for its next try.
+    app.integration(
+        &key,
+        "aunio",
+        json!({"provider": "simulator", "settings": {"default": "transient:50"}, "window_s": 600}),
+    )
+    .await;
+    app.put_type(
+        &key,
+        "t",
+        json!({"audience": "client", "channels": [{"channel": "aunio", "scenario": "always"}]}),
+    )
+    .await;
+    app.put_client(
+        &key,
+        "ana",
+        json!({"apps": [{"app": "aunio", "token": "tok-ana", "platform": "ios"}]}),
+    )
+    .await;
+    let id = app
+        .trigger(&key, json!({"type": "t", "client": "ana"}))
+        .await;
+    // Wait for the first (transient) answer, then remove the integration.
+    let start = Instant::now();
+    loop {
+        let n = app.notification(&key, &id).await;
+        if attempts(&n, "aunio")
+            .first()
+            .is_some_and(|a| a["error"].is_string())
+        {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{n:#}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, _) = app
+        .call(Method::DELETE, "/v1/integrations/aunio", Some(&key), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let n = app.wait_final(&key, &id).await;
+    assert_eq!(n["status"], "failed", "{n:#}");
+    assert_eq!(outcome(&n, "aunio"), "failed", "{n:#}");
+    assert!(reason(&n, "aunio").contains("integration removed"), "{n:#}");
+    let (_, client) = app.get("/v1/clients/ana", &key).await;
+    assert_eq!(client["apps"][0]["token"], "tok-ana", "{client}");
+}
+
+/// One tenant's backlog on a slow provider does not hold back another
+/// tenant's message: each (tenant, channel) has a bound on sends in
+/// flight, and the claim skips keys at their bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_tenants_backlog_does_not_delay_another_tenant() {
+    let app = spawn_app_with(|cfg| {
+        cfg.worker.concurrency = 32;
+        cfg.worker.per_integration = 4;
+    })
+    .await;
+    let slow = app.create_tenant("Slow").await.api_key;
+    let fast = app.create_tenant("Fast").await.api_key;
+    app.simulator(&slow, "email", json!({"latency_ms": 500}))
+        .await;
+    app.simulator(&fast, "email", json!({})).await;
+    for key in [&slow, &fast] {
+        app.put_type(key, "t", email_type()).await;
+        app.put_client(key, "ana", json!({"email": "ana@example.com"}))
+            .await;
+    }
+    const BACKLOG: usize = 80;
+    for i in 0..BACKLOG {
+        app.trigger(
+            &slow,
+            json!({"type": "t", "client": "ana", "idempotency_key": format!("k{i}")}),
+        )
+        .await;
+    }
+    let id = app
+        .trigger(&fast, json!({"type": "t", "client": "ana"}))
+        .await;
+    let n = app.wait_final(&fast, &id).await;
+    assert_eq!(n["status"], "delivered", "{n:#}");
+    // At 4 sends of 500 ms at a time the slow tenant drains 8 a second; the
+    // fast tenant's message went out while most of it was still waiting.
+    let (pending, _) = app.log(&slow, "status=pending&limit=1000").await;
+    assert!(
+        pending.len() >= BACKLOG * 3 / 4,
+        "only {} of the slow tenant's {BACKLOG} were still pending",
+        pending.len()
+    );
+}

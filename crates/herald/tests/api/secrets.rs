@@ -1,0 +1,181 @@
+//! Provider secrets through the real binary: sealed in the database file,
+//! never in a GET, a log line (at debug level) or an error; the key file is
+//! made once with mode 0600 and opens the secrets again after a restart.
+
+use crate::helpers::{Api, ADMIN_TOKEN};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+struct Serve {
+    child: tokio::process::Child,
+    api: Api,
+}
+
+async fn serve(dir: &Path, log: &Path) -> Serve {
+    let stderr = std::fs::File::create(log).expect("a log file");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("serve")
+        .current_dir(dir)
+        .env("HERALD_LISTEN", "127.0.0.1:0")
+        .env(
+            "HERALD_DATABASE_URL",
+            format!("sqlite://{}", dir.join("herald.db").display()),
+        )
+        .env("HERALD_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env_remove("HERALD_SECRET_KEY")
+        .env("HERALD_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(stderr))
+        .kill_on_drop(true)
+        .spawn()
+        .expect("herald serve starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                return rest.split_whitespace().next().map(str::to_string);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .expect("herald prints its address");
+    Serve {
+        child,
+        api: Api::new(format!("http://{addr}")),
+    }
+}
+
+fn file_contains(path: &Path, needle: &str) -> bool {
+    std::fs::read(path)
+        .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let log1 = dir.path().join("serve-1.log");
+    let mut s = serve(dir.path(), &log1).await;
+    let key = s.api.create_tenant("Salon").await.api_key;
+    let password = format!("pw-{}", uuid::Uuid::now_v7().simple());
+    let hook_secret = format!("whsec-{}", uuid::Uuid::now_v7().simple());
+    // Nothing listens on port 9 of loopback: every send fails, so errors
+    // are made, recorded and logged.
+    let smtp = json!({"provider": "smtp", "settings": {
+        "host": "127.0.0.1", "port": 9, "tls": "none", "username": "salon",
+        "password": password, "from": "Salon One <no-reply@salon.example>", "timeout_ms": 2000}});
+    let hook = json!({"provider": "webhook", "settings": {
+        "url": "http://127.0.0.1:9/herald", "secret": hook_secret, "timeout_ms": 2000}});
+    for (channel, body) in [("email", &smtp), ("sms", &hook)] {
+        let (status, got) = s
+            .api
+            .put(&format!("/v1/integrations/{channel}"), &key, body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{channel}: {got}");
+        assert!(!got.to_string().contains(&password), "{got}");
+        assert!(!got.to_string().contains(&hook_secret), "{got}");
+    }
+    let (_, all) = s.api.get("/v1/integrations", &key).await;
+    assert_eq!(all["integrations"][0]["settings"]["password"], "set", "{all}");
+    assert_eq!(all["integrations"][1]["settings"]["secret"], "set", "{all}");
+
+    s.api
+        .put_type(
+            &key,
+            "t",
+            json!({"audience": "client", "channels": [
+                {"channel": "email", "scenario": "always"},
+                {"channel": "sms", "scenario": "always"}]}),
+        )
+        .await;
+    s.api
+        .put_client(
+            &key,
+            "ana",
+            json!({"email": "ana@example.com", "phone": "+15550001111"}),
+        )
+        .await;
+    let id = s
+        .api
+        .trigger(&key, json!({"type": "t", "client": "ana"}))
+        .await;
+    // Wait until both channels have recorded an error.
+    let start = Instant::now();
+    let n: Value = loop {
+        let n = s.api.notification(&key, &id).await;
+        let errors = n["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["attempts"][0]["error"].is_string())
+            .count();
+        if errors == 2 {
+            break n;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{n:#}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!n.to_string().contains(&password), "{n:#}");
+    assert!(!n.to_string().contains(&hook_secret), "{n:#}");
+    for channel in ["email", "sms"] {
+        let (status, got) = s
+            .api
+            .post(
+                &format!("/v1/integrations/{channel}/test"),
+                &key,
+                &json!({"to": if channel == "email" { "ana@example.com" } else { "+15550001111" }}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{got}");
+        assert_eq!(got["result"], "transient", "{channel}: {got}");
+        assert!(!got.to_string().contains(&password), "{got}");
+    }
+
+    // Sealed at rest: neither the database nor its WAL holds the secrets.
+    for f in ["herald.db", "herald.db-wal"] {
+        let path = dir.path().join(f);
+        assert!(!file_contains(&path, &password), "{f} holds the password");
+        assert!(!file_contains(&path, &hook_secret), "{f} holds the secret");
+    }
+    let key_file = dir.path().join("herald.db.secret-key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file)
+            .expect("the key file was made")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let sealed_key = std::fs::read_to_string(&key_file).unwrap();
+
+    // After a restart the same key opens the secrets: sends still reach
+    // the (closed) port instead of failing as unreadable.
+    s.child.kill().await.ok();
+    let log2 = dir.path().join("serve-2.log");
+    let s = serve(dir.path(), &log2).await;
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), sealed_key);
+    let (_, got) = s
+        .api
+        .post(
+            "/v1/integrations/email/test",
+            &key,
+            &json!({"to": "ana@example.com"}),
+        )
+        .await;
+    assert_eq!(got["result"], "transient", "{got}");
+
+    for log in [&log1, &log2] {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        assert!(!text.contains(&password), "the log holds the password");
+        assert!(!text.contains(&hook_secret), "the log holds the secret");
+    }
+}
