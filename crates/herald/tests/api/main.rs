@@ -16,3 +16,4 @@ mod isolation;
 mod notifications;
 mod providers;
 mod recipients;
+mod secrets;

@@ -84,7 +84,10 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
         assert!(!got.to_string().contains(&hook_secret), "{got}");
     }
     let (_, all) = s.api.get("/v1/integrations", &key).await;
-    assert_eq!(all["integrations"][0]["settings"]["password"], "set", "{all}");
+    assert_eq!(
+        all["integrations"][0]["settings"]["password"], "set",
+        "{all}"
+    );
     assert_eq!(all["integrations"][1]["settings"]["secret"], "set", "{all}");
 
     s.api
