@@ -74,21 +74,77 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
         "password": password, "from": "Salon One <no-reply@salon.example>", "timeout_ms": 2000}});
     let hook = json!({"provider": "webhook", "settings": {
         "url": "http://127.0.0.1:9/herald", "secret": hook_secret, "timeout_ms": 2000}});
-    for (channel, body) in [("email", &smtp), ("sms", &hook)] {
+    // Push keys made now; a line from the middle of each PEM must never show.
+    let rsa_pem = {
+        use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+        rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
+            .expect("an RSA key")
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("PKCS#8 PEM")
+            .to_string()
+    };
+    let ec_pem = rcgen::KeyPair::generate()
+        .expect("a P-256 key")
+        .serialize_pem();
+    let middle = |pem: &str| {
+        let lines: Vec<&str> = pem.lines().collect();
+        lines[lines.len() / 2].to_string()
+    };
+    let (rsa_line, ec_line) = (middle(&rsa_pem), middle(&ec_pem));
+    let fcm = json!({"provider": "fcm", "settings": {
+        "service_account": {"type": "service_account", "project_id": "salon-one",
+            "client_email": "herald@salon-one.iam.gserviceaccount.com",
+            "private_key": rsa_pem, "token_uri": "http://127.0.0.1:9/token"},
+        "base_url": "http://127.0.0.1:9", "timeout_ms": 2000}});
+    let apns = json!({"provider": "apns", "confirm": "accepted", "settings": {
+        "key_p8": ec_pem, "key_id": "ABC123DEFG", "team_id": "DEF123GHIJ",
+        "topic": "com.salonone.app", "base_url": "https://127.0.0.1:9", "timeout_ms": 2000}});
+    let secrets = [
+        password.clone(),
+        hook_secret.clone(),
+        rsa_line.clone(),
+        ec_line.clone(),
+    ];
+    let shows_a_secret = |text: &str| secrets.iter().any(|s| text.contains(s.as_str()));
+    for (channel, body) in [
+        ("email", &smtp),
+        ("sms", &hook),
+        ("aunio", &fcm),
+        ("branded_app", &apns),
+    ] {
         let (status, got) = s
             .api
             .put(&format!("/v1/integrations/{channel}"), &key, body)
             .await;
         assert_eq!(status, StatusCode::OK, "{channel}: {got}");
-        assert!(!got.to_string().contains(&password), "{got}");
-        assert!(!got.to_string().contains(&hook_secret), "{got}");
+        assert!(!shows_a_secret(&got.to_string()), "{got}");
     }
     let (_, all) = s.api.get("/v1/integrations", &key).await;
-    assert_eq!(
-        all["integrations"][0]["settings"]["password"], "set",
-        "{all}"
-    );
-    assert_eq!(all["integrations"][1]["settings"]["secret"], "set", "{all}");
+    assert!(!shows_a_secret(&all.to_string()), "{all}");
+    for (channel, field) in [
+        ("email", "password"),
+        ("sms", "secret"),
+        ("aunio", "service_account"),
+        ("branded_app", "key_p8"),
+    ] {
+        let (_, got) = s
+            .api
+            .get(&format!("/v1/integrations/{channel}"), &key)
+            .await;
+        assert_eq!(got["settings"][field], "set", "{got}");
+    }
+    for (channel, field) in [
+        ("email", "password"),
+        ("sms", "secret"),
+        ("aunio", "service_account"),
+        ("branded_app", "key_p8"),
+    ] {
+        let (_, got) = s
+            .api
+            .get(&format!("/v1/integrations/{channel}"), &key)
+            .await;
+        assert_eq!(got["settings"][field], "set", "{got}");
+    }
 
     s.api
         .put_type(
@@ -96,6 +152,8 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
             "t",
             json!({"audience": "client", "channels": [
                 {"channel": "email", "scenario": "always"},
+                {"channel": "aunio", "scenario": "always"},
+                {"channel": "branded_app", "scenario": "always"},
                 {"channel": "sms", "scenario": "always"}]}),
         )
         .await;
@@ -103,7 +161,9 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
         .put_client(
             &key,
             "ana",
-            json!({"email": "ana@example.com", "phone": "+15550001111"}),
+            json!({"email": "ana@example.com", "phone": "+15550001111", "apps": [
+                {"app": "aunio", "token": "fcm-token-ana", "platform": "android"},
+                {"app": "branded_app", "token": "a1b2c3d4e5f6", "platform": "ios"}]}),
         )
         .await;
     let id = s
@@ -120,33 +180,38 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
             .iter()
             .filter(|c| c["attempts"][0]["error"].is_string())
             .count();
-        if errors == 2 {
+        if errors == 4 {
             break n;
         }
         assert!(start.elapsed() < Duration::from_secs(60), "{n:#}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert!(!n.to_string().contains(&password), "{n:#}");
-    assert!(!n.to_string().contains(&hook_secret), "{n:#}");
-    for channel in ["email", "sms"] {
+    assert!(!shows_a_secret(&n.to_string()), "{n:#}");
+    for (channel, to) in [
+        ("email", "ana@example.com"),
+        ("sms", "+15550001111"),
+        ("aunio", "fcm-token-ana"),
+        ("branded_app", "a1b2c3d4e5f6"),
+    ] {
         let (status, got) = s
             .api
             .post(
                 &format!("/v1/integrations/{channel}/test"),
                 &key,
-                &json!({"to": if channel == "email" { "ana@example.com" } else { "+15550001111" }}),
+                &json!({ "to": to }),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{got}");
         assert_eq!(got["result"], "transient", "{channel}: {got}");
-        assert!(!got.to_string().contains(&password), "{got}");
+        assert!(!shows_a_secret(&got.to_string()), "{got}");
     }
 
     // Sealed at rest: neither the database nor its WAL holds the secrets.
     for f in ["herald.db", "herald.db-wal"] {
         let path = dir.path().join(f);
-        assert!(!file_contains(&path, &password), "{f} holds the password");
-        assert!(!file_contains(&path, &hook_secret), "{f} holds the secret");
+        for secret in &secrets {
+            assert!(!file_contains(&path, secret), "{f} holds a secret");
+        }
     }
     let key_file = dir.path().join("herald.db.secret-key");
     #[cfg(unix)]
@@ -178,7 +243,6 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
 
     for log in [&log1, &log2] {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        assert!(!text.contains(&password), "the log holds the password");
-        assert!(!text.contains(&hook_secret), "the log holds the secret");
+        assert!(!shows_a_secret(&text), "the log holds a secret");
     }
 }
