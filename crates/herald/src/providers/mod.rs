@@ -250,12 +250,51 @@ impl Registry {
 }
 
 /// Parses settings into a provider's typed struct, naming the field of the
-/// first error (`settings.port`). Every provider parses through this.
+/// first error (`settings.port`). Every provider parses through this, with
+/// its secrets named: serde's messages can quote the value they failed on,
+/// so an error inside a secret says only what is wrong, never the value.
 pub fn parse_settings<T: serde::de::DeserializeOwned>(
     settings: &serde_json::Value,
+    secrets: &[&str],
 ) -> Result<T, FieldError> {
-    serde_path_to_error::deserialize::<_, T>(settings.clone())
-        .map_err(|e| crate::json::field_error(&e, Some("settings")))
+    serde_path_to_error::deserialize::<_, T>(settings.clone()).map_err(|e| {
+        let e = crate::json::field_error(&e, Some("settings"));
+        let inside = secrets.iter().any(|s| {
+            let s = format!("settings.{s}");
+            e.field == s
+                || e.field.starts_with(&format!("{s}."))
+                || e.field.starts_with(&format!("{s}["))
+        });
+        if !inside || matches!(e.code, "required" | "unknown_field") {
+            return e;
+        }
+        let message = format!(
+            "{} has the wrong type or value (not shown: it is a secret)",
+            e.field
+        );
+        FieldError::new(e.field, e.code, message)
+    })
+}
+
+/// Describes a failed HTTP request by its kind and innermost cause
+/// (connection refused, DNS, TLS), for providers over HTTP.
+pub fn transport_error(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    let mut s = format!("{what}: {e}");
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        if inner.source().is_none() {
+            s.push_str(&format!(": {inner}"));
+        }
+        src = inner.source();
+    }
+    s
 }
 
 /// A settings error naming `settings.<field>`.

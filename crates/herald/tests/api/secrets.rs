@@ -47,6 +47,8 @@ async fn serve(dir: &Path, log: &Path) -> Serve {
     .ok()
     .flatten()
     .expect("herald prints its address");
+    // Keep reading: a closed pipe would make the server's next line fail.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Serve {
         child,
         api: Api::new(format!("http://{addr}")),

@@ -50,7 +50,7 @@ impl Provider for Apns {
     }
 
     fn configure(&self, cfg: &Configure<'_>) -> Result<Arc<dyn Client>, FieldError> {
-        let s: ApnsSettings = super::parse_settings(cfg.settings)?;
+        let s: ApnsSettings = super::parse_settings(cfg.settings, &["key_p8"])?;
         Ok(Arc::new(ApnsClient::new(&s, cfg.tls)?))
     }
 }

@@ -39,7 +39,7 @@ fn settings(extra: Value) -> Value {
 }
 
 fn configure(s: &Value) -> Result<ApnsClient, FieldError> {
-    let parsed: ApnsSettings = crate::providers::parse_settings(s)?;
+    let parsed: ApnsSettings = crate::providers::parse_settings(s, &["key_p8"])?;
     ApnsClient::new(&parsed, &Roots::none())
 }
 
@@ -263,7 +263,8 @@ fn environments_choose_apples_gateways() {
 
 #[test]
 fn debug_output_never_shows_the_key() {
-    let s: ApnsSettings = crate::providers::parse_settings(&settings(json!({}))).expect("parsed");
+    let s: ApnsSettings =
+        crate::providers::parse_settings(&settings(json!({})), &["key_p8"]).expect("parsed");
     let client = ApnsClient::new(&s, &Roots::none()).expect("configured");
     let body_line = test_key().lines().nth(1).expect("a PEM body line");
     for text in [

@@ -10,7 +10,7 @@ mod token;
 pub use settings::{FcmSettings, ServiceAccount, DEFAULT_BASE_URL, DEFAULT_TOKEN_URI};
 pub use token::{TokenError, GRANT_TYPE, SCOPE};
 
-use super::{Client, Configure, Provider, SendReply, SendRequest};
+use super::{transport_error, Client, Configure, Provider, SendReply, SendRequest};
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError};
 use reply::Answer;
@@ -115,28 +115,6 @@ struct Notification<'a> {
 struct Data<'a> {
     notification_id: &'a str,
     idempotency_key: &'a str,
-}
-
-/// A reqwest error as a sentence: what failed, never a header (reqwest's
-/// errors carry the URL, which holds only the project id).
-pub(crate) fn transport_error(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    let mut s = format!("{what}: {e}");
-    let mut src = std::error::Error::source(e);
-    // The innermost cause (connection refused, DNS) says the most.
-    while let Some(inner) = src {
-        if inner.source().is_none() {
-            s.push_str(&format!(": {inner}"));
-        }
-        src = inner.source();
-    }
-    s
 }
 
 impl FcmClient {

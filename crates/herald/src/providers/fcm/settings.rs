@@ -67,7 +67,7 @@ pub struct Checked {
 /// Parses and checks the settings; errors name `settings.<field>` and
 /// never quote the service account's values.
 pub fn parse(value: &serde_json::Value) -> Result<Checked, FieldError> {
-    let settings: FcmSettings = parse_settings(value).map_err(redact)?;
+    let settings: FcmSettings = parse_settings(value, &["service_account"])?;
     let sa = &settings.service_account;
     if !is_project_id(&sa.project_id) {
         return Err(settings_error(
@@ -100,26 +100,6 @@ pub fn parse(value: &serde_json::Value) -> Result<Checked, FieldError> {
         token_uri,
         timeout,
     })
-}
-
-/// A serde error inside the service account can quote the value it failed
-/// on (`invalid type: string "{…private_key…}"` when the file is given as a
-/// string): such messages are replaced by one that names the field only.
-fn redact(e: FieldError) -> FieldError {
-    let secret = "settings.service_account";
-    let inside = e.field == secret || e.field.starts_with(&format!("{secret}."));
-    if !inside || matches!(e.code, "required" | "unknown_field") {
-        return e;
-    }
-    let message = if e.field == secret {
-        format!("{secret} must be the service-account JSON object from the Firebase console")
-    } else {
-        format!(
-            "{} has the wrong type or value (not shown: the service account is a secret)",
-            e.field
-        )
-    };
-    FieldError::new(e.field, e.code, message)
 }
 
 /// Google project ids are lowercase letters, digits and hyphens; older

@@ -110,7 +110,7 @@ impl Provider for Simulator {
     }
 
     fn configure(&self, cfg: &Configure<'_>) -> Result<Arc<dyn Client>, FieldError> {
-        let settings: SimSettings = super::parse_settings(cfg.settings)?;
+        let settings: SimSettings = super::parse_settings(cfg.settings, &[])?;
         validate(cfg.channel, &settings)?;
         Ok(Arc::new(SimClient {
             store: self.store.clone(),

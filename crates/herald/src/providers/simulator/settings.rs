@@ -79,7 +79,7 @@ impl SimOutcome {
 pub(super) fn parse_settings(
     settings: &serde_json::Value,
 ) -> Result<SimSettings, herald_core::FieldError> {
-    super::super::parse_settings(settings)
+    super::super::parse_settings(settings, &[])
 }
 
 impl SimSettings {

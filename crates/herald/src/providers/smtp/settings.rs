@@ -110,7 +110,7 @@ pub struct SmtpSettings {
 
 /// Parses and checks `smtp` settings; every error names `settings.<field>`.
 pub fn parse(settings: &serde_json::Value) -> Result<SmtpSettings, FieldError> {
-    let raw: RawSettings = parse_settings(settings)?;
+    let raw: RawSettings = parse_settings(settings, &["password"])?;
     let host = raw.host.trim();
     if host.is_empty() || host.contains(char::is_whitespace) {
         return Err(settings_error(

@@ -11,7 +11,7 @@ pub mod signature;
 
 pub use settings::{WebhookSettings, DEFAULT_TIMEOUT};
 
-use super::fcm::transport_error;
+use super::transport_error;
 use super::{
     retry_after_ms, Client, Configure, HookError, HookReceipt, HookReply, HookRequest, Provider,
     SendReply, SendRequest,
