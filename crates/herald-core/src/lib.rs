@@ -9,6 +9,7 @@ pub mod plan;
 pub mod preview;
 pub mod recipient;
 pub mod retry;
+pub mod sms;
 pub mod template;
 
 pub use channel::{Audience, Channel, Confirm, FallbackWhen, Millis, Outcome, Scenario, Status};

@@ -128,6 +128,19 @@ pub fn attempt(a: &AttemptRecord) -> Value {
     })
 }
 
+/// Whether an attempt goes out as an SMS (billed by the segment), not over
+/// a messenger route of the SMS channel.
+fn is_sms_route(channel: herald_core::Channel, route: &str) -> bool {
+    channel == herald_core::Channel::Sms && route == "sms"
+}
+
+/// Adds `encoding` and `segments` of an SMS text to an object.
+fn add_sms_size(obj: &mut Map<String, Value>, body: &str) {
+    let size = herald_core::sms::sms_size(body);
+    obj.insert("encoding".into(), json!(size.encoding.as_str()));
+    obj.insert("segments".into(), json!(size.segments));
+}
+
 /// Sets `"client": id` or `"staff": id` on an object.
 fn set_recipient(v: &mut Value, audience: Audience, id: &str) {
     if let Some(obj) = v.as_object_mut() {
@@ -148,11 +161,21 @@ pub fn notification(n: &NotificationRecord) -> Value {
                 Some(v) => (outcome_str(v.outcome), v.reason.clone()),
                 None => ("pending", "waiting for its turn in the cascade".to_string()),
             };
+            let text = n.rendered.get(i).and_then(Option::as_ref);
             let attempts: Vec<Value> = n
                 .attempts
                 .iter()
                 .filter(|a| a.channel_idx == i)
-                .map(attempt)
+                .map(|a| {
+                    let mut v = attempt(a);
+                    // What an SMS costs: its encoding and billed parts.
+                    if let (true, Some(r), Some(obj)) =
+                        (is_sms_route(a.channel, &a.route), text, v.as_object_mut())
+                    {
+                        add_sms_size(obj, &r.body);
+                    }
+                    v
+                })
                 .collect();
             json!({
                 "channel": ch.channel.as_str(),
@@ -213,7 +236,17 @@ pub fn sim_message(m: &SimMessage) -> Value {
 
 /// A dry run: the type, the recipient and what each channel would do.
 pub fn preview(planned: &Planned, items: &[PreviewItem]) -> Result<Value, ApiError> {
-    let channels = serde_json::to_value(items).map_err(ApiError::internal)?;
+    let mut channels = serde_json::to_value(items).map_err(ApiError::internal)?;
+    if let Some(list) = channels.as_array_mut() {
+        for (item, v) in items.iter().zip(list.iter_mut()) {
+            if item.channel.channel != herald_core::Channel::Sms {
+                continue;
+            }
+            if let (Some(r), Some(obj)) = (&item.rendered, v.as_object_mut()) {
+                add_sms_size(obj, &r.body);
+            }
+        }
+    }
     let mut obj = Map::new();
     obj.insert("type".into(), Value::String(planned.type_key.clone()));
     obj.insert(

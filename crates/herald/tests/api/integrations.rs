@@ -267,3 +267,52 @@ async fn a_slow_tenants_backlog_does_not_delay_another_tenant() {
         pending.len()
     );
 }
+
+/// Each SMS attempt shows its encoding and billed segments, and so does the
+/// preview; a messenger route of the SMS channel is not billed by segment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_attempts_and_the_preview_show_encoding_and_segments() {
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon").await.api_key;
+    app.integration(
+        &key,
+        "sms",
+        json!({"provider": "simulator", "confirm": "accepted",
+               "settings": {"routes": ["whatsapp", "sms"], "outcomes": {"whatsapp:+15550001111": "unregistered"}}}),
+    )
+    .await;
+    app.put_type(
+        &key,
+        "t",
+        json!({"audience": "client", "channels": [{"channel": "sms", "scenario": "always"}],
+               "templates": {"sms": {"en": {"body": "{{ text }}"}}}}),
+    )
+    .await;
+    app.put_client(&key, "ana", json!({"phone": "+15550001111"}))
+        .await;
+    for (text, encoding, segments) in [
+        ("a".repeat(160), "gsm7", 1),
+        ("a".repeat(161), "gsm7", 2),
+        ("€".repeat(81), "gsm7", 2),
+        ("Привет ".repeat(20), "ucs2", 3),
+    ] {
+        let body = json!({"type": "t", "client": "ana", "data": {"text": text}});
+        let (status, preview) = app.post("/v1/notifications/preview", &key, &body).await;
+        assert_eq!(status, StatusCode::OK, "{preview}");
+        let ch = &preview["channels"][0];
+        assert_eq!(
+            (ch["encoding"].as_str(), ch["segments"].as_u64()),
+            (Some(encoding), Some(segments)),
+            "{preview}"
+        );
+        let id = app.trigger(&key, body).await;
+        let n = app.wait_final(&key, &id).await;
+        let tries = attempts(&n, "sms");
+        assert_eq!(tries.len(), 2, "{n:#}");
+        let whatsapp = tries.iter().find(|a| a["route"] == "whatsapp").unwrap();
+        assert!(whatsapp.get("segments").is_none(), "{n:#}");
+        let sms = tries.iter().find(|a| a["route"] == "sms").unwrap();
+        assert_eq!(sms["encoding"], encoding, "{n:#}");
+        assert_eq!(sms["segments"], segments, "{n:#}");
+    }
+}
