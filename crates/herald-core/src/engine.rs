@@ -35,7 +35,8 @@ fn attempt_verdict(att: &AttemptFacts, plan: &ChannelPlan, now: Millis) -> Verdi
             // not on WhatsApp); a dead number on SMS itself, a dead token or
             // a 5xx from SMTP is a refusal at send time, a failure
             // (SPEC.md "Confirmation").
-            if *unreachable && plan.channel == Channel::Sms && att.route != "sms" {
+            let messenger = plan.route_kind(&att.route) == Some(RouteKind::Messenger);
+            if *unreachable && messenger {
                 Verdict::Unreachable(format!("not on {} ({error})", att.route))
             } else if *unreachable && plan.channel.is_push() {
                 Verdict::Failed(format!("device token no longer registered ({error})"))
@@ -99,7 +100,7 @@ fn address_result(
     now: Millis,
 ) -> AddressResult {
     let mut failures: Vec<(String, bool)> = Vec::new();
-    for route in &plan.routes {
+    for route in plan.routes.iter().map(|r| &r.name) {
         let Some(att) = attempts
             .iter()
             .find(|a| a.channel_idx == idx && a.route == *route && a.to == to)

@@ -28,7 +28,7 @@ fn chan(channel: Channel, scenario: Scenario, to: &[&str]) -> ChannelPlan {
         channel,
         scenario,
         reach: reach_to(to),
-        routes: vec![channel.as_str().to_string()],
+        routes: vec![channel.as_str().into()],
         confirm: channel.default_confirm(),
         window_s: channel.default_window_s(),
     }
@@ -56,7 +56,7 @@ fn unreach(channel: Channel, scenario: Scenario, reason: &str) -> ChannelPlan {
 }
 
 fn with_routes(mut c: ChannelPlan, routes: &[&str]) -> ChannelPlan {
-    c.routes = routes.iter().map(|s| s.to_string()).collect();
+    c.routes = routes.iter().map(|s| Route::from(*s)).collect();
     c
 }
 
@@ -128,7 +128,7 @@ fn att(p: &Plan, idx: usize, created_at: Millis, state: AttemptState) -> Attempt
     };
     AttemptFacts {
         channel_idx: idx,
-        route: c.routes[0].clone(),
+        route: c.routes[0].name.clone(),
         to,
         created_at,
         state,
@@ -1708,9 +1708,9 @@ fn build_plan(client: bool, gens: &[ChanGen], any_failed: bool) -> Option<Plan> 
                 },
             };
             let routes = if *c == Channel::Sms && g.two_routes {
-                vec!["whatsapp".to_string(), "sms".to_string()]
+                vec!["whatsapp".into(), "sms".into()]
             } else {
-                vec![c.as_str().to_string()]
+                vec![c.as_str().into()]
             };
             ChannelPlan {
                 channel: *c,
@@ -1998,10 +1998,10 @@ fn check_start(
         )));
     };
     prop_assert!(to.contains(&s.to));
-    let r = c.routes.iter().position(|r| *r == s.route);
+    let r = c.routes.iter().position(|r| r.name == s.route);
     prop_assert!(r.is_some(), "unknown route in {:?}", s);
     if let Some(r) = r.filter(|r| *r > 0) {
-        let previous = (s.channel_idx, c.routes[r - 1].clone(), s.to.clone());
+        let previous = (s.channel_idx, c.routes[r - 1].name.clone(), s.to.clone());
         prop_assert!(
             started.contains(&previous),
             "route {} before {:?}",
@@ -2126,7 +2126,7 @@ fn facts_gen(plan: Plan) -> impl Strategy<Value = (Plan, Vec<AttemptFacts>)> {
             };
             c.routes
                 .iter()
-                .flat_map(move |r| to.clone().into_iter().map(move |t| (i, r.clone(), t)))
+                .flat_map(move |r| to.clone().into_iter().map(move |t| (i, r.name.clone(), t)))
                 .collect::<Vec<_>>()
         })
         .collect();
@@ -2201,4 +2201,41 @@ proptest! {
             prop_assert!(w > t1);
         }
     }
+}
+
+/// Whether a dead number makes a route unreachable (the next route goes)
+/// or failed depends on the kind its provider gave the route, not on its
+/// name: a plain SMS route called `text` fails like `sms`, and a messenger
+/// called `sms_chat` is skipped like WhatsApp.
+#[test]
+fn route_kinds_not_names_decide_a_dead_number() {
+    let plain = Route::new("text", RouteKind::Sms);
+    let chat = Route::new("sms_chat", RouteKind::Messenger);
+    let mut c = sms(Scenario::Always);
+    c.routes = vec![chat.clone(), plain.clone()];
+    let p = plan(vec![c]);
+    // The messenger route's dead number: unreachable there, the SMS route goes.
+    let d = decide(&p, &[att_to(0, "sms_chat", PHONE, 0, dead(SEC))], SEC);
+    assert_eq!(d.channels[0].outcome, O::Pending);
+    assert_eq!(d.start.len(), 1);
+    assert_eq!(d.start[0].route, "text");
+    // The SMS route's dead number: the channel fails.
+    let d = decide(
+        &p,
+        &[
+            att_to(0, "sms_chat", PHONE, 0, dead(SEC)),
+            att_to(0, "text", PHONE, SEC, dead(2 * SEC)),
+        ],
+        2 * SEC,
+    );
+    assert_eq!(d.channels[0].outcome, O::Failed, "{:?}", d.channels[0]);
+    // With only the messenger route, a dead number is unreachable.
+    let mut c = sms(Scenario::Always);
+    c.routes = vec![chat];
+    let d = decide(
+        &plan(vec![c]),
+        &[att_to(0, "sms_chat", PHONE, 0, dead(SEC))],
+        SEC,
+    );
+    assert_eq!(d.channels[0].outcome, O::Unreachable);
 }

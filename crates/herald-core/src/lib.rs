@@ -19,5 +19,6 @@ pub use engine::{
     PreviewChannel, Reach, ReceiptFact, StartAttempt,
 };
 pub use error::FieldError;
+pub use plan::{Route, RouteKind};
 pub use recipient::{reach, AppInstall, Platform, Recipient};
 pub use template::Rendered;

@@ -31,9 +31,9 @@ pub struct ChannelPlan {
     pub scenario: Scenario,
     /// Where it can send.
     pub reach: Reach,
-    /// Routes tried in order for each address (`["whatsapp", "sms"]`); push
+    /// Routes tried in order for each address (WhatsApp, then SMS); push
     /// and e-mail have one route named after the channel.
-    pub routes: Vec<String>,
+    pub routes: Vec<Route>,
     /// What counts as delivered.
     pub confirm: Confirm,
     /// The confirmation window of each attempt, in seconds.
@@ -43,6 +43,87 @@ pub struct ChannelPlan {
 impl ChannelPlan {
     fn window_ms(&self) -> Millis {
         Millis::from(self.window_s) * 1000
+    }
+
+    /// The kind of one of its routes, by name.
+    pub fn route_kind(&self, name: &str) -> Option<RouteKind> {
+        self.routes.iter().find(|r| r.name == name).map(|r| r.kind)
+    }
+
+    /// The routes' names, in order.
+    pub fn route_names(&self) -> Vec<String> {
+        self.routes.iter().map(|r| r.name.clone()).collect()
+    }
+}
+
+/// What a route is: the cascade treats a refusal on each differently, so
+/// the provider that offers the route says which it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteKind {
+    /// A messenger (WhatsApp, Viber…): a number may simply not be on it,
+    /// which makes the route unreachable and the next route go.
+    Messenger,
+    /// SMS itself: a refused number is a failure.
+    Sms,
+    /// The channel itself (e-mail, a push app): one route.
+    Direct,
+}
+
+/// One route of a channel: its name (as attempts record it) and its kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "RouteRepr")]
+pub struct Route {
+    /// `whatsapp`, `sms`, or the channel's name.
+    pub name: String,
+    /// What it is.
+    pub kind: RouteKind,
+}
+
+impl Route {
+    /// A route of a kind.
+    pub fn new(name: impl Into<String>, kind: RouteKind) -> Route {
+        Route {
+            name: name.into(),
+            kind,
+        }
+    }
+
+    /// The one route of a channel that has no routes of its own.
+    pub fn direct(channel: crate::Channel) -> Route {
+        Route::new(channel.as_str(), RouteKind::Direct)
+    }
+}
+
+/// How a route is stored: plans written before routes had kinds hold
+/// only names, and then `sms` was SMS and any other name a messenger.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RouteRepr {
+    Full { name: String, kind: RouteKind },
+    Name(String),
+}
+
+impl From<RouteRepr> for Route {
+    fn from(r: RouteRepr) -> Route {
+        match r {
+            RouteRepr::Full { name, kind } => Route { name, kind },
+            RouteRepr::Name(name) => Route::from(name.as_str()),
+        }
+    }
+}
+
+/// A route by the names Herald's plans used before routes had kinds (and
+/// that tests use): `sms` is SMS, a channel's name is that channel, any
+/// other name a messenger. Providers say their routes' kinds instead.
+impl From<&str> for Route {
+    fn from(name: &str) -> Route {
+        let kind = match name {
+            "sms" => RouteKind::Sms,
+            "email" | "admin_app" | "aunio" | "branded_app" => RouteKind::Direct,
+            _ => RouteKind::Messenger,
+        };
+        Route::new(name, kind)
     }
 }
 
@@ -167,4 +248,25 @@ pub struct Decision {
     pub wake_at: Option<Millis>,
     /// The notification's status.
     pub status: Status,
+}
+
+#[cfg(test)]
+mod route_tests {
+    use super::*;
+
+    #[test]
+    fn routes_stored_as_names_read_with_the_old_meaning() {
+        let r: Vec<Route> = serde_json::from_str(r#"["whatsapp", "sms"]"#).unwrap();
+        assert_eq!(
+            r,
+            vec![
+                Route::new("whatsapp", RouteKind::Messenger),
+                Route::new("sms", RouteKind::Sms)
+            ]
+        );
+        // Written with their kinds, read back the same.
+        let plain = Route::new("text", RouteKind::Sms);
+        let back: Route = serde_json::from_value(serde_json::to_value(&plain).unwrap()).unwrap();
+        assert_eq!(back, plain);
+    }
 }

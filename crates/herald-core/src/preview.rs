@@ -72,7 +72,7 @@ pub fn preview(plan: &Plan) -> Vec<PreviewChannel> {
                 scenario: ch.scenario,
                 action: action.to_string(),
                 to,
-                routes: ch.routes.clone(),
+                routes: ch.route_names(),
                 reason,
             }
         })

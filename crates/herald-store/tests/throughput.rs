@@ -36,7 +36,7 @@ async fn throughput() {
         reach: Reach::Addresses {
             to: vec![to.to_string()],
         },
-        routes: vec![ch.as_str().to_string()],
+        routes: vec![ch.as_str().into()],
         confirm,
         window_s,
     };

@@ -89,7 +89,7 @@ pub fn channel(
         reach: Reach::Addresses {
             to: to.iter().map(|s| s.to_string()).collect(),
         },
-        routes: vec![ch.as_str().to_string()],
+        routes: vec![ch.as_str().into()],
         confirm,
         window_s,
     }

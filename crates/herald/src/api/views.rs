@@ -182,7 +182,7 @@ pub fn notification(n: &NotificationRecord) -> Value {
                 "scenario": ch.scenario.as_str(),
                 "outcome": outcome,
                 "reason": reason,
-                "routes": ch.routes,
+                "routes": ch.route_names(),
                 "window_s": ch.window_s,
                 "rendered": rendered(n.rendered.get(i).and_then(Option::as_ref)),
                 "attempts": attempts,
@@ -336,7 +336,7 @@ mod tests {
             reach: Reach::Addresses {
                 to: vec!["x".into()],
             },
-            routes: vec![channel.as_str().to_string()],
+            routes: vec![channel.as_str().into()],
             confirm: Confirm::Accepted,
             window_s: 300,
         };

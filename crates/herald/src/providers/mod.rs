@@ -25,7 +25,7 @@ pub mod tls;
 pub mod webhook;
 
 use async_trait::async_trait;
-use herald_core::{Channel, FieldError, Millis, Rendered};
+use herald_core::{Channel, FieldError, Millis, Rendered, Route};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -208,10 +208,11 @@ pub trait Provider: Send + Sync + 'static {
     fn calls_back(&self) -> bool {
         false
     }
-    /// The routes of an SMS/messenger integration, in order. Runs for every
-    /// trigger, so it reads only what it needs.
-    fn routes(&self, channel: Channel, _settings: &serde_json::Value) -> Vec<String> {
-        vec![channel.as_str().to_string()]
+    /// The routes of an SMS/messenger integration, in order, each with its
+    /// kind (a messenger, or SMS itself): the cascade goes by the kind, not
+    /// the name. Runs for every trigger, so it reads only what it needs.
+    fn routes(&self, channel: Channel, _settings: &serde_json::Value) -> Vec<Route> {
+        vec![Route::direct(channel)]
     }
 }
 

@@ -415,6 +415,7 @@ impl App {
             .get(&i.provider)
             .map(|p| p.routes(channel, &i.settings))
             .and_then(|r| r.into_iter().next())
+            .map(|r| r.name)
             .unwrap_or_else(|| channel.as_str().to_string());
         let req = SendRequest {
             tenant_id,

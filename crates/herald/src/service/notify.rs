@@ -140,8 +140,8 @@ impl App {
                     .providers
                     .get(&i.provider)
                     .map(|p| p.routes(s.channel, &i.settings))
-                    .unwrap_or_else(|| vec![s.channel.as_str().to_string()]),
-                None => vec![s.channel.as_str().to_string()],
+                    .unwrap_or_else(|| vec![herald_core::Route::direct(s.channel)]),
+                None => vec![herald_core::Route::direct(s.channel)],
             };
             let reach = if s.scenario == Scenario::Off {
                 Reach::Unreachable {

@@ -13,7 +13,7 @@ pub use settings::{SimOutcome, SimSettings};
 use super::{Client, Configure, Provider, SendReply, SendRequest};
 use crate::service::now_ms;
 use async_trait::async_trait;
-use herald_core::{Channel, FieldError, Millis};
+use herald_core::{Channel, FieldError, Millis, Route, RouteKind};
 use herald_store::{SimAnswer, SimFinal, SimSend, Store};
 use settings::MAX_MS;
 use std::sync::Arc;
@@ -120,14 +120,26 @@ impl Provider for Simulator {
         }))
     }
 
-    fn routes(&self, channel: Channel, settings: &serde_json::Value) -> Vec<String> {
+    fn routes(&self, channel: Channel, settings: &serde_json::Value) -> Vec<Route> {
         // Only the routes are read: this runs for every trigger.
         let routes = settings
             .get("routes")
             .and_then(|r| serde_json::from_value::<Vec<String>>(r.clone()).ok());
         match (channel, routes) {
-            (Channel::Sms, Some(r)) if !r.is_empty() => r,
-            _ => vec![channel.as_str().to_string()],
+            // The simulator's `sms` route is SMS; any other is a messenger.
+            (Channel::Sms, Some(r)) if !r.is_empty() => r
+                .into_iter()
+                .map(|name| {
+                    let kind = if name == "sms" {
+                        RouteKind::Sms
+                    } else {
+                        RouteKind::Messenger
+                    };
+                    Route::new(name, kind)
+                })
+                .collect(),
+            (Channel::Sms, _) => vec![Route::new("sms", RouteKind::Sms)],
+            _ => vec![Route::direct(channel)],
         }
     }
 }
