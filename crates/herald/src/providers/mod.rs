@@ -22,6 +22,7 @@ pub mod fcm;
 pub mod simulator;
 pub mod smtp;
 pub mod tls;
+pub mod twilio;
 pub mod webhook;
 
 use async_trait::async_trait;
@@ -237,6 +238,7 @@ impl Registry {
             .with(Arc::new(fcm::Fcm))
             .with(Arc::new(apns::Apns))
             .with(Arc::new(webhook::Webhook))
+            .with(Arc::new(twilio::Twilio))
     }
 
     /// Looks a provider up.

@@ -5,4 +5,5 @@
 mod apns;
 mod fcm;
 mod smtp;
+mod twilio;
 mod webhook;
