@@ -23,6 +23,7 @@ pub mod simulator;
 pub mod smtp;
 pub mod tls;
 pub mod webhook;
+pub mod whatsapp;
 
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError, Millis, Rendered};
@@ -236,6 +237,7 @@ impl Registry {
             .with(Arc::new(fcm::Fcm))
             .with(Arc::new(apns::Apns))
             .with(Arc::new(webhook::Webhook))
+            .with(Arc::new(whatsapp::Whatsapp))
     }
 
     /// Looks a provider up.
