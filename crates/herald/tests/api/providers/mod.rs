@@ -6,3 +6,4 @@ mod apns;
 mod fcm;
 mod smtp;
 mod webhook;
+mod whatsapp;
