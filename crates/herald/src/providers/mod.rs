@@ -24,6 +24,7 @@ pub mod smtp;
 pub mod tls;
 pub mod twilio;
 pub mod webhook;
+pub mod whatsapp;
 
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError, Millis, Rendered, Route};
@@ -239,6 +240,7 @@ impl Registry {
             .with(Arc::new(apns::Apns))
             .with(Arc::new(webhook::Webhook))
             .with(Arc::new(twilio::Twilio))
+            .with(Arc::new(whatsapp::Whatsapp))
     }
 
     /// Looks a provider up.

@@ -27,7 +27,7 @@ use super::{
     HookRequest, Provider, SendReply, SendRequest,
 };
 use async_trait::async_trait;
-use herald_core::{Channel, FieldError};
+use herald_core::{Channel, FieldError, Route, RouteKind};
 use reqwest::Url;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -77,17 +77,29 @@ impl Provider for Twilio {
     /// Reads only `routes` (this runs for every trigger); settings that
     /// would not configure never get here, so a bad list reads as the
     /// default.
-    fn routes(&self, _channel: Channel, settings: &serde_json::Value) -> Vec<String> {
+    fn routes(&self, _channel: Channel, settings: &serde_json::Value) -> Vec<Route> {
         let routes: Option<Vec<String>> =
             settings.get("routes").and_then(|r| r.as_array()).map(|a| {
                 a.iter()
                     .filter_map(|x| x.as_str().map(str::to_string))
                     .collect()
             });
-        match routes {
+        let names = match routes {
             Some(r) if settings::check_routes(&r).is_ok() => r,
             _ => vec!["sms".into()],
-        }
+        };
+        // Twilio's two routes: WhatsApp is a messenger, the other SMS.
+        names
+            .into_iter()
+            .map(|name| {
+                let kind = if name == "whatsapp" {
+                    RouteKind::Messenger
+                } else {
+                    RouteKind::Sms
+                };
+                Route::new(name, kind)
+            })
+            .collect()
     }
 }
 
@@ -436,14 +448,13 @@ mod tests {
     #[test]
     fn routes_read_only_the_routes() {
         let t = Twilio;
-        assert_eq!(t.routes(Channel::Sms, &json!({})), vec!["sms"]);
+        let sms = Route::new("sms", RouteKind::Sms);
+        let wa = Route::new("whatsapp", RouteKind::Messenger);
+        assert_eq!(t.routes(Channel::Sms, &json!({})), vec![sms.clone()]);
         assert_eq!(
             t.routes(Channel::Sms, &json!({"routes": ["whatsapp", "sms"]})),
-            vec!["whatsapp", "sms"]
+            vec![wa, sms.clone()]
         );
-        assert_eq!(
-            t.routes(Channel::Sms, &json!({"routes": ["x"]})),
-            vec!["sms"]
-        );
+        assert_eq!(t.routes(Channel::Sms, &json!({"routes": ["x"]})), vec![sms]);
     }
 }

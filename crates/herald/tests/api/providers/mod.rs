@@ -7,3 +7,4 @@ mod fcm;
 mod smtp;
 mod twilio;
 mod webhook;
+mod whatsapp;
