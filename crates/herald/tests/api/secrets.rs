@@ -101,11 +101,19 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
     let apns = json!({"provider": "apns", "confirm": "accepted", "settings": {
         "key_p8": ec_pem, "key_id": "ABC123DEFG", "team_id": "DEF123GHIJ",
         "topic": "com.salonone.app", "base_url": "https://127.0.0.1:9", "timeout_ms": 2000}});
+    let twilio_token = format!("twtok{}", uuid::Uuid::now_v7().simple());
+    let wa_token = format!("EAAG{}", uuid::Uuid::now_v7().simple());
+    let wa_app_secret = format!("appsec{}", uuid::Uuid::now_v7().simple());
+    let wa_verify = format!("verify{}", uuid::Uuid::now_v7().simple());
     let secrets = [
         password.clone(),
         hook_secret.clone(),
         rsa_line.clone(),
         ec_line.clone(),
+        twilio_token.clone(),
+        wa_token.clone(),
+        wa_app_secret.clone(),
+        wa_verify.clone(),
     ];
     let shows_a_secret = |text: &str| secrets.iter().any(|s| text.contains(s.as_str()));
     for (channel, body) in [
@@ -205,6 +213,30 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
             .await;
         assert_eq!(status, StatusCode::OK, "{got}");
         assert_eq!(got["result"], "transient", "{channel}: {got}");
+        assert!(!shows_a_secret(&got.to_string()), "{got}");
+    }
+
+    // The SMS providers, one after the other on the sms channel.
+    let twilio = json!({"provider": "twilio", "settings": {
+        "account_sid": format!("AC{}", "0".repeat(32)), "auth_token": twilio_token,
+        "from": "+15550009999", "base_url": "http://127.0.0.1:9", "timeout_ms": 2000}});
+    let whatsapp = json!({"provider": "whatsapp", "settings": {
+        "phone_number_id": "1234567890", "access_token": wa_token, "app_secret": wa_app_secret,
+        "verify_token": wa_verify, "base_url": "http://127.0.0.1:9", "timeout_ms": 2000}});
+    for body in [&twilio, &whatsapp] {
+        let (status, got) = s.api.put("/v1/integrations/sms", &key, body).await;
+        assert_eq!(status, StatusCode::OK, "{got}");
+        assert!(!shows_a_secret(&got.to_string()), "{got}");
+        let (status, got) = s
+            .api
+            .post(
+                "/v1/integrations/sms/test",
+                &key,
+                &json!({"to": "+15550001111"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{got}");
+        assert_eq!(got["result"], "transient", "{body}: {got}");
         assert!(!shows_a_secret(&got.to_string()), "{got}");
     }
 
