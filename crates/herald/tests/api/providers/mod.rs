@@ -4,5 +4,6 @@
 
 mod apns;
 mod fcm;
+mod smpp;
 mod smtp;
 mod webhook;
