@@ -123,6 +123,13 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         receipts_wake,
         rx.clone(),
     )));
+    if let Some(pushed) = app.take_pushed_receipts() {
+        tasks.push(tokio::spawn(run_pushed_receipts(
+            Arc::downgrade(&app),
+            pushed,
+            rx.clone(),
+        )));
+    }
     let router = crate::api::router(app.clone());
     let mut http_rx = rx.clone();
     tasks.push(tokio::spawn(async move {
@@ -143,6 +150,55 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         shutdown,
         tasks,
     })
+}
+
+/// How often a pushed receipt that matched no message yet is tried again
+/// (an SMSC may send a receipt before the send's answer is recorded), and
+/// for how long.
+const PUSHED_RETRY: std::time::Duration = std::time::Duration::from_millis(500);
+const PUSHED_TRIES: u32 = 20;
+
+/// Records the receipts providers push from their own connections (SMPP's
+/// `deliver_sm`) as if they had come to the integration's webhook.
+async fn run_pushed_receipts(
+    app: std::sync::Weak<App>,
+    mut pushed: crate::service::PushedReceipts,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let next = tokio::select! {
+            next = pushed.recv() => next,
+            _ = shutdown.wait_for(|s| *s) => return,
+        };
+        let Some((hook_id, receipt)) = next else {
+            return;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            for _ in 0..PUSHED_TRIES {
+                let Some(app) = app.upgrade() else { return };
+                let r = herald_store::IncomingReceipt {
+                    hook_id: hook_id.clone(),
+                    provider_message_id: Some(receipt.message_id.clone()),
+                    idempotency_key: None,
+                    delivered: receipt.delivered,
+                    error: receipt.error.clone(),
+                    at: crate::service::now_ms(),
+                };
+                match app.ingest_receipt(r).await {
+                    Ok(herald_store::ReceiptMatch::Unknown) => {}
+                    Ok(_) => return,
+                    Err(e) => tracing::warn!("pushed receipt {}: {e}", receipt.message_id),
+                }
+                drop(app);
+                tokio::time::sleep(PUSHED_RETRY).await;
+            }
+            tracing::info!(
+                "pushed receipt {} matched no message of hook {hook_id}",
+                receipt.message_id
+            );
+        });
+    }
 }
 
 /// Where the secret key file lives when no key is given: beside the SQLite

@@ -20,6 +20,7 @@
 pub mod apns;
 pub mod fcm;
 pub mod simulator;
+pub mod smpp;
 pub mod smtp;
 pub mod tls;
 pub mod twilio;
@@ -116,7 +117,16 @@ pub struct Configure<'a> {
     /// Certificates trusted beside the system's (for local peers in tests,
     /// or a private relay).
     pub tls: &'a tls::Roots,
+    /// Where a client hands receipts that arrive on its own connection
+    /// rather than at `/v1/hooks/{hook_id}` (SMPP's `deliver_sm`): each is
+    /// sent with the integration's hook id and recorded like a webhook's.
+    /// `None` where nothing listens (tools, unit tests).
+    pub receipts: Option<ReceiptSink>,
 }
+
+/// The sending end of the service's queue of pushed receipts: the hook id of
+/// the integration, and the receipt.
+pub type ReceiptSink = tokio::sync::mpsc::UnboundedSender<(String, HookReceipt)>;
 
 /// One call of a provider to `/v1/hooks/{hook id}`.
 #[derive(Debug, Clone)]
@@ -241,6 +251,7 @@ impl Registry {
             .with(Arc::new(webhook::Webhook))
             .with(Arc::new(twilio::Twilio))
             .with(Arc::new(whatsapp::Whatsapp))
+            .with(Arc::new(smpp::Smpp))
     }
 
     /// Looks a provider up.

@@ -128,6 +128,7 @@ impl App {
                 hook_id: &i.hook_id,
                 webhook_url: &url,
                 tls: &self.env.tls,
+                receipts: Some(self.pushed.clone()),
             })
             .map_err(|e| format!("the integration's settings are not usable: {e}"))
     }
@@ -228,6 +229,7 @@ impl App {
             hook_id: &integration.hook_id,
             webhook_url: &url,
             tls: &self.env.tls,
+            receipts: Some(self.pushed.clone()),
         })?;
         self.store.put_integration(owner, &integration).await?;
         self.forget_integrations(owner, &integration.hook_id);

@@ -78,7 +78,16 @@ pub struct App {
     clients: crate::cache::Clients,
     /// Secrets, URLs and trust for providers.
     pub env: Env,
+    /// Receipts providers push from their own connections (SMPP), with
+    /// the integration's hook id; `server` drains them into the store.
+    pub pushed: crate::providers::ReceiptSink,
+    /// The receiving end, until `server` takes it.
+    pushed_rx: std::sync::Mutex<Option<PushedReceipts>>,
 }
+
+/// The receiving end of the pushed receipts.
+pub type PushedReceipts =
+    tokio::sync::mpsc::UnboundedReceiver<(String, crate::providers::HookReceipt)>;
 
 /// What the service gives providers: the sealer of secrets, the public
 /// base URL of webhooks, and extra trusted certificates.
@@ -112,7 +121,10 @@ impl App {
 
     /// Builds the service with its providers' environment.
     pub fn with_env(store: Arc<dyn Store>, providers: Registry, env: Env) -> Arc<App> {
+        let (pushed, pushed_rx) = tokio::sync::mpsc::unbounded_channel();
         Arc::new(App {
+            pushed,
+            pushed_rx: std::sync::Mutex::new(Some(pushed_rx)),
             store,
             providers,
             work: Arc::new(Notify::new()),
@@ -121,6 +133,11 @@ impl App {
             clients: Default::default(),
             env,
         })
+    }
+
+    /// Takes the receiving end of pushed receipts (once; `None` after).
+    pub fn take_pushed_receipts(&self) -> Option<PushedReceipts> {
+        self.pushed_rx.lock().ok()?.take()
     }
 
     /// Makes sure an operator token exists. Returns the new token when one

@@ -436,6 +436,7 @@ fn configure(settings: &Value, roots: &Roots) -> Result<Arc<dyn Client>, herald_
         hook_id: "hook-apns",
         webhook_url: "https://herald.example/v1/hooks/hook-apns",
         tls: roots,
+        receipts: None,
     })
 }
 

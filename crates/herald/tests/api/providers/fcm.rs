@@ -510,6 +510,7 @@ fn configure(settings: &Value) -> Result<FcmClient, FieldError> {
         hook_id: "hook-fcm-test",
         webhook_url: "http://127.0.0.1:1/v1/hooks/hook-fcm-test",
         tls: &roots,
+        receipts: None,
     })
 }
 

@@ -4,6 +4,7 @@
 
 mod apns;
 mod fcm;
+mod smpp;
 mod smtp;
 mod twilio;
 mod webhook;

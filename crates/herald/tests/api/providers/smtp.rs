@@ -253,6 +253,7 @@ fn try_configure(
         hook_id: "hook-test",
         webhook_url: "http://127.0.0.1/v1/hooks/hook-test",
         tls: roots,
+        receipts: None,
     })
 }
 

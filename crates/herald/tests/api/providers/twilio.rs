@@ -227,6 +227,7 @@ fn configure(settings: &Value, webhook_url: &str) -> Result<TwilioClient, FieldE
         hook_id: "hook-twilio-test",
         webhook_url,
         tls: &roots,
+        receipts: None,
     })
 }
 

@@ -329,6 +329,7 @@ fn configure(settings: &Value) -> Result<WebhookClient, FieldError> {
         hook_id: "hook-webhook-test",
         webhook_url: "http://127.0.0.1:1/v1/hooks/hook-webhook-test",
         tls: &roots,
+        receipts: None,
     })
 }
 

@@ -386,6 +386,7 @@ fn configure(settings: &Value) -> Result<WhatsappClient, FieldError> {
         hook_id: "hook-whatsapp-test",
         webhook_url: "http://127.0.0.1:1/v1/hooks/hook-whatsapp-test",
         tls: &roots,
+        receipts: None,
     })
 }
 

@@ -1,0 +1,124 @@
+// An SMSC for the smpp provider's tests: the npm package `smpp` (SMPP 3.4)
+// in server mode. Started by crates/herald/tests/api/providers/smpp.rs as
+//   node smsc_peer.js CONFIG.json
+// CONFIG: {
+//   "system_id": "herald", "password": "secret1",   bind_transceiver must match
+//                                                     (else ESME_RINVPASWD / ESME_RINVSYSID)
+//   "refuse": ["15550000000"],                      submit_sm answered ESME_RINVDSTADR
+//   "throttle_once": ["15550000001"],               first submit_sm answered ESME_RTHROTTLED
+//   "drop_after": 1,                                 close the link after N submit_sm (once)
+//   "receipts": {"15550000002": "UNDELIV"},         receipt stat per number (default DELIVRD)
+//   "tlv_receipts": ["15550000003"],                 receipts also carry the TLVs
+//   "receipt_delay_ms": 200
+// }
+// Prints JSON lines: {"event":"listening","port":N}, one "bind" per bind,
+// one "submit_sm" per submit_sm (destination, data_coding, esm_class, UDH
+// parts, message id), "deliver_sm" per receipt sent, "dropped" when it
+// closes a link. Exits when stdin closes.
+'use strict';
+const fs = require('fs');
+const smpp = require('smpp');
+
+const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const throttled = new Set();
+let submits = 0;
+let dropped = false;
+let nextId = 1000;
+
+const server = smpp.createServer({ debug: false }, (session) => {
+  let bound = false;
+  session.on('error', () => {});
+  session.on('bind_transceiver', (pdu) => {
+    session.pause();
+    if (pdu.system_id !== (cfg.system_id || 'herald')) {
+      say({ event: 'bind', ok: false, reason: 'system_id' });
+      session.send(pdu.response({ command_status: smpp.ESME_RINVSYSID }));
+      session.close();
+      return;
+    }
+    if (pdu.password !== cfg.password) {
+      say({ event: 'bind', ok: false, reason: 'password' });
+      session.send(pdu.response({ command_status: smpp.ESME_RINVPASWD }));
+      session.close();
+      return;
+    }
+    bound = true;
+    say({ event: 'bind', ok: true, system_type: pdu.system_type });
+    session.send(pdu.response({ system_id: 'smsc_peer' }));
+    session.resume();
+  });
+  session.on('enquire_link', (pdu) => session.send(pdu.response()));
+  session.on('unbind', (pdu) => {
+    session.send(pdu.response());
+    session.close();
+  });
+  session.on('deliver_sm_resp', (pdu) => say({ event: 'deliver_sm_resp', status: pdu.command_status }));
+  session.on('submit_sm', (pdu) => {
+    if (!bound) {
+      session.send(pdu.response({ command_status: smpp.ESME_RINVBNDSTS }));
+      return;
+    }
+    submits += 1;
+    const to = pdu.destination_addr;
+    const sm = pdu.short_message || {};
+    const udh = (sm.udh || []).map((b) => Array.from(b));
+    const text = typeof sm.message === 'string' ? sm.message : String(sm.message || '');
+    const base = {
+      event: 'submit_sm',
+      destination: to,
+      source: pdu.source_addr,
+      source_ton: pdu.source_addr_ton,
+      data_coding: pdu.data_coding,
+      esm_class: pdu.esm_class,
+      registered_delivery: pdu.registered_delivery,
+      udh,
+      units: text.length,
+      text,
+    };
+    if ((cfg.refuse || []).includes(to)) {
+      say({ ...base, status: 'ESME_RINVDSTADR' });
+      session.send(pdu.response({ command_status: smpp.ESME_RINVDSTADR }));
+      return;
+    }
+    if ((cfg.throttle_once || []).includes(to) && !throttled.has(to)) {
+      throttled.add(to);
+      say({ ...base, status: 'ESME_RTHROTTLED' });
+      session.send(pdu.response({ command_status: smpp.ESME_RTHROTTLED }));
+      return;
+    }
+    const id = 'M' + nextId++;
+    say({ ...base, status: 'ok', message_id: id });
+    session.send(pdu.response({ message_id: id }));
+    if (cfg.drop_after && !dropped && submits >= cfg.drop_after) {
+      dropped = true;
+      say({ event: 'dropped' });
+      setTimeout(() => session.close(), 50);
+      return;
+    }
+    const stat = (cfg.receipts || {})[to] || 'DELIVRD';
+    const tlv = (cfg.tlv_receipts || []).includes(to);
+    setTimeout(() => {
+      const err = stat === 'DELIVRD' ? '000' : '001';
+      const dlvrd = stat === 'DELIVRD' ? '001' : '000';
+      const receipt = {
+        source_addr: to,
+        destination_addr: pdu.source_addr,
+        esm_class: 4,
+        short_message:
+          `id:${id} sub:001 dlvrd:${dlvrd} submit date:2401011200 done date:2401011201 stat:${stat} err:${err} text:${text.slice(0, 20)}`,
+      };
+      if (tlv) {
+        receipt.receipted_message_id = id;
+        receipt.message_state = { DELIVRD: 2, EXPIRED: 3, UNDELIV: 5, REJECTD: 8 }[stat] || 5;
+      }
+      say({ event: 'deliver_sm', message_id: id, stat, tlv });
+      session.deliver_sm(receipt);
+    }, cfg.receipt_delay_ms || 100);
+  });
+});
+
+server.listen(0, '127.0.0.1', () => say({ event: 'listening', port: server.address().port }));
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('close', () => process.exit(0));
+process.stdin.resume();
