@@ -101,12 +101,14 @@ const server = smpp.createServer({ debug: false }, (session) => {
     setTimeout(() => {
       const err = stat === 'DELIVRD' ? '000' : '001';
       const dlvrd = stat === 'DELIVRD' ? '001' : '000';
+      // SMSCs write receipts in the default alphabet; the text sample is
+      // cut to printable ASCII so the receipt stays GSM-7 here too.
       const receipt = {
         source_addr: to,
         destination_addr: pdu.source_addr,
         esm_class: 4,
         short_message:
-          `id:${id} sub:001 dlvrd:${dlvrd} submit date:2401011200 done date:2401011201 stat:${stat} err:${err} text:${text.slice(0, 20)}`,
+          `id:${id} sub:001 dlvrd:${dlvrd} submit date:2401011200 done date:2401011201 stat:${stat} err:${err} text:${text.slice(0, 20).replace(/[^\x20-\x7e]/g, '?')}`,
       };
       if (tlv) {
         receipt.receipted_message_id = id;
