@@ -105,6 +105,8 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
     let wa_token = format!("EAAG{}", uuid::Uuid::now_v7().simple());
     let wa_app_secret = format!("appsec{}", uuid::Uuid::now_v7().simple());
     let wa_verify = format!("verify{}", uuid::Uuid::now_v7().simple());
+    // SMPP passwords are at most 8 characters.
+    let smpp_password = format!("p{}", &uuid::Uuid::now_v7().simple().to_string()[25..32]);
     let secrets = [
         password.clone(),
         hook_secret.clone(),
@@ -114,6 +116,7 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
         wa_token.clone(),
         wa_app_secret.clone(),
         wa_verify.clone(),
+        smpp_password.clone(),
     ];
     let shows_a_secret = |text: &str| secrets.iter().any(|s| text.contains(s.as_str()));
     for (channel, body) in [
@@ -223,7 +226,10 @@ async fn secrets_are_sealed_at_rest_and_never_shown_or_logged() {
     let whatsapp = json!({"provider": "whatsapp", "settings": {
         "phone_number_id": "1234567890", "access_token": wa_token, "app_secret": wa_app_secret,
         "verify_token": wa_verify, "base_url": "http://127.0.0.1:9", "timeout_ms": 2000}});
-    for body in [&twilio, &whatsapp] {
+    let smpp = json!({"provider": "smpp", "settings": {
+        "host": "127.0.0.1", "port": 9, "system_id": "salon1", "password": smpp_password,
+        "source_addr": "SalonOne", "timeout_ms": 2000}});
+    for body in [&twilio, &whatsapp, &smpp] {
         let (status, got) = s.api.put("/v1/integrations/sms", &key, body).await;
         assert_eq!(status, StatusCode::OK, "{got}");
         assert!(!shows_a_secret(&got.to_string()), "{got}");
