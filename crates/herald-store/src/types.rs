@@ -35,6 +35,9 @@ pub struct Integration {
     /// The random id of its receipt webhook (`/v1/hooks/{hook_id}`).
     #[serde(default)]
     pub hook_id: String,
+    /// At most this many sends a second through it (`None`: no bound).
+    #[serde(default)]
+    pub max_per_second: Option<f64>,
     /// Not the tenant's own: the operator's, which the tenant uses (never
     /// stored; set when a tenant's integrations are listed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

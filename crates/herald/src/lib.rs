@@ -6,6 +6,7 @@ pub mod api;
 pub mod cache;
 pub mod error;
 pub mod json;
+pub mod limiter;
 pub mod metrics;
 pub mod providers;
 pub mod secrets;

@@ -10,6 +10,7 @@
 //! shorter than the attempt's lease: a hung provider leads to a retry with
 //! the same key, never to a second concurrent send of the attempt.
 
+use crate::limiter::Limiter;
 use crate::metrics::SendKind;
 use crate::providers::{Client, SendReply, SendRequest, MAX_TIMEOUT_MS};
 use crate::service::{now_ms, App};
@@ -19,7 +20,7 @@ use herald_store::{ClaimBudget, ClaimedAttempt, SendOutcome, SendResult};
 use rand::Rng;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify, Semaphore};
 
 /// The longest any one send may take, whatever a client says: a lease
@@ -130,7 +131,12 @@ fn integration_removed(channel: Channel) -> SendOutcome {
     }
 }
 
-async fn send_one(app: &App, claimed: &ClaimedAttempt, limit: Duration) -> SendOutcome {
+async fn send_one(
+    app: &App,
+    limiter: &Limiter,
+    claimed: &ClaimedAttempt,
+    limit: Duration,
+) -> SendOutcome {
     let now = now_ms();
     if now >= claimed.deadline {
         return SendOutcome::GaveUp {
@@ -150,6 +156,25 @@ async fn send_one(app: &App, claimed: &ClaimedAttempt, limit: Duration) -> SendO
             }
         }
     };
+    let rate = resolved.hooked.integration.max_per_second;
+    if let Some(rate) = rate {
+        let at = limiter.reserve(hook, rate, Instant::now());
+        let wait = at.saturating_duration_since(Instant::now());
+        if wait > limit {
+            // Waiting that long would outlast the lease: try again then.
+            return SendOutcome::Retry {
+                error: format!("waiting for the integration's limit of {rate} sends a second"),
+                next_try_at: now + wait.as_millis() as Millis,
+            };
+        }
+        tokio::time::sleep(wait).await;
+        if now_ms() >= claimed.deadline {
+            return SendOutcome::GaveUp {
+                error: "the window closed while waiting for the integration's rate limit".into(),
+            };
+        }
+    }
+    let now = now_ms();
     let req = SendRequest {
         tenant_id: &claimed.tenant_id,
         notification_id: &claimed.notification_id,
@@ -162,6 +187,13 @@ async fn send_one(app: &App, claimed: &ClaimedAttempt, limit: Duration) -> SendO
         now,
     };
     let reply = send_bounded(resolved.client.as_ref(), &req, limit).await;
+    if rate.is_some() {
+        match &reply {
+            SendReply::Transient { .. } => limiter.slow_down(hook, Instant::now()),
+            SendReply::Accepted { .. } => limiter.went_through(hook, Instant::now()),
+            _ => {}
+        }
+    }
     let kind = match &reply {
         SendReply::Accepted { .. } => SendKind::Accepted,
         SendReply::Transient { .. } => SendKind::Transient,
@@ -222,6 +254,7 @@ pub async fn run(
     let permits = Arc::new(Semaphore::new(cfg.concurrency));
     let in_flight: Arc<Mutex<HashMap<(String, Channel), usize>>> = Default::default();
     let freed = Arc::new(Notify::new());
+    let limiter = Arc::new(Limiter::default());
     // A send must end before its lease does, with room to record it.
     let limit = MAX_SEND.min(Duration::from_millis(
         (cfg.lease_ms.max(2_000) as u64).saturating_sub(1_000) / 2,
@@ -278,8 +311,9 @@ pub async fn run(
             let tx = tx.clone();
             let in_flight = in_flight.clone();
             let freed = freed.clone();
+            let limiter = limiter.clone();
             tokio::spawn(async move {
-                let outcome = send_one(&app, &c, limit).await;
+                let outcome = send_one(&app, &limiter, &c, limit).await;
                 let _ = tx
                     .send(SendResult {
                         attempt_id: c.id,

@@ -51,12 +51,13 @@ fn integration(r: &SqliteRow) -> Result<Integration> {
         window_s: col_u32(r, "window_s")?,
         updated_at: col(r, "updated_at")?,
         hook_id: col::<Option<String>>(r, "hook_id")?.unwrap_or_default(),
+        max_per_second: col(r, "max_per_second")?,
         inherited: false,
     })
 }
 
 const INTEGRATION_COLS: &str =
-    "channel, provider, settings, confirm, window_s, updated_at, hook_id";
+    "channel, provider, settings, confirm, window_s, updated_at, hook_id, max_per_second";
 
 /// The table and owner filter of an owner's integrations (`?1` is the
 /// tenant id; the operator's table ignores it).

@@ -56,6 +56,7 @@ pub async fn check_config_round_trip(store: &dyn Store) {
         updated_at: T0,
         hook_id: format!("h-sms-{tenant}"),
         inherited: false,
+        max_per_second: Some(2.5),
     };
     let mail = Integration {
         channel: Channel::Email,
@@ -66,6 +67,7 @@ pub async fn check_config_round_trip(store: &dyn Store) {
         updated_at: T0,
         hook_id: format!("h-mail-{tenant}"),
         inherited: false,
+        max_per_second: None,
     };
     let (tenant_o, other_o) = (Owner::Tenant(&tenant), Owner::Tenant(&other));
     store.put_integration(tenant_o, &sms).await.unwrap();

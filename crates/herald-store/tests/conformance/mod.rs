@@ -62,6 +62,7 @@ pub async fn new_tenant(store: &dyn Store) -> String {
             updated_at: T0,
             hook_id: hook(&t.id, ch),
             inherited: false,
+            max_per_second: None,
         };
         store
             .put_integration(herald_store::Owner::Tenant(&t.id), &i)

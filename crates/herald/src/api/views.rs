@@ -47,6 +47,7 @@ pub fn integration(i: &Integration, shown_settings: Value) -> Value {
             herald_core::Confirm::Receipt => "receipt",
         },
         "window_s": i.window_s,
+        "max_per_second": i.max_per_second,
         "updated_at": timestamp(i.updated_at),
     })
 }

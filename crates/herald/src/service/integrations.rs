@@ -31,6 +31,9 @@ pub struct IntegrationInput {
     /// Window in seconds.
     #[serde(default)]
     pub window_s: Option<u32>,
+    /// At most this many sends a second (0.01 to 10,000).
+    #[serde(default)]
+    pub max_per_second: Option<f64>,
 }
 
 impl std::fmt::Debug for IntegrationInput {
@@ -46,6 +49,7 @@ impl std::fmt::Debug for IntegrationInput {
             .field("settings", &names)
             .field("confirm", &self.confirm)
             .field("window_s", &self.window_s)
+            .field("max_per_second", &self.max_per_second)
             .finish()
     }
 }
@@ -161,6 +165,15 @@ impl App {
                 "settings must be an object",
             ));
         };
+        if let Some(r) = input.max_per_second {
+            if !(0.01..=10_000.0).contains(&r) {
+                return Err(invalid(
+                    "max_per_second",
+                    "out_of_range",
+                    "max_per_second must be between 0.01 and 10000",
+                ));
+            }
+        }
         if let Some(w) = input.window_s {
             if !(1..=259_200).contains(&w) {
                 return Err(invalid(
@@ -216,6 +229,7 @@ impl App {
                 .filter(|h| !h.is_empty())
                 .unwrap_or_else(new_hook_id),
             inherited: false,
+            max_per_second: input.max_per_second,
         };
         let settings = self
             .env

@@ -316,3 +316,66 @@ async fn sms_attempts_and_the_preview_show_encoding_and_segments() {
         assert_eq!(sms["segments"], segments, "{n:#}");
     }
 }
+
+/// An integration with `max_per_second` has its sends spaced to that rate
+/// (a burst is smoothed, nothing refused); the bound is shown and checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_per_second_spaces_an_integrations_sends() {
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon").await.api_key;
+    for bad in [json!(0), json!(20_000), json!(-1)] {
+        let (status, body) = app
+            .put(
+                "/v1/integrations/email",
+                &key,
+                &json!({"provider": "simulator", "max_per_second": bad}),
+            )
+            .await;
+        assert_error(
+            "max_per_second",
+            status,
+            &body,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("max_per_second"),
+        );
+    }
+    app.integration(
+        &key,
+        "email",
+        json!({"provider": "simulator", "max_per_second": 5}),
+    )
+    .await;
+    let (_, got) = app.get("/v1/integrations/email", &key).await;
+    assert_eq!(got["max_per_second"], 5.0, "{got}");
+    app.put_type(&key, "t", email_type()).await;
+    app.put_client(&key, "ana", json!({"email": "ana@example.com"}))
+        .await;
+    const N: usize = 6;
+    let mut ids = Vec::new();
+    for i in 0..N {
+        ids.push(
+            app.trigger(
+                &key,
+                json!({"type": "t", "client": "ana", "idempotency_key": format!("k{i}")}),
+            )
+            .await,
+        );
+    }
+    for id in &ids {
+        assert_eq!(app.wait_final(&key, id).await["status"], "delivered");
+    }
+    let mut at: Vec<chrono::DateTime<chrono::FixedOffset>> = app
+        .outbox_all(&key)
+        .await
+        .iter()
+        .map(|m| chrono::DateTime::parse_from_rfc3339(m["received_at"].as_str().unwrap()).unwrap())
+        .collect();
+    at.sort();
+    assert_eq!(at.len(), N);
+    // 5 a second: a slot every 200 ms (a little slack for the clock's
+    // millisecond rounding; slower is allowed, faster is not).
+    for w in at.windows(2) {
+        let gap = (w[1] - w[0]).num_milliseconds();
+        assert!(gap >= 190, "sends {gap} ms apart: {at:?}");
+    }
+}
