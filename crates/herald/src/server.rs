@@ -170,7 +170,12 @@ async fn run_pushed_receipts(
             next = pushed.recv() => next,
             _ = shutdown.wait_for(|s| *s) => return,
         };
-        let Some((hook_id, receipt)) = next else {
+        let Some(crate::providers::PushedReceipt {
+            hook_id,
+            receipt,
+            recorded,
+        }) = next
+        else {
             return;
         };
         let app = app.clone();
@@ -187,16 +192,22 @@ async fn run_pushed_receipts(
                 };
                 match app.ingest_receipt(r).await {
                     Ok(herald_store::ReceiptMatch::Unknown) => {}
-                    Ok(_) => return,
+                    Ok(_) => {
+                        let _ = recorded.send(());
+                        return;
+                    }
                     Err(e) => tracing::warn!("pushed receipt {}: {e}", receipt.message_id),
                 }
                 drop(app);
                 tokio::time::sleep(PUSHED_RETRY).await;
             }
+            // Known to no message even after waiting: taken and ignored,
+            // as a webhook's would be (the provider need not repeat it).
             tracing::info!(
                 "pushed receipt {} matched no message of hook {hook_id}",
                 receipt.message_id
             );
+            let _ = recorded.send(());
         });
     }
 }

@@ -124,9 +124,23 @@ pub struct Configure<'a> {
     pub receipts: Option<ReceiptSink>,
 }
 
-/// The sending end of the service's queue of pushed receipts: the hook id of
-/// the integration, and the receipt.
-pub type ReceiptSink = tokio::sync::mpsc::UnboundedSender<(String, HookReceipt)>;
+/// The sending end of the service's queue of pushed receipts.
+pub type ReceiptSink = tokio::sync::mpsc::UnboundedSender<PushedReceipt>;
+
+/// A receipt a client pushes from its own connection.
+#[derive(Debug)]
+pub struct PushedReceipt {
+    /// The hook id of the integration it came through.
+    pub hook_id: String,
+    /// The receipt.
+    pub receipt: HookReceipt,
+    /// Answered once the receipt is durably recorded (or deliberately
+    /// ignored, as a receipt for no known message is); dropped when it
+    /// could not be. The client acknowledges the receipt to its provider
+    /// only then, so a crash before the commit makes the provider send it
+    /// again instead of losing it.
+    pub recorded: tokio::sync::oneshot::Sender<()>,
+}
 
 /// One call of a provider to `/v1/hooks/{hook id}`.
 #[derive(Debug, Clone)]

@@ -86,8 +86,7 @@ pub struct App {
 }
 
 /// The receiving end of the pushed receipts.
-pub type PushedReceipts =
-    tokio::sync::mpsc::UnboundedReceiver<(String, crate::providers::HookReceipt)>;
+pub type PushedReceipts = tokio::sync::mpsc::UnboundedReceiver<crate::providers::PushedReceipt>;
 
 /// What the service gives providers: the sealer of secrets, the public
 /// base URL of webhooks, and extra trusted certificates.

@@ -16,7 +16,9 @@ pub mod settings;
 
 pub use settings::SmppSettings;
 
-use super::{settings_error, Client, Configure, Provider, ReceiptSink, SendReply, SendRequest};
+use super::{
+    settings_error, Client, Configure, Provider, PushedReceipt, ReceiptSink, SendReply, SendRequest,
+};
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use herald_core::{Channel, FieldError, Route, RouteKind};
@@ -39,6 +41,10 @@ const ENQUIRE_LINK: Duration = Duration::from_secs(30);
 /// [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long a receipt waits to be recorded before it is left
+/// unacknowledged (the SMSC then sends it again).
+const ACK_BOUND: Duration = Duration::from_secs(30);
+
 /// How many ids of later parts are remembered (their receipts are not the
 /// attempt's and are dropped).
 const LATER_PARTS: usize = 4096;
@@ -352,8 +358,14 @@ impl Inner {
             .unwrap_or(false)
     }
 
-    /// One `deliver_sm`: a receipt handed to the service.
-    fn take_deliver(&self, pdu: &rusmpp::pdus::DeliverSm) {
+    /// One `deliver_sm`: a receipt handed to the service. Answers when it
+    /// may be acknowledged to the SMSC: at once for what is not a receipt
+    /// of ours, else once the service has recorded it (`None` when the
+    /// service could not: no acknowledgement, so the SMSC sends it again).
+    fn take_deliver(
+        &self,
+        pdu: &rusmpp::pdus::DeliverSm,
+    ) -> Option<tokio::sync::oneshot::Receiver<()>> {
         let mut tlv_id = None;
         let mut tlv_state = None;
         for t in pdu.tlvs() {
@@ -366,19 +378,24 @@ impl Inner {
         let is_receipt = u8::from(pdu.esm_class) & 0x3c != 0 || tlv_id.is_some();
         if !is_receipt {
             tracing::debug!(hook = %self.hook_id, "smpp: a mobile-originated message, not a receipt: ignored");
-            return;
+            return None;
         }
         let Some(r) =
             receipt::from_parts(tlv_id.as_deref(), tlv_state, pdu.short_message().as_ref())
         else {
-            return;
+            return None;
         };
         if self.is_later_part(&r.message_id) {
-            return;
+            return None;
         }
-        if let Some(sink) = &self.receipts {
-            let _ = sink.send((self.hook_id.clone(), r));
-        }
+        let sink = self.receipts.as_ref()?;
+        let (recorded, done) = tokio::sync::oneshot::channel();
+        let _ = sink.send(PushedReceipt {
+            hook_id: self.hook_id.clone(),
+            receipt: r,
+            recorded,
+        });
+        Some(done)
     }
 }
 
@@ -390,11 +407,26 @@ async fn run(inner: Weak<Inner>, mut client: rusmppc::Client, mut events: Events
             let Some(me) = inner.upgrade() else { return };
             match event {
                 rusmppc::Event::Incoming(cmd) if cmd.id() == CommandId::DeliverSm => {
-                    let _ = client
-                        .deliver_sm_resp(cmd.sequence_number(), DeliverSmResp::default())
-                        .await;
-                    if let Some(Pdu::DeliverSm(d)) = cmd.pdu() {
-                        me.take_deliver(d);
+                    let pending = match cmd.pdu() {
+                        Some(Pdu::DeliverSm(d)) => me.take_deliver(d),
+                        _ => None,
+                    };
+                    let seq = cmd.sequence_number();
+                    let client = client.clone();
+                    match pending {
+                        None => {
+                            let _ = client.deliver_sm_resp(seq, DeliverSmResp::default()).await;
+                        }
+                        // Acknowledged only once recorded, without holding
+                        // up the link's other events.
+                        Some(done) => {
+                            tokio::spawn(async move {
+                                if let Ok(Ok(())) = tokio::time::timeout(ACK_BOUND, done).await {
+                                    let _ =
+                                        client.deliver_sm_resp(seq, DeliverSmResp::default()).await;
+                                }
+                            });
+                        }
                     }
                 }
                 rusmppc::Event::Incoming(_) => {}

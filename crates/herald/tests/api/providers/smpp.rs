@@ -9,7 +9,7 @@
 use crate::helpers::{attempts, outcome, spawn_app};
 use herald::providers::smpp::Smpp;
 use herald::providers::tls::Roots;
-use herald::providers::{Client, Configure, HookReceipt, SendReply, SendRequest};
+use herald::providers::{Client, Configure, HookReceipt, PushedReceipt, SendReply, SendRequest};
 use herald_core::{Channel, Rendered};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -139,7 +139,7 @@ impl Drop for Peer {
     }
 }
 
-fn client(settings: &Value) -> (Arc<dyn Client>, UnboundedReceiver<(String, HookReceipt)>) {
+fn client(settings: &Value) -> (Arc<dyn Client>, UnboundedReceiver<PushedReceipt>) {
     let (tx, rx) = unbounded_channel();
     let roots = Roots::none();
     let c = herald::providers::Provider::configure(
@@ -177,11 +177,15 @@ async fn send(c: &dyn Client, to: &str, body: &str) -> SendReply {
     c.send(&req).await
 }
 
-async fn receipt(rx: &mut UnboundedReceiver<(String, HookReceipt)>) -> (String, HookReceipt) {
-    tokio::time::timeout(EVENT_BOUND, rx.recv())
+/// The next pushed receipt, answered as recorded (as the service does once
+/// it has committed it).
+async fn receipt(rx: &mut UnboundedReceiver<PushedReceipt>) -> (String, HookReceipt) {
+    let p = tokio::time::timeout(EVENT_BOUND, rx.recv())
         .await
         .expect("a receipt in time")
-        .expect("the channel is open")
+        .expect("the channel is open");
+    let _ = p.recorded.send(());
+    (p.hook_id, p.receipt)
 }
 
 fn accepted_id(r: &SendReply) -> String {
@@ -416,4 +420,33 @@ async fn smpp_receipts_confirm_and_fail_through_the_api() {
     let n = app.wait_final(&key, &id).await;
     assert_eq!(outcome(&n, "sms"), "failed", "{n:#}");
     assert!(!n.to_string().contains(PASSWORD));
+}
+
+/// A receipt is acknowledged to the SMSC (`deliver_sm_resp`) only once the
+/// service has recorded it: one the service could not record is left
+/// unacknowledged, so the SMSC sends it again rather than it being lost in
+/// a crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smpp_a_receipt_is_acknowledged_only_once_recorded() {
+    let Some(peer) = Peer::start(json!({})) else {
+        return;
+    };
+    let (c, mut rx) = client(&peer.settings());
+    accepted_id(&send(c.as_ref(), "+15550000001", "one").await);
+    let lost = tokio::time::timeout(EVENT_BOUND, rx.recv())
+        .await
+        .expect("a receipt in time")
+        .expect("the channel is open");
+    // Not recorded (the process died, say): dropped unanswered.
+    drop(lost);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        peer.of("deliver_sm_resp").is_empty(),
+        "{:?}",
+        peer.of("deliver_sm_resp")
+    );
+    accepted_id(&send(c.as_ref(), "+15550000001", "two").await);
+    receipt(&mut rx).await;
+    let acks = peer.at_least("deliver_sm_resp", 1).await;
+    assert_eq!(acks.len(), 1, "{acks:?}");
 }
