@@ -88,6 +88,8 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_integration(&self, owner: Owner<'_>, channel: Channel) -> Result<bool>;
     /// The integration a receipt webhook belongs to.
     async fn integration_by_hook(&self, hook_id: &str) -> Result<Option<HookedIntegration>>;
+    /// Every integration (tenants' and the operator's) of one provider.
+    async fn integrations_of_provider(&self, provider: &str) -> Result<Vec<HookedIntegration>>;
 
     /// Creates or replaces a notification type.
     async fn put_type(&self, tenant_id: &str, t: &NotificationType) -> Result<()>;

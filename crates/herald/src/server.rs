@@ -123,6 +123,12 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         receipts_wake,
         rx.clone(),
     )));
+    // Clients that keep a link of their own (SMPP) are opened now: receipts
+    // owed for messages sent before a restart arrive only on such a link.
+    {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move { app.open_links().await }));
+    }
     if let Some(pushed) = app.take_pushed_receipts() {
         tasks.push(tokio::spawn(run_pushed_receipts(
             Arc::downgrade(&app),

@@ -296,6 +296,10 @@ impl Store for SqliteStore {
         read::integration_by_hook(&mut *self.reader().await?, hook_id).await
     }
 
+    async fn integrations_of_provider(&self, provider: &str) -> Result<Vec<HookedIntegration>> {
+        read::integrations_of_provider(&mut *self.reader().await?, provider).await
+    }
+
     async fn put_type(&self, tenant_id: &str, t: &NotificationType) -> Result<()> {
         self.call_unit(Op::PutType {
             tenant_id: tenant_id.to_string(),

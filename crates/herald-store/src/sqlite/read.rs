@@ -97,6 +97,27 @@ pub(super) async fn list_integrations(
     Ok(out)
 }
 
+/// Every integration of one provider, the tenants' and the operator's.
+pub(super) async fn integrations_of_provider(
+    conn: &mut SqliteConnection,
+    provider: &str,
+) -> Result<Vec<HookedIntegration>> {
+    let sql = format!(
+        "SELECT tenant_id, {INTEGRATION_COLS} FROM integrations WHERE provider = ?1
+         UNION ALL SELECT NULL AS tenant_id, {INTEGRATION_COLS} FROM operator_integrations
+         WHERE provider = ?1"
+    );
+    let rows = sqlx::query(&sql).bind(provider).fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(HookedIntegration {
+                tenant_id: col(r, "tenant_id")?,
+                integration: integration(r)?,
+            })
+        })
+        .collect()
+}
+
 /// The integration a hook id belongs to, the tenants' first.
 pub(super) async fn integration_by_hook(
     conn: &mut SqliteConnection,

@@ -105,6 +105,16 @@ pub async fn check_config_round_trip(store: &dyn Store) {
         })
     );
     assert_eq!(store.integration_by_hook("nope").await.unwrap(), None);
+    assert_eq!(
+        store
+            .integrations_of_provider("simulator")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| h.integration.hook_id)
+            .collect::<Vec<_>>(),
+        vec![sms2.hook_id.clone()]
+    );
 
     // The operator's integrations are kept apart from every tenant's.
     let shared = Integration {

@@ -110,6 +110,21 @@ impl Store for MockStore {
             .remove(&(owner_key(owner), channel))
             .is_some())
     }
+    async fn integrations_of_provider(
+        &self,
+        provider: &str,
+    ) -> Result<Vec<HookedIntegration>, StoreError> {
+        Ok(self
+            .lock()
+            .integrations
+            .iter()
+            .filter(|(_, i)| i.provider == provider)
+            .map(|((t, _), i)| HookedIntegration {
+                tenant_id: t.clone(),
+                integration: i.clone(),
+            })
+            .collect())
+    }
     async fn integration_by_hook(
         &self,
         hook_id: &str,

@@ -209,6 +209,9 @@ pub trait Client: Send + Sync + 'static {
         DEFAULT_TIMEOUT
     }
 
+    /// Opens the client's own link now (see `Provider::keeps_a_link`).
+    async fn open(&self) {}
+
     /// Reads a receipt callback: verifies the provider's signature, then
     /// parses the provider's own format.
     async fn hook(&self, _req: &HookRequest) -> Result<HookReply, HookError> {
@@ -232,6 +235,12 @@ pub trait Provider: Send + Sync + 'static {
     /// Whether the provider calls back with receipts at the integration's
     /// webhook URL (shown by a GET as `webhook_url`).
     fn calls_back(&self) -> bool {
+        false
+    }
+    /// Whether its clients keep a link of their own that receipts arrive
+    /// on (SMPP): those are opened when Herald starts, so receipts owed
+    /// for messages sent before a restart still come in.
+    fn keeps_a_link(&self) -> bool {
         false
     }
     /// The routes of an SMS/messenger integration, in order, each with its
@@ -271,6 +280,11 @@ impl Registry {
     /// Looks a provider up.
     pub fn get(&self, name: &str) -> Option<&Arc<dyn Provider>> {
         self.by_name.get(name)
+    }
+
+    /// Every provider with its name.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Arc<dyn Provider>)> {
+        self.by_name.iter().map(|(n, p)| (*n, p))
     }
 
     /// The names, for error messages.

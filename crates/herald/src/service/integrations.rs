@@ -375,6 +375,27 @@ impl App {
         }))
     }
 
+    /// Opens the links of every integration whose provider keeps one.
+    pub async fn open_links(&self) {
+        for (name, provider) in self.providers.iter() {
+            if !provider.keeps_a_link() {
+                continue;
+            }
+            let all = match self.store.integrations_of_provider(name).await {
+                Ok(all) => all,
+                Err(e) => {
+                    tracing::warn!("listing the {name} integrations to open their links: {e}");
+                    continue;
+                }
+            };
+            for h in all {
+                if let Ok(Some(r)) = self.resolve_hook(&h.integration.hook_id).await {
+                    r.client.open().await;
+                }
+            }
+        }
+    }
+
     /// Sends one test message through the tenant's integration of a
     /// channel (its own, else the operator's) now.
     pub async fn test_integration(

@@ -10,12 +10,14 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-struct Serve {
-    child: tokio::process::Child,
-    api: Api,
+/// A `herald serve` process (killed when dropped).
+pub(crate) struct Serve {
+    pub(crate) child: tokio::process::Child,
+    pub(crate) api: Api,
 }
 
-async fn serve(dir: &Path, log: &Path) -> Serve {
+/// Starts `herald serve` over `dir/herald.db`, logging to `log`.
+pub(crate) async fn serve(dir: &Path, log: &Path) -> Serve {
     let stderr = std::fs::File::create(log).expect("a log file");
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
         .arg("serve")

@@ -69,6 +69,10 @@ impl Provider for Smpp {
         Ok(Arc::new(self.client(cfg)?))
     }
 
+    fn keeps_a_link(&self) -> bool {
+        true
+    }
+
     fn routes(&self, _channel: Channel, _settings: &serde_json::Value) -> Vec<Route> {
         vec![Route::new("sms", RouteKind::Sms)]
     }
@@ -380,11 +384,7 @@ impl Inner {
             tracing::debug!(hook = %self.hook_id, "smpp: a mobile-originated message, not a receipt: ignored");
             return None;
         }
-        let Some(r) =
-            receipt::from_parts(tlv_id.as_deref(), tlv_state, pdu.short_message().as_ref())
-        else {
-            return None;
-        };
+        let r = receipt::from_parts(tlv_id.as_deref(), tlv_state, pdu.short_message().as_ref())?;
         if self.is_later_part(&r.message_id) {
             return None;
         }
@@ -585,6 +585,13 @@ impl Client for SmppClient {
             self.inner.remember_later_parts(ids[1..].to_vec());
         }
         SendReply::Accepted { message_id: first }
+    }
+
+    async fn open(&self) {
+        // A failed bind is retried by the next send, or logged here.
+        if let Err(r) = self.inner.bound().await {
+            tracing::warn!(server = %self.inner.server, "smpp: binding at start: {r:?}");
+        }
     }
 
     fn timeout(&self) -> Duration {

@@ -450,3 +450,31 @@ async fn smpp_a_receipt_is_acknowledged_only_once_recorded() {
     let acks = peer.at_least("deliver_sm_resp", 1).await;
     assert_eq!(acks.len(), 1, "{acks:?}");
 }
+
+/// After a restart Herald binds to the SMSC at once, with nothing to send:
+/// receipts owed for messages sent before the restart arrive only on a
+/// bind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smpp_binds_when_herald_starts_so_owed_receipts_can_arrive() {
+    let Some(peer) = Peer::start(json!({})) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut first = crate::secrets::serve(dir.path(), &dir.path().join("1.log")).await;
+    let key = first.api.create_tenant("Salon").await.api_key;
+    first
+        .api
+        .integration(
+            &key,
+            "sms",
+            json!({"provider": "smpp", "settings": peer.settings(), "confirm": "receipt"}),
+        )
+        .await;
+    // Configured, nothing sent: no bind yet.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(peer.of("bind").is_empty(), "{:?}", peer.of("bind"));
+    first.child.kill().await.ok();
+    let _second = crate::secrets::serve(dir.path(), &dir.path().join("2.log")).await;
+    let binds = peer.at_least("bind", 1).await;
+    assert_eq!(binds.len(), 1, "{binds:?}");
+}

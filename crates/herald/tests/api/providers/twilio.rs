@@ -145,6 +145,9 @@ mod peer {
         }
 
         fn of(&self, kind: &str) -> Vec<Value> {
+            // The peer writes its event before it answers, but the line is
+            // read on another thread: let it land before looking.
+            std::thread::sleep(std::time::Duration::from_millis(50));
             self.events
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
