@@ -320,6 +320,31 @@ pub fn parse_settings<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// An HTTP provider's answer read whole: status, headers and body, or the
+/// transient reply for a request that failed or a body that could not be
+/// read (`who` names the provider in the error: "Twilio", "FCM").
+pub async fn read_answer(
+    sent: Result<reqwest::Response, reqwest::Error>,
+    who: &str,
+) -> Result<(http::StatusCode, http::HeaderMap, bytes::Bytes), SendReply> {
+    let resp = sent.map_err(|e| SendReply::Transient {
+        error: format!("{who} {}", transport_error(&e)),
+        retry_after_ms: None,
+    })?;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    match resp.bytes().await {
+        Ok(body) => Ok((status, headers, body)),
+        Err(e) => Err(SendReply::Transient {
+            error: format!(
+                "{who} answered {status}, body unreadable: {}",
+                transport_error(&e)
+            ),
+            retry_after_ms: None,
+        }),
+    }
+}
+
 /// Describes a failed HTTP request by its kind and innermost cause
 /// (connection refused, DNS, TLS), for providers over HTTP.
 pub fn transport_error(e: &reqwest::Error) -> String {

@@ -128,26 +128,9 @@ impl FcmClient {
             .body(body.to_vec())
             .send()
             .await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) => {
-                return Answer::Reply(SendReply::Transient {
-                    error: format!("FCM {}", transport_error(&e)),
-                    retry_after_ms: None,
-                })
-            }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        match resp.bytes().await {
-            Ok(bytes) => reply::classify(status, &headers, &bytes),
-            Err(e) => Answer::Reply(SendReply::Transient {
-                error: format!(
-                    "FCM answered {status}, body unreadable: {}",
-                    transport_error(&e)
-                ),
-                retry_after_ms: None,
-            }),
+        match super::read_answer(resp, "FCM").await {
+            Ok((status, headers, bytes)) => reply::classify(status, &headers, &bytes),
+            Err(reply) => Answer::Reply(reply),
         }
     }
 }

@@ -23,8 +23,8 @@ pub mod signature;
 pub use settings::{Sender, TwilioSettings, DEFAULT_BASE_URL};
 
 use super::{
-    retry_after_ms, transport_error, Client, Configure, HookError, HookReceipt, HookReply,
-    HookRequest, Provider, SendReply, SendRequest,
+    retry_after_ms, Client, Configure, HookError, HookReceipt, HookReply, HookRequest, Provider,
+    SendReply, SendRequest,
 };
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError, Route, RouteKind};
@@ -296,26 +296,9 @@ impl Client for TwilioClient {
             .body(body)
             .send()
             .await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) => {
-                return SendReply::Transient {
-                    error: format!("Twilio {}", transport_error(&e)),
-                    retry_after_ms: None,
-                }
-            }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        match resp.bytes().await {
-            Ok(bytes) => classify(status, &headers, &bytes, req.route),
-            Err(e) => SendReply::Transient {
-                error: format!(
-                    "Twilio answered {status}, body unreadable: {}",
-                    transport_error(&e)
-                ),
-                retry_after_ms: None,
-            },
+        match super::read_answer(resp, "Twilio").await {
+            Ok((status, headers, bytes)) => classify(status, &headers, &bytes, req.route),
+            Err(reply) => reply,
         }
     }
 

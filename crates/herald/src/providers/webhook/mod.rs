@@ -11,7 +11,6 @@ pub mod signature;
 
 pub use settings::{WebhookSettings, DEFAULT_TIMEOUT};
 
-use super::transport_error;
 use super::{
     retry_after_ms, Client, Configure, HookError, HookReceipt, HookReply, HookRequest, Provider,
     SendReply, SendRequest,
@@ -191,26 +190,9 @@ impl Client for WebhookClient {
             .body(body)
             .send()
             .await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) => {
-                return SendReply::Transient {
-                    error: format!("webhook {}", transport_error(&e)),
-                    retry_after_ms: None,
-                }
-            }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        match resp.bytes().await {
-            Ok(bytes) => classify(status, &headers, &bytes, req.idempotency_key),
-            Err(e) => SendReply::Transient {
-                error: format!(
-                    "the gateway answered {status}, body unreadable: {}",
-                    transport_error(&e)
-                ),
-                retry_after_ms: None,
-            },
+        match super::read_answer(resp, "the gateway").await {
+            Ok((status, headers, bytes)) => classify(status, &headers, &bytes, req.idempotency_key),
+            Err(reply) => reply,
         }
     }
 

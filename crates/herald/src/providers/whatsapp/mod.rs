@@ -18,8 +18,7 @@ mod settings;
 pub use settings::{Template, WhatsappSettings, DEFAULT_BASE_URL};
 
 use super::{
-    transport_error, Client, Configure, HookError, HookReply, HookRequest, Provider, SendReply,
-    SendRequest,
+    Client, Configure, HookError, HookReply, HookRequest, Provider, SendReply, SendRequest,
 };
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError, Route, RouteKind};
@@ -169,26 +168,18 @@ impl Client for WhatsappClient {
             .json(&body)
             .send()
             .await;
-        let resp = match resp {
-            Ok(r) => r,
-            Err(e) => {
-                return SendReply::Transient {
-                    error: self.scrub(format!("WhatsApp {}", transport_error(&e))),
-                    retry_after_ms: None,
-                }
+        match super::read_answer(resp, "WhatsApp").await {
+            Ok((status, headers, bytes)) => {
+                reply::classify(status, &headers, &bytes, &|s| self.scrub(s))
             }
-        };
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        match resp.bytes().await {
-            Ok(bytes) => reply::classify(status, &headers, &bytes, &|s| self.scrub(s)),
-            Err(e) => SendReply::Transient {
-                error: self.scrub(format!(
-                    "WhatsApp answered {status}, body unreadable: {}",
-                    transport_error(&e)
-                )),
-                retry_after_ms: None,
+            Err(SendReply::Transient {
+                error,
+                retry_after_ms,
+            }) => SendReply::Transient {
+                error: self.scrub(error),
+                retry_after_ms,
             },
+            Err(reply) => reply,
         }
     }
 
