@@ -5,7 +5,9 @@
 //! rejected so half the cascades fall back to SMS). Prints one line per
 //! figure and the process's peak RSS. Sizes can be set with
 //! HERALD_BENCH_N (notifications, default 20000) and HERALD_BENCH_CONC
-//! (concurrent HTTP clients, default 64).
+//! (concurrent HTTP clients, default 64); HERALD_BENCH_PER_KEY sets the
+//! bound on sends in flight per tenant and channel (default 64), and
+//! HERALD_BENCH_FAIR_N the fairness run's backlog (default 1000).
 
 use herald::server::{self, ServeConfig};
 use herald::worker::WorkerConfig;
@@ -126,6 +128,8 @@ async fn bench_service(n: usize, conc: usize) {
     ));
     cfg.admin_token = Some("bench-admin".into());
     cfg.worker = WorkerConfig::default();
+    // HERALD_BENCH_PER_KEY: sends in flight per (tenant, channel).
+    cfg.worker.per_integration = env_usize("HERALD_BENCH_PER_KEY", cfg.worker.per_integration);
     let running = server::start(cfg).await.expect("start");
     let base = format!("http://{}", running.addr);
     let c = reqwest::Client::builder()
