@@ -207,6 +207,7 @@ mod tests {
             deadline: 301_000,
             sent_at: Some(1_000),
             answered_at: Some(2_000),
+            cost_micros: None,
             receipts: vec![],
         };
         let s = step(&plan(), &[refused], 2_000).unwrap();

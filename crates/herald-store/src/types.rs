@@ -38,6 +38,9 @@ pub struct Integration {
     /// At most this many sends a second through it (`None`: no bound).
     #[serde(default)]
     pub max_per_second: Option<f64>,
+    /// What one SMS segment costs through it (`None`: not priced).
+    #[serde(default)]
+    pub price_per_segment: Option<f64>,
     /// Not the tenant's own: the operator's, which the tenant uses (never
     /// stored; set when a tenant's integrations are listed).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -226,6 +229,9 @@ pub struct AttemptRecord {
     pub sent_at: Option<Millis>,
     /// When the provider's final answer (accept/refuse/give up) was recorded.
     pub answered_at: Option<Millis>,
+    /// What it cost, in millionths of the price's unit, when priced.
+    #[serde(default)]
+    pub cost_micros: Option<i64>,
     /// Receipts in arrival order.
     pub receipts: Vec<ReceiptRecord>,
 }
@@ -375,6 +381,9 @@ pub enum SendOutcome {
     Accepted {
         /// The provider's message id.
         provider_message_id: Option<String>,
+        /// What it cost, in millionths of the price's unit (SMS: segments
+        /// × the integration's price per segment).
+        cost_micros: Option<i64>,
     },
     /// Refused for good. `unreachable` when the address or token is dead;
     /// for push the store then removes the token from the recipient.

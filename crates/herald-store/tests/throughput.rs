@@ -145,6 +145,7 @@ async fn throughput() {
                 at: 2_000,
                 outcome: SendOutcome::Accepted {
                     provider_message_id: Some(a.id.clone()),
+                    cost_micros: None,
                 },
             })
             .collect();

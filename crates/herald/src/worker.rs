@@ -76,6 +76,7 @@ pub fn classify(
     match reply {
         SendReply::Accepted { message_id } => SendOutcome::Accepted {
             provider_message_id: message_id.clone(),
+            cost_micros: None,
         },
         SendReply::Permanent { error } => SendOutcome::Refused {
             error: error.clone(),
@@ -202,7 +203,32 @@ async fn send_one(
     };
     app.metrics.send(claimed.channel, kind);
     let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
-    classify(&reply, claimed, now_ms(), jitter)
+    let mut outcome = classify(&reply, claimed, now_ms(), jitter);
+    if let SendOutcome::Accepted { cost_micros, .. } = &mut outcome {
+        *cost_micros = sms_cost(app, &resolved.hooked.integration, claimed);
+    }
+    outcome
+}
+
+/// What an accepted SMS costs: its segments times the integration's price,
+/// in millionths; `None` when unpriced or not an SMS route (a messenger).
+fn sms_cost(
+    app: &App,
+    integration: &herald_store::Integration,
+    claimed: &ClaimedAttempt,
+) -> Option<i64> {
+    let price = integration.price_per_segment?;
+    let provider = app.providers.get(&integration.provider)?;
+    let kind = provider
+        .routes(claimed.channel, &integration.settings)
+        .into_iter()
+        .find(|r| r.name == claimed.route)?
+        .kind;
+    if kind != herald_core::RouteKind::Sms {
+        return None;
+    }
+    let segments = herald_core::sms::sms_size(&claimed.content.body).segments;
+    Some((f64::from(segments) * price * 1_000_000.0).round() as i64)
 }
 
 /// Records send results in batches: whatever arrived while the previous

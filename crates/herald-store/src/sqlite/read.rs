@@ -52,12 +52,14 @@ fn integration(r: &SqliteRow) -> Result<Integration> {
         updated_at: col(r, "updated_at")?,
         hook_id: col::<Option<String>>(r, "hook_id")?.unwrap_or_default(),
         max_per_second: col(r, "max_per_second")?,
+        price_per_segment: col(r, "price_per_segment")?,
         inherited: false,
     })
 }
 
 const INTEGRATION_COLS: &str =
-    "channel, provider, settings, confirm, window_s, updated_at, hook_id, max_per_second";
+    "channel, provider, settings, confirm, window_s, updated_at, hook_id, max_per_second, \
+     price_per_segment";
 
 /// The table and owner filter of an owner's integrations (`?1` is the
 /// tenant id; the operator's table ignores it).
@@ -195,7 +197,7 @@ pub(super) async fn get_recipient(
 
 const ATTEMPT_COLS: &str = "SELECT a.notification_id, a.id, a.channel_idx, a.channel, a.route,
         a.to_addr, a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
-        a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at,
+        a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered AS r_delivered, r.at AS r_at, r.late AS r_late, r.error AS r_error
     FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id";
 
@@ -220,6 +222,7 @@ fn push_attempt_row(attempts: &mut Vec<AttemptRecord>, r: &SqliteRow) -> Result<
             deadline: col(r, "deadline")?,
             sent_at: col(r, "sent_at")?,
             answered_at: col(r, "answered_at")?,
+            cost_micros: col(r, "cost_micros")?,
             receipts: Vec::new(),
         });
     }

@@ -180,31 +180,40 @@ pub(super) async fn record_send_results(
     let mut touched: Vec<(String, Millis)> = Vec::new();
     let mut dead: Vec<(String, Channel, String)> = Vec::new();
     for chunk in chosen.chunks(CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> =
-            QueryBuilder::new("WITH v (id, status, at, pm, error, unreachable, next_try_at) AS (");
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "WITH v (id, status, at, pm, error, unreachable, next_try_at, cost) AS (",
+        );
         qb.push_values(chunk, |mut b, r| {
-            let (status, pm, error, unreachable, next) = match &r.outcome {
+            let (status, pm, error, unreachable, next, cost) = match &r.outcome {
                 SendOutcome::Accepted {
                     provider_message_id,
+                    cost_micros,
                 } => (
                     "accepted",
                     provider_message_id.as_deref(),
                     None,
                     false,
                     None,
+                    *cost_micros,
                 ),
-                SendOutcome::Refused { error, unreachable } => {
-                    ("refused", None, Some(error.as_str()), *unreachable, None)
-                }
+                SendOutcome::Refused { error, unreachable } => (
+                    "refused",
+                    None,
+                    Some(error.as_str()),
+                    *unreachable,
+                    None,
+                    None,
+                ),
                 SendOutcome::Retry { error, next_try_at } => (
                     "queued",
                     None,
                     Some(error.as_str()),
                     false,
                     Some(*next_try_at),
+                    None,
                 ),
                 SendOutcome::GaveUp { error } => {
-                    ("gave_up", None, Some(error.as_str()), false, None)
+                    ("gave_up", None, Some(error.as_str()), false, None, None)
                 }
             };
             b.push_bind(r.attempt_id.as_str())
@@ -213,7 +222,8 @@ pub(super) async fn record_send_results(
                 .push_bind(pm)
                 .push_bind(error)
                 .push_bind(unreachable)
-                .push_bind(next);
+                .push_bind(next)
+                .push_bind(cost);
         });
         qb.push(
             ") UPDATE attempts SET status = v.status,
@@ -224,7 +234,8 @@ pub(super) async fn record_send_results(
                      ELSE COALESCE(v.error, attempts.error) END,
                  unreachable = CASE v.status WHEN 'refused' THEN v.unreachable
                      ELSE attempts.unreachable END,
-                 next_try_at = COALESCE(v.next_try_at, attempts.next_try_at)
+                 next_try_at = COALESCE(v.next_try_at, attempts.next_try_at),
+                 cost_micros = COALESCE(v.cost, attempts.cost_micros)
              FROM v WHERE attempts.id = v.id AND attempts.status IN ('queued', 'sending')
              RETURNING id, notification_id, channel, to_addr",
         );

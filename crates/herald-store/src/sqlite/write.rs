@@ -52,21 +52,23 @@ pub(super) async fn put_integration(
     let sql = match tenant_id {
         Some(_) => {
             "INSERT INTO integrations (tenant_id, channel, provider, settings, confirm, window_s,
-                 updated_at, hook_id, max_per_second)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 updated_at, hook_id, max_per_second, price_per_segment)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (tenant_id, channel) DO UPDATE SET provider = excluded.provider,
                  settings = excluded.settings, confirm = excluded.confirm,
                  window_s = excluded.window_s, updated_at = excluded.updated_at,
-                 hook_id = excluded.hook_id, max_per_second = excluded.max_per_second"
+                 hook_id = excluded.hook_id, max_per_second = excluded.max_per_second,
+                 price_per_segment = excluded.price_per_segment"
         }
         None => {
             "INSERT INTO operator_integrations (channel, provider, settings, confirm, window_s,
-                 updated_at, hook_id, max_per_second)
-             VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 updated_at, hook_id, max_per_second, price_per_segment)
+             VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (channel) DO UPDATE SET provider = excluded.provider,
                  settings = excluded.settings, confirm = excluded.confirm,
                  window_s = excluded.window_s, updated_at = excluded.updated_at,
-                 hook_id = excluded.hook_id, max_per_second = excluded.max_per_second"
+                 hook_id = excluded.hook_id, max_per_second = excluded.max_per_second,
+                 price_per_segment = excluded.price_per_segment"
         }
     };
     sqlx::query(sql)
@@ -79,6 +81,7 @@ pub(super) async fn put_integration(
         .bind(i.updated_at)
         .bind(&i.hook_id)
         .bind(i.max_per_second)
+        .bind(i.price_per_segment)
         .execute(conn)
         .await?;
     Ok(())

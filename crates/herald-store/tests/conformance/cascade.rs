@@ -627,6 +627,7 @@ pub async fn check_receipts_stay_within_their_integration(store: &dyn Store) {
             at: T0 + 10,
             outcome: SendOutcome::Accepted {
                 provider_message_id: Some("pm-a".into()),
+                cost_micros: None,
             },
         }])
         .await

@@ -57,6 +57,7 @@ pub async fn check_config_round_trip(store: &dyn Store) {
         hook_id: format!("h-sms-{tenant}"),
         inherited: false,
         max_per_second: Some(2.5),
+        price_per_segment: None,
     };
     let mail = Integration {
         channel: Channel::Email,
@@ -68,6 +69,7 @@ pub async fn check_config_round_trip(store: &dyn Store) {
         hook_id: format!("h-mail-{tenant}"),
         inherited: false,
         max_per_second: None,
+        price_per_segment: None,
     };
     let (tenant_o, other_o) = (Owner::Tenant(&tenant), Owner::Tenant(&other));
     store.put_integration(tenant_o, &sms).await.unwrap();

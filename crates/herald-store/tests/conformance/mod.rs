@@ -63,6 +63,7 @@ pub async fn new_tenant(store: &dyn Store) -> String {
             hook_id: hook(&t.id, ch),
             inherited: false,
             max_per_second: None,
+            price_per_segment: None,
         };
         store
             .put_integration(herald_store::Owner::Tenant(&t.id), &i)
@@ -183,5 +184,6 @@ pub async fn answer(store: &dyn Store, attempt_id: &str, at: i64, outcome: SendO
 pub fn accepted(pm: &str) -> SendOutcome {
     SendOutcome::Accepted {
         provider_message_id: Some(pm.to_string()),
+        cost_micros: None,
     }
 }

@@ -48,6 +48,7 @@ pub fn integration(i: &Integration, shown_settings: Value) -> Value {
         },
         "window_s": i.window_s,
         "max_per_second": i.max_per_second,
+        "price_per_segment": i.price_per_segment,
         "updated_at": timestamp(i.updated_at),
     })
 }
@@ -126,6 +127,7 @@ pub fn attempt(a: &AttemptRecord) -> Value {
         "answered_at": opt_timestamp(a.answered_at),
         "deadline": timestamp(a.deadline),
         "receipts": a.receipts.iter().map(receipt).collect::<Vec<_>>(),
+        "cost": a.cost_micros.map(|c| c as f64 / 1_000_000.0),
     })
 }
 
@@ -282,6 +284,7 @@ mod tests {
             deadline: 600_000,
             sent_at: Some(1),
             answered_at: None,
+            cost_micros: None,
             receipts: vec![],
         }
     }

@@ -34,6 +34,10 @@ pub struct IntegrationInput {
     /// At most this many sends a second (0.01 to 10,000).
     #[serde(default)]
     pub max_per_second: Option<f64>,
+    /// What one SMS segment costs through it (0 to 1,000, in the
+    /// business's currency), giving each SMS attempt its cost.
+    #[serde(default)]
+    pub price_per_segment: Option<f64>,
 }
 
 impl std::fmt::Debug for IntegrationInput {
@@ -50,6 +54,7 @@ impl std::fmt::Debug for IntegrationInput {
             .field("confirm", &self.confirm)
             .field("window_s", &self.window_s)
             .field("max_per_second", &self.max_per_second)
+            .field("price_per_segment", &self.price_per_segment)
             .finish()
     }
 }
@@ -174,6 +179,15 @@ impl App {
                 ));
             }
         }
+        if let Some(p) = input.price_per_segment {
+            if !(0.0..=1_000.0).contains(&p) {
+                return Err(invalid(
+                    "price_per_segment",
+                    "out_of_range",
+                    "price_per_segment must be between 0 and 1000",
+                ));
+            }
+        }
         if let Some(w) = input.window_s {
             if !(1..=259_200).contains(&w) {
                 return Err(invalid(
@@ -230,6 +244,7 @@ impl App {
                 .unwrap_or_else(new_hook_id),
             inherited: false,
             max_per_second: input.max_per_second,
+            price_per_segment: input.price_per_segment,
         };
         let settings = self
             .env

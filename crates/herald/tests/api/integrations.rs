@@ -269,7 +269,8 @@ async fn a_slow_tenants_backlog_does_not_delay_another_tenant() {
 }
 
 /// Each SMS attempt shows its encoding and billed segments, and so does the
-/// preview; a messenger route of the SMS channel is not billed by segment.
+/// preview, and its cost at the integration's price per segment; a
+/// messenger route of the SMS channel is not billed by segment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sms_attempts_and_the_preview_show_encoding_and_segments() {
     let app = spawn_app().await;
@@ -277,10 +278,26 @@ async fn sms_attempts_and_the_preview_show_encoding_and_segments() {
     app.integration(
         &key,
         "sms",
-        json!({"provider": "simulator", "confirm": "accepted",
+        json!({"provider": "simulator", "confirm": "accepted", "price_per_segment": 0.0075,
                "settings": {"routes": ["whatsapp", "sms"], "outcomes": {"whatsapp:+15550001111": "unregistered"}}}),
     )
     .await;
+    let (_, got) = app.get("/v1/integrations/sms", &key).await;
+    assert_eq!(got["price_per_segment"], 0.0075, "{got}");
+    let (status, body) = app
+        .put(
+            "/v1/integrations/sms",
+            &key,
+            &json!({"provider": "simulator", "price_per_segment": -1}),
+        )
+        .await;
+    assert_error(
+        "price",
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some("price_per_segment"),
+    );
     app.put_type(
         &key,
         "t",
@@ -306,14 +323,35 @@ async fn sms_attempts_and_the_preview_show_encoding_and_segments() {
             "{preview}"
         );
         let id = app.trigger(&key, body).await;
-        let n = app.wait_final(&key, &id).await;
+        app.wait_final(&key, &id).await;
+        // The simulator's receipt can finish the notification before the
+        // send's answer (which carries the cost) is recorded: wait for it.
+        let start = Instant::now();
+        let n = loop {
+            let n = app.notification(&key, &id).await;
+            let priced = attempts(&n, "sms")
+                .iter()
+                .any(|a| a["route"] == "sms" && a["cost"].is_number());
+            if priced || start.elapsed() > Duration::from_secs(30) {
+                break n;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         let tries = attempts(&n, "sms");
         assert_eq!(tries.len(), 2, "{n:#}");
         let whatsapp = tries.iter().find(|a| a["route"] == "whatsapp").unwrap();
         assert!(whatsapp.get("segments").is_none(), "{n:#}");
+        assert!(whatsapp["cost"].is_null(), "{n:#}");
         let sms = tries.iter().find(|a| a["route"] == "sms").unwrap();
         assert_eq!(sms["encoding"], encoding, "{n:#}");
         assert_eq!(sms["segments"], segments, "{n:#}");
+        let cost = sms["cost"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no cost: {n:#}"));
+        assert!(
+            (cost - segments as f64 * 0.0075).abs() < 1e-9,
+            "{cost}: {n:#}"
+        );
     }
 }
 
