@@ -74,6 +74,24 @@ impl Roots {
         self.pem.as_deref().map(Vec::as_slice)
     }
 
+    /// The HTTP client of a provider's API: every request bounded by
+    /// `timeout` (connecting by at most 10 s of it), and redirects refused,
+    /// since one would carry the credentials elsewhere or turn a POST into
+    /// a GET (no provider's API redirects). A failure names `field`, the
+    /// setting that holds the URL.
+    pub fn api_client(
+        &self,
+        timeout: std::time::Duration,
+        field: &str,
+    ) -> Result<reqwest::Client, herald_core::FieldError> {
+        self.http_client()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(std::time::Duration::from_secs(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| super::settings_error(field, "client", format!("no HTTP client: {e}")))
+    }
+
     /// An HTTP client builder over rustls that trusts the extra roots too.
     pub fn http_client(&self) -> reqwest::ClientBuilder {
         let mut b = reqwest::Client::builder()

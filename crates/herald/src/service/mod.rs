@@ -3,10 +3,12 @@
 //! rendering), and hands facts to the store, which runs the cascade.
 
 mod config;
+mod hooks;
 mod integrations;
 mod notify;
 
-pub use integrations::{HookFailure, HookOutcome, IntegrationInput, Resolved};
+pub use hooks::{HookFailure, HookOutcome};
+pub use integrations::{IntegrationInput, Resolved};
 pub use notify::{Planned, PreviewItem, TriggerInput, Triggered};
 
 use crate::cache::Caches;

@@ -52,18 +52,7 @@ impl Fcm {
     /// `Arc`, so that tests can look at the concrete client).
     pub fn client(&self, cfg: &Configure<'_>) -> Result<FcmClient, FieldError> {
         let checked = settings::parse(cfg.settings)?;
-        let http = cfg
-            .tls
-            .http_client()
-            .timeout(checked.timeout)
-            .connect_timeout(checked.timeout.min(Duration::from_secs(10)))
-            // A redirect would carry the bearer elsewhere, or turn the POST
-            // into a GET; FCM does not redirect.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                super::settings_error("base_url", "client", format!("no HTTP client: {e}"))
-            })?;
+        let http = cfg.tls.api_client(checked.timeout, "base_url")?;
         let sa = &checked.settings.service_account;
         let tokens = TokenSource::new(
             http.clone(),

@@ -108,18 +108,7 @@ impl Twilio {
     /// `Arc`, so that tests can look at the concrete client).
     pub fn client(&self, cfg: &Configure<'_>) -> Result<TwilioClient, FieldError> {
         let checked = settings::parse(cfg.settings)?;
-        let http = cfg
-            .tls
-            .http_client()
-            .timeout(checked.timeout)
-            .connect_timeout(checked.timeout.min(Duration::from_secs(10)))
-            // A redirect would carry the basic auth elsewhere, or turn the
-            // POST into a GET; Twilio's API does not redirect.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                super::settings_error("base_url", "client", format!("no HTTP client: {e}"))
-            })?;
+        let http = cfg.tls.api_client(checked.timeout, "base_url")?;
         Ok(TwilioClient {
             http,
             messages_url: checked.messages_url,

@@ -56,16 +56,7 @@ impl Webhook {
     /// `Arc`, so that tests can look at the concrete client).
     pub fn client(&self, cfg: &Configure<'_>) -> Result<WebhookClient, FieldError> {
         let checked = settings::parse(cfg.settings)?;
-        let http = cfg
-            .tls
-            .http_client()
-            .timeout(checked.timeout)
-            .connect_timeout(checked.timeout.min(Duration::from_secs(10)))
-            // A redirect would turn the POST into a GET and send the
-            // signed message somewhere the business did not configure.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| super::settings_error("url", "client", format!("no HTTP client: {e}")))?;
+        let http = cfg.tls.api_client(checked.timeout, "url")?;
         Ok(WebhookClient {
             http,
             url: checked.url,

@@ -65,17 +65,7 @@ impl Whatsapp {
     /// `Arc`, so that tests can look at the concrete client).
     pub fn client(&self, cfg: &Configure<'_>) -> Result<WhatsappClient, FieldError> {
         let c = settings::parse(cfg.settings)?;
-        let http = cfg
-            .tls
-            .http_client()
-            .timeout(c.timeout)
-            .connect_timeout(c.timeout.min(Duration::from_secs(10)))
-            // A redirect would carry the bearer token somewhere else.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| {
-                super::settings_error("base_url", "client", format!("no HTTP client: {e}"))
-            })?;
+        let http = cfg.tls.api_client(c.timeout, "base_url")?;
         Ok(WhatsappClient {
             http,
             messages_url: c.messages_url,
