@@ -10,10 +10,13 @@
 //! - [`encode`]: GSM-7 or UCS-2, and the parts of a long text;
 //! - [`receipt`]: `deliver_sm` receipts (TLVs or the text form).
 
+pub mod answer;
 pub mod encode;
 pub mod receipt;
 pub mod settings;
 
+pub use answer::classify;
+use answer::{bind_reason, link_error, status_of};
 pub use settings::SmppSettings;
 
 use super::{
@@ -26,7 +29,7 @@ use rusmpp::pdus::{BindTransceiver, DeliverSmResp, SubmitSm};
 use rusmpp::tlvs::TlvValue;
 use rusmpp::types::COctetString;
 use rusmpp::values::{EsmClass, Npi, RegisteredDelivery, ServiceType, Ton};
-use rusmpp::{CommandId, CommandStatus, Pdu};
+use rusmpp::{CommandId, Pdu};
 use secrecy::ExposeSecret;
 use std::collections::{HashSet, VecDeque};
 use std::fmt;
@@ -467,43 +470,6 @@ async fn run(inner: Weak<Inner>, mut client: rusmppc::Client, mut events: Events
     }
 }
 
-/// The status of an SMSC's refusal, when the error is one.
-fn status_of(e: &rusmppc::error::Error) -> Option<CommandStatus> {
-    match e {
-        rusmppc::error::Error::UnexpectedResponse { response } => {
-            let st = response.status();
-            (st != CommandStatus::EsmeRok).then_some(st)
-        }
-        _ => None,
-    }
-}
-
-/// Why a bind was refused, in words.
-fn bind_reason(status: CommandStatus) -> String {
-    let code = u32::from(status);
-    let what = match code {
-        0x0E => "invalid password (ESME_RINVPASWD)",
-        0x0F => "invalid system_id (ESME_RINVSYSID)",
-        0x0D => "bind failed (ESME_RBINDFAIL)",
-        0x05 => "already bound (ESME_RALYBND)",
-        0x53 => "invalid system_type (ESME_RINVSYSTYP)",
-        _ => return format!("command_status 0x{code:08X}"),
-    };
-    format!("{what}, command_status 0x{code:08X}")
-}
-
-/// A link error, without the PDUs it may carry.
-fn link_error(e: &rusmppc::error::Error) -> String {
-    match e {
-        rusmppc::error::Error::UnexpectedResponse { response } => format!(
-            "unexpected answer {:?} with command_status 0x{:08X}",
-            response.id(),
-            u32::from(response.status())
-        ),
-        other => other.to_string(),
-    }
-}
-
 impl SmppClient {
     /// The settings this client was built from.
     pub fn settings(&self) -> &SmppSettings {
@@ -596,19 +562,5 @@ impl Client for SmppClient {
 
     fn timeout(&self) -> Duration {
         self.inner.settings.timeout
-    }
-}
-
-/// A `submit_sm_resp`'s refusal as the cascade's kind.
-pub fn classify(status: CommandStatus, server: &str) -> SendReply {
-    let code = u32::from(status);
-    let error = format!("{server}: submit_sm refused: {status:?} (command_status 0x{code:08X})");
-    match code {
-        0x0B => SendReply::RecipientInvalid { error },
-        0x58 | 0x14 => SendReply::Transient {
-            error,
-            retry_after_ms: None,
-        },
-        _ => SendReply::Permanent { error },
     }
 }
