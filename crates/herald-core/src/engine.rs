@@ -17,6 +17,8 @@ enum Verdict {
 
 fn attempt_verdict(att: &AttemptFacts, plan: &ChannelPlan, now: Millis) -> Verdict {
     let deadline = att.deadline(plan);
+    let confirm = plan.confirm_of(&att.route);
+    let window_s = plan.window_s_of(&att.route);
     // Only facts inside the window count: a late one is recorded (and shown
     // in the log) but never changes a verdict that was already final when
     // the window closed.
@@ -49,7 +51,7 @@ fn attempt_verdict(att: &AttemptFacts, plan: &ChannelPlan, now: Millis) -> Verdi
         AttemptState::GaveUp { error, .. } => Verdict::Failed(format!(
             "provider unavailable until the window closed ({error})"
         )),
-        AttemptState::Accepted { at } if plan.confirm == Confirm::Accepted && *at < deadline => {
+        AttemptState::Accepted { at } if confirm == Confirm::Accepted && *at < deadline => {
             Verdict::Delivered("accepted by the provider".into())
         }
         state => match first_receipt {
@@ -58,7 +60,7 @@ fn attempt_verdict(att: &AttemptFacts, plan: &ChannelPlan, now: Millis) -> Verdi
             // acceptance counts as delivered, a failure receipt that raced
             // ahead of the recorded acceptance does not make it failed
             // (it would be ignored had it arrived after the acceptance).
-            Some(_) if plan.confirm == Confirm::Accepted => {
+            Some(_) if confirm == Confirm::Accepted => {
                 Verdict::Delivered("accepted by the provider (a failure receipt followed)".into())
             }
             Some(r) => Verdict::Failed(match &r.error {
@@ -67,16 +69,15 @@ fn attempt_verdict(att: &AttemptFacts, plan: &ChannelPlan, now: Millis) -> Verdi
             }),
             None if now >= deadline => Verdict::Failed(match state {
                 AttemptState::Accepted { at } if *at >= deadline => {
-                    format!("accepted only after the {} s window", plan.window_s)
+                    format!("accepted only after the {window_s} s window")
                 }
                 AttemptState::Accepted { .. } => {
-                    format!("no receipt within {} s", plan.window_s)
+                    format!("no receipt within {window_s} s")
                 }
                 AttemptState::Refused { error, .. } => format!(
-                    "no answer from the provider within {} s (then refused: {error})",
-                    plan.window_s
+                    "no answer from the provider within {window_s} s (then refused: {error})"
                 ),
-                _ => format!("no answer from the provider within {} s", plan.window_s),
+                _ => format!("no answer from the provider within {window_s} s"),
             }),
             None => Verdict::Pending { until: deadline },
         },
@@ -86,7 +87,7 @@ fn attempt_verdict(att: &AttemptFacts, plan: &ChannelPlan, now: Millis) -> Verdi
 /// The outcome of one address over its routes.
 enum AddressResult {
     Start(String),
-    Pending(Millis),
+    Pending { route: String, until: Millis },
     Delivered { route: String, why: String },
     Failed(String),
     Unreachable(String),
@@ -108,7 +109,12 @@ fn address_result(
             return AddressResult::Start(route.clone());
         };
         match attempt_verdict(att, plan, now) {
-            Verdict::Pending { until } => return AddressResult::Pending(until),
+            Verdict::Pending { until } => {
+                return AddressResult::Pending {
+                    route: route.clone(),
+                    until,
+                }
+            }
             Verdict::Delivered(why) => {
                 return AddressResult::Delivered {
                     route: route.clone(),
@@ -166,6 +172,8 @@ fn evaluate_sending(
     let n = addresses.len();
     let mut delivered = Vec::new();
     let mut pending = 0usize;
+    // The route the first waiting address waits on says what it waits for.
+    let mut waiting_on: Option<String> = None;
     let mut failed = Vec::new();
     let mut unreachable = Vec::new();
     for to in addresses {
@@ -178,8 +186,9 @@ fn evaluate_sending(
                 });
                 pending += 1;
             }
-            AddressResult::Pending(until) => {
+            AddressResult::Pending { route, until } => {
                 *wake = Some(wake.map_or(until, |w| w.min(until)));
+                waiting_on.get_or_insert(route);
                 pending += 1;
             }
             AddressResult::Delivered { route, why } => delivered.push((route, why)),
@@ -201,10 +210,11 @@ fn evaluate_sending(
         return verdict(Outcome::Delivered, format!("delivered{via}: {why}{of}"));
     }
     if pending > 0 {
-        let what = if plan.confirm == Confirm::Receipt {
+        let route = waiting_on.as_deref().unwrap_or_default();
+        let what = if plan.confirm_of(route) == Confirm::Receipt {
             format!(
                 "waiting for a delivery receipt (window {} s)",
-                plan.window_s
+                plan.window_s_of(route)
             )
         } else {
             "sending".to_string()

@@ -1195,6 +1195,118 @@ fn sms_routes_are_tried_in_order() {
     ]);
 }
 
+/// A chain of providers, one per route, each with its own confirmation
+/// rule and window (API.md "Messenger then SMS").
+#[test]
+fn each_route_of_a_chain_has_its_own_window_and_confirmation() {
+    use Scenario::Always as A;
+    let mut c = sms(A);
+    c.routes = vec![
+        Route::new("whatsapp", RouteKind::Messenger).with_confirmation(Confirm::Receipt, 60),
+        Route::new("sms", RouteKind::Sms).with_confirmation(Confirm::Accepted, 30),
+    ];
+    let p = plan(vec![c]);
+    let wa = |state, receipts| with_receipts(att_to(0, "whatsapp", PHONE, 0, state), receipts);
+    let sm =
+        |created, state, receipts| with_receipts(att_to(0, "sms", PHONE, created, state), receipts);
+    let case = |name, attempts, now, outcome, start, status, wake_at, reasons| Case {
+        name,
+        plan: p.clone(),
+        attempts,
+        now,
+        outcomes: vec![outcome],
+        start,
+        status,
+        wake_at,
+        reasons,
+    };
+    run(vec![
+        case(
+            "the messenger waits for its own 60 s window, not the channel's 600 s",
+            vec![wa(acc(SEC), vec![])],
+            10 * SEC,
+            O::Pending,
+            vec![],
+            St::Pending,
+            Some(60 * SEC),
+            vec![(0, "window 60 s")],
+        ),
+        case(
+            "silent past its window: the sms route starts",
+            vec![wa(acc(SEC), vec![])],
+            60 * SEC,
+            O::Pending,
+            vec![(0, "sms", PHONE)],
+            St::Pending,
+            None,
+            vec![],
+        ),
+        case(
+            "acceptance is delivery on the sms route of this chain",
+            vec![wa(acc(SEC), vec![]), sm(60 * SEC, acc(61 * SEC), vec![])],
+            61 * SEC,
+            O::Delivered,
+            vec![],
+            St::Delivered,
+            None,
+            vec![(0, "via sms: accepted by the provider")],
+        ),
+        case(
+            "the sms route's own 30 s window, from its creation",
+            vec![
+                wa(acc(SEC), vec![]),
+                sm(60 * SEC, AttemptState::Open, vec![]),
+            ],
+            89 * SEC,
+            O::Pending,
+            vec![],
+            St::Pending,
+            Some(90 * SEC),
+            vec![],
+        ),
+        case(
+            "a messenger failure receipt after its window is late: the sms answer decides",
+            vec![
+                wa(acc(SEC), vec![rcpt(false, 70 * SEC)]),
+                sm(60 * SEC, acc(61 * SEC), vec![]),
+            ],
+            70 * SEC,
+            O::Delivered,
+            vec![],
+            St::Delivered,
+            None,
+            vec![(0, "via sms")],
+        ),
+        case(
+            "both silent: each route's own window is named",
+            vec![
+                wa(acc(SEC), vec![]),
+                sm(60 * SEC, AttemptState::Open, vec![]),
+            ],
+            90 * SEC,
+            O::Failed,
+            vec![],
+            St::Failed,
+            None,
+            vec![
+                (0, "whatsapp: no receipt within 60 s"),
+                (0, "sms: no answer from the provider within 30 s"),
+            ],
+        ),
+    ]);
+}
+
+#[test]
+fn route_confirmation_round_trips_and_old_plans_have_none() {
+    let r = Route::new("whatsapp", RouteKind::Messenger).with_confirmation(Confirm::Receipt, 60);
+    let back: Route = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+    assert_eq!(back, r);
+    let old: Route = serde_json::from_str(r#"{"name":"sms","kind":"sms"}"#).unwrap();
+    assert_eq!((old.confirm, old.window_s), (None, None));
+    let plain = serde_json::to_value(Route::new("sms", RouteKind::Sms)).unwrap();
+    assert_eq!(plain, serde_json::json!({"name": "sms", "kind": "sms"}));
+}
+
 #[test]
 fn status_and_wake_at() {
     use Scenario::{Always as A, Fallback as F};

@@ -41,13 +41,33 @@ pub struct ChannelPlan {
 }
 
 impl ChannelPlan {
-    fn window_ms(&self) -> Millis {
-        Millis::from(self.window_s) * 1000
+    fn route(&self, name: &str) -> Option<&Route> {
+        self.routes.iter().find(|r| r.name == name)
     }
 
     /// The kind of one of its routes, by name.
     pub fn route_kind(&self, name: &str) -> Option<RouteKind> {
-        self.routes.iter().find(|r| r.name == name).map(|r| r.kind)
+        self.route(name).map(|r| r.kind)
+    }
+
+    /// What counts as delivered on a route: its own rule when it has one
+    /// (each provider of a chain has its own), else the channel's.
+    pub fn confirm_of(&self, route: &str) -> Confirm {
+        self.route(route)
+            .and_then(|r| r.confirm)
+            .unwrap_or(self.confirm)
+    }
+
+    /// The confirmation window of an attempt on a route, in seconds.
+    pub fn window_s_of(&self, route: &str) -> u32 {
+        self.route(route)
+            .and_then(|r| r.window_s)
+            .unwrap_or(self.window_s)
+    }
+
+    /// The confirmation window of an attempt on a route.
+    pub fn window_ms_of(&self, route: &str) -> Millis {
+        Millis::from(self.window_s_of(route)) * 1000
     }
 
     /// The routes' names, in order.
@@ -70,7 +90,9 @@ pub enum RouteKind {
     Direct,
 }
 
-/// One route of a channel: its name (as attempts record it) and its kind.
+/// One route of a channel: its name (as attempts record it), its kind,
+/// and, when a chain gives each provider its own, the route's
+/// confirmation rule and window.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(from = "RouteRepr")]
 pub struct Route {
@@ -78,6 +100,12 @@ pub struct Route {
     pub name: String,
     /// What it is.
     pub kind: RouteKind,
+    /// What counts as delivered on this route, when not the channel's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<Confirm>,
+    /// This route's window in seconds, when not the channel's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_s: Option<u32>,
 }
 
 impl Route {
@@ -86,7 +114,16 @@ impl Route {
         Route {
             name: name.into(),
             kind,
+            confirm: None,
+            window_s: None,
         }
+    }
+
+    /// The route with its own confirmation rule and window.
+    pub fn with_confirmation(mut self, confirm: Confirm, window_s: u32) -> Route {
+        self.confirm = Some(confirm);
+        self.window_s = Some(window_s);
+        self
     }
 
     /// The one route of a channel that has no routes of its own.
@@ -100,14 +137,31 @@ impl Route {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum RouteRepr {
-    Full { name: String, kind: RouteKind },
+    Full {
+        name: String,
+        kind: RouteKind,
+        #[serde(default)]
+        confirm: Option<Confirm>,
+        #[serde(default)]
+        window_s: Option<u32>,
+    },
     Name(String),
 }
 
 impl From<RouteRepr> for Route {
     fn from(r: RouteRepr) -> Route {
         match r {
-            RouteRepr::Full { name, kind } => Route { name, kind },
+            RouteRepr::Full {
+                name,
+                kind,
+                confirm,
+                window_s,
+            } => Route {
+                name,
+                kind,
+                confirm,
+                window_s,
+            },
             RouteRepr::Name(name) => Route::from(name.as_str()),
         }
     }
@@ -203,12 +257,12 @@ pub struct AttemptFacts {
 }
 
 impl AttemptFacts {
-    /// The end of this attempt's confirmation window. The window is
-    /// half-open, `[created_at, deadline)`: an answer or receipt stamped at
-    /// the deadline or later is late, and at `now == deadline` an attempt
-    /// without an answer has already failed.
+    /// The end of this attempt's confirmation window (its route's). The
+    /// window is half-open, `[created_at, deadline)`: an answer or receipt
+    /// stamped at the deadline or later is late, and at `now == deadline`
+    /// an attempt without an answer has already failed.
     pub fn deadline(&self, plan: &ChannelPlan) -> Millis {
-        self.created_at + plan.window_ms()
+        self.created_at + plan.window_ms_of(&self.route)
     }
 
     /// Whether a receipt (or answer) arriving at `at` is after the window.

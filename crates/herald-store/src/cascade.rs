@@ -100,7 +100,7 @@ pub(crate) fn new_attempts(
             to: s.to.clone(),
             idempotency_key: new_id(),
             created_at: now,
-            deadline: now.saturating_add(Millis::from(ch.window_s) * 1000),
+            deadline: now.saturating_add(ch.window_ms_of(&s.route)),
             next_try_at: now,
             content,
         });

@@ -218,9 +218,8 @@ fn sms_cost(
     claimed: &ClaimedAttempt,
 ) -> Option<i64> {
     let price = integration.price_per_segment?;
-    let provider = app.providers.get(&integration.provider)?;
-    let kind = provider
-        .routes(claimed.channel, &integration.settings)
+    let kind = app
+        .routes_of(claimed.channel, integration)
         .into_iter()
         .find(|r| r.name == claimed.route)?
         .kind;

@@ -217,6 +217,11 @@ pub trait Client: Send + Sync + 'static {
     async fn hook(&self, _req: &HookRequest) -> Result<HookReply, HookError> {
         Err(HookError::NotSupported)
     }
+
+    /// The client of one route, for a client that is a chain of them.
+    fn member(&self, _route: &str) -> Option<Arc<dyn Client>> {
+        None
+    }
 }
 
 /// A provider of one or more channels.

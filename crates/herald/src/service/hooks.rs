@@ -34,10 +34,16 @@ pub enum HookFailure {
 impl App {
     /// Opens the links of every integration whose provider keeps one.
     pub async fn open_links(&self) {
-        for (name, provider) in self.providers.iter() {
-            if !provider.keeps_a_link() {
-                continue;
-            }
+        let names = self
+            .providers
+            .iter()
+            .filter(|(_, p)| p.keeps_a_link())
+            .map(|(name, _)| name.to_string())
+            // A chain's routes may keep links; opening one that keeps none
+            // does nothing.
+            .chain(std::iter::once(super::chain::CHAIN.to_string()));
+        for name in names {
+            let name = name.as_str();
             let all = match self.store.integrations_of_provider(name).await {
                 Ok(all) => all,
                 Err(e) => {
@@ -105,10 +111,9 @@ impl App {
         let key = format!("test-{}", uuid::Uuid::now_v7());
         let now = now_ms();
         let route = self
-            .providers
-            .get(&i.provider)
-            .map(|p| p.routes(channel, &i.settings))
-            .and_then(|r| r.into_iter().next())
+            .routes_of(channel, i)
+            .into_iter()
+            .next()
             .map(|r| r.name)
             .unwrap_or_else(|| channel.as_str().to_string());
         let req = SendRequest {
@@ -141,7 +146,9 @@ impl App {
         for rc in &reply.receipts {
             let m = self
                 .ingest_receipt(IncomingReceipt {
-                    hook_id: hook_id.to_string(),
+                    // A chain's route reports under the chain's hook, which
+                    // its messages were sent through.
+                    hook_id: r.hooked.integration.hook_id.clone(),
                     provider_message_id: Some(rc.message_id.clone()),
                     // Providers that echo the attempt's key as their id
                     // still match before the send's answer is recorded.

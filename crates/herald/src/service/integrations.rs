@@ -18,8 +18,12 @@ use std::sync::Arc;
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationInput {
-    /// Provider name.
-    pub provider: String,
+    /// Provider name; absent for a chain of providers (`routes`).
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// A chain of providers, one per route, tried in order (sms only).
+    #[serde(default)]
+    pub routes: Option<Vec<super::chain::RouteInput>>,
     /// Provider settings.
     #[serde(default)]
     pub settings: Option<Value>,
@@ -48,6 +52,7 @@ impl std::fmt::Debug for IntegrationInput {
             .unwrap_or_default();
         f.debug_struct("IntegrationInput")
             .field("provider", &self.provider)
+            .field("routes", &self.routes)
             .field("settings", &names)
             .field("confirm", &self.confirm)
             .field("window_s", &self.window_s)
@@ -95,6 +100,14 @@ impl App {
 
     /// Builds an integration's client from its stored (sealed) settings.
     fn configure(&self, i: &Integration) -> std::result::Result<Arc<dyn Client>, String> {
+        if i.provider == super::chain::CHAIN {
+            return self.chain_client(i).map_err(|e| match e {
+                Unconfigured::Secret(e) => e.to_string(),
+                Unconfigured::Settings(e) => {
+                    format!("the integration's settings are not usable: {e}")
+                }
+            });
+        }
         let provider = self
             .providers
             .get(&i.provider)
@@ -110,22 +123,36 @@ impl App {
 
     /// Opens an integration's sealed settings and has its provider build
     /// the client: the one way a client is made.
-    fn client_of(
+    pub(super) fn client_of(
         &self,
         provider: &dyn Provider,
         i: &Integration,
     ) -> std::result::Result<Arc<dyn Client>, Unconfigured> {
+        self.configure_provider(provider, i.channel, &i.settings, &i.hook_id, &i.hook_id)
+    }
+
+    /// Has a provider build a client from sealed settings. Receipts it
+    /// pushes carry `hook_id` (whose messages they are matched against);
+    /// its callbacks come to the webhook of `webhook_id`.
+    pub(super) fn configure_provider(
+        &self,
+        provider: &dyn Provider,
+        channel: Channel,
+        sealed: &Value,
+        hook_id: &str,
+        webhook_id: &str,
+    ) -> std::result::Result<Arc<dyn Client>, Unconfigured> {
         let settings = self
             .env
             .sealer
-            .open_all(&i.settings)
+            .open_all(sealed)
             .map_err(Unconfigured::Secret)?;
-        let url = self.webhook_url(&i.hook_id);
+        let url = self.webhook_url(webhook_id);
         provider
             .configure(&Configure {
-                channel: i.channel,
+                channel,
                 settings: &settings,
-                hook_id: &i.hook_id,
+                hook_id,
                 webhook_url: &url,
                 tls: &self.env.tls,
                 receipts: Some(self.pushed.clone()),
@@ -142,58 +169,96 @@ impl App {
         channel: Channel,
         input: IntegrationInput,
     ) -> Result<Integration> {
-        let provider = self.provider(&input.provider)?.clone();
+        check_limits(&input)?;
+        let name = match (&input.provider, &input.routes) {
+            (None, Some(_)) => return self.put_chain(owner, channel, input).await,
+            // A GET of a chain sent back.
+            (Some(p), Some(_)) if p == super::chain::CHAIN => {
+                return self.put_chain(owner, channel, input).await
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "routes",
+                    "provider_and_routes",
+                    "give either provider (with its settings) or routes (a chain of providers), not both",
+                ))
+            }
+            (None, None) => {
+                return Err(invalid(
+                    "provider",
+                    "missing_field",
+                    "provider is required (or routes, for a chain of providers on the sms channel)",
+                ))
+            }
+            (Some(name), None) => name.clone(),
+        };
+        let provider = self.provider(&name)?.clone();
         if !provider.supports(channel) {
             return Err(invalid(
                 "provider",
                 "provider_not_for_channel",
-                format!(
-                    "provider {} cannot serve the {channel} channel",
-                    input.provider
-                ),
+                format!("provider {name} cannot serve the {channel} channel"),
             ));
         }
-        let given = input.settings.unwrap_or_else(|| Value::Object(Map::new()));
-        let Value::Object(given) = given else {
-            return Err(invalid(
-                "settings",
-                "wrong_type",
-                "settings must be an object",
-            ));
-        };
-        if let Some(r) = input.max_per_second {
-            if !(0.01..=10_000.0).contains(&r) {
-                return Err(invalid(
-                    "max_per_second",
-                    "out_of_range",
-                    "max_per_second must be between 0.01 and 10000",
-                ));
-            }
-        }
-        if let Some(p) = input.price_per_segment {
-            if !(0.0..=1_000.0).contains(&p) {
-                return Err(invalid(
-                    "price_per_segment",
-                    "out_of_range",
-                    "price_per_segment must be between 0 and 1000",
-                ));
-            }
-        }
-        if let Some(w) = input.window_s {
-            if !(1..=259_200).contains(&w) {
-                return Err(invalid(
-                    "window_s",
-                    "out_of_range",
-                    "window_s must be between 1 and 259200",
-                ));
-            }
-        }
+        let given = settings_object(input.settings, "settings")?;
         let existing = self
             .store
             .get_integration(owner, channel)
             .await?
-            .filter(|e| e.provider == input.provider);
-        let secret_names = provider.secrets();
+            .filter(|e| e.provider == name);
+        let stored = self.merge_settings(
+            given,
+            provider.secrets(),
+            existing.as_ref().and_then(|e| e.settings.as_object()),
+        );
+        let integration = Integration {
+            channel,
+            provider: name,
+            settings: Value::Object(stored),
+            confirm: input.confirm.unwrap_or(channel.default_confirm()),
+            window_s: input.window_s.unwrap_or(channel.default_window_s()),
+            updated_at: now_ms(),
+            hook_id: kept_hook_id(existing.as_ref()),
+            inherited: false,
+            max_per_second: input.max_per_second,
+            price_per_segment: input.price_per_segment,
+        };
+        let client = match self.client_of(provider.as_ref(), &integration) {
+            Ok(c) => c,
+            Err(Unconfigured::Settings(e)) => return Err(e.into()),
+            Err(Unconfigured::Secret(e)) => {
+                return Err(invalid("settings", "unreadable_secret", e.to_string()))
+            }
+        };
+        self.save_integration(owner, integration, client).await
+    }
+
+    /// Stores an integration whose client was just built from it, and
+    /// puts that client in place of the old one.
+    pub(super) async fn save_integration(
+        &self,
+        owner: Owner<'_>,
+        integration: Integration,
+        client: Arc<dyn Client>,
+    ) -> Result<Integration> {
+        self.store.put_integration(owner, &integration).await?;
+        self.forget_integrations(owner, &integration.hook_id);
+        self.clients.put(
+            integration.hook_id.clone(),
+            (integration.updated_at, client),
+        );
+        Ok(integration)
+    }
+
+    /// The settings to store from a PUT's: secrets sealed, a secret the
+    /// PUT left out (or sent back as "set") kept from `old`, `null` clearing
+    /// one, `null` meaning absent for the rest.
+    pub(super) fn merge_settings(
+        &self,
+        given: Map<String, Value>,
+        secret_names: &[&str],
+        old: Option<&Map<String, Value>>,
+    ) -> Map<String, Value> {
         let mut stored = Map::new();
         // Secrets the PUT said something about (a value, `null`, "not set").
         let mut mentioned: Vec<String> = Vec::new();
@@ -212,7 +277,7 @@ impl App {
                 stored.insert(k, v);
             }
         }
-        if let Some(old) = existing.as_ref().and_then(|e| e.settings.as_object()) {
+        if let Some(old) = old {
             for name in secret_names {
                 if !mentioned.iter().any(|m| m == name) {
                     if let Some(v) = old.get(*name) {
@@ -221,36 +286,7 @@ impl App {
                 }
             }
         }
-        let integration = Integration {
-            channel,
-            provider: input.provider,
-            settings: Value::Object(stored),
-            confirm: input.confirm.unwrap_or(channel.default_confirm()),
-            window_s: input.window_s.unwrap_or(channel.default_window_s()),
-            updated_at: now_ms(),
-            hook_id: existing
-                .as_ref()
-                .map(|e| e.hook_id.clone())
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(new_hook_id),
-            inherited: false,
-            max_per_second: input.max_per_second,
-            price_per_segment: input.price_per_segment,
-        };
-        let client = match self.client_of(provider.as_ref(), &integration) {
-            Ok(c) => c,
-            Err(Unconfigured::Settings(e)) => return Err(e.into()),
-            Err(Unconfigured::Secret(e)) => {
-                return Err(invalid("settings", "unreadable_secret", e.to_string()))
-            }
-        };
-        self.store.put_integration(owner, &integration).await?;
-        self.forget_integrations(owner, &integration.hook_id);
-        self.clients.put(
-            integration.hook_id.clone(),
-            (integration.updated_at, client),
-        );
-        Ok(integration)
+        stored
     }
 
     /// Removes a tenant's (or the operator's) integration. What was sent
@@ -324,8 +360,16 @@ impl App {
             .get(&i.provider)
             .map(|p| p.secrets())
             .unwrap_or(&[]);
-        let mut v = crate::api::views::integration(i, secrets::redact(&i.settings, names));
+        let shown = if i.provider == super::chain::CHAIN {
+            Value::Object(Map::new())
+        } else {
+            secrets::redact(&i.settings, names)
+        };
+        let mut v = crate::api::views::integration(i, shown);
         if let Some(obj) = v.as_object_mut() {
+            if i.provider == super::chain::CHAIN {
+                obj.insert("routes".into(), self.chain_routes_view(i));
+            }
             let calls_back = self
                 .providers
                 .get(&i.provider)
@@ -343,7 +387,26 @@ impl App {
 
     /// The integration behind a hook id with its client (cached; the
     /// client is rebuilt only when the integration changed).
+    /// A route of a chain has a webhook of its own, `{hook id}.{route}`:
+    /// its client is that route's provider's.
     pub async fn resolve_hook(&self, hook_id: &str) -> Result<Option<Resolved>> {
+        let (base, route) = match hook_id.split_once('.') {
+            Some((base, route)) => (base, Some(route)),
+            None => (hook_id, None),
+        };
+        let Some(r) = self.resolve_base_hook(base).await? else {
+            return Ok(None);
+        };
+        match route {
+            None => Ok(Some(r)),
+            Some(route) => Ok(r.client.member(route).map(|client| Resolved {
+                hooked: r.hooked,
+                client,
+            })),
+        }
+    }
+
+    async fn resolve_base_hook(&self, hook_id: &str) -> Result<Option<Resolved>> {
         let key = hook_id.to_string();
         let hooked = match self.caches.hooks.get(&key) {
             Some(h) => h,
@@ -375,8 +438,63 @@ impl App {
     }
 }
 
+/// The hook id an integration keeps across PUTs (a new one the first time).
+pub(super) fn kept_hook_id(existing: Option<&Integration>) -> String {
+    existing
+        .map(|e| e.hook_id.clone())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(new_hook_id)
+}
+
+/// A PUT's `settings` as an object (absent is `{}`).
+pub(super) fn settings_object(v: Option<Value>, field: &str) -> Result<Map<String, Value>> {
+    match v.unwrap_or_else(|| Value::Object(Map::new())) {
+        Value::Object(m) => Ok(m),
+        _ => Err(invalid(
+            field,
+            "wrong_type",
+            format!("{field} must be an object"),
+        )),
+    }
+}
+
+/// Checks a window in seconds (1 s to 3 days).
+pub(super) fn check_window(w: Option<u32>, field: &str) -> Result<()> {
+    match w {
+        Some(w) if !(1..=259_200).contains(&w) => Err(invalid(
+            field,
+            "out_of_range",
+            format!("{field} must be between 1 and 259200"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the bounds of an integration's numbers.
+fn check_limits(input: &IntegrationInput) -> Result<()> {
+    if let Some(r) = input.max_per_second {
+        if !(0.01..=10_000.0).contains(&r) {
+            return Err(invalid(
+                "max_per_second",
+                "out_of_range",
+                "max_per_second must be between 0.01 and 10000",
+            ));
+        }
+    }
+    if let Some(p) = input.price_per_segment {
+        if !(0.0..=1_000.0).contains(&p) {
+            return Err(invalid(
+                "price_per_segment",
+                "out_of_range",
+                "price_per_segment must be between 0 and 1000",
+            ));
+        }
+    }
+    check_window(input.window_s, "window_s")
+}
+
 /// Why an integration's client could not be made.
-enum Unconfigured {
+pub(super) enum Unconfigured {
     /// A sealed secret does not open with this key.
     Secret(crate::secrets::SecretError),
     /// The provider refused the settings.

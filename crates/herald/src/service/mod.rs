@@ -2,6 +2,7 @@
 //! requests into domain values, plans notifications (reach, routes,
 //! rendering), and hands facts to the store, which runs the cascade.
 
+mod chain;
 mod config;
 mod hooks;
 mod integrations;

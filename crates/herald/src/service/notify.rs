@@ -136,11 +136,7 @@ impl App {
         for s in &t.config.channels {
             let integration = integrations.get(&s.channel);
             let routes = match integration {
-                Some(i) => self
-                    .providers
-                    .get(&i.provider)
-                    .map(|p| p.routes(s.channel, &i.settings))
-                    .unwrap_or_else(|| vec![herald_core::Route::direct(s.channel)]),
+                Some(i) => self.routes_of(s.channel, i),
                 None => vec![herald_core::Route::direct(s.channel)],
             };
             let reach = if s.scenario == Scenario::Off {

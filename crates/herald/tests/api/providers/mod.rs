@@ -3,6 +3,7 @@
 //! APNs' and the webhook contract's documentation says.
 
 mod apns;
+mod chain;
 mod fcm;
 mod smpp;
 mod smtp;

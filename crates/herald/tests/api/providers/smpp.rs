@@ -19,7 +19,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-const PASSWORD: &str = "pw8chars";
+pub(super) const PASSWORD: &str = "pw8chars";
 const EVENT_BOUND: Duration = Duration::from_secs(20);
 
 fn peers_dir() -> PathBuf {
@@ -52,7 +52,7 @@ fn available() -> bool {
 }
 
 /// A running SMSC peer; killed when dropped.
-struct Peer {
+pub(super) struct Peer {
     child: Child,
     port: u16,
     events: Arc<Mutex<Vec<Value>>>,
@@ -60,7 +60,7 @@ struct Peer {
 }
 
 impl Peer {
-    fn start(mut config: Value) -> Option<Peer> {
+    pub(super) fn start(mut config: Value) -> Option<Peer> {
         if !available() {
             return None;
         }
@@ -103,7 +103,7 @@ impl Peer {
         })
     }
 
-    fn of(&self, kind: &str) -> Vec<Value> {
+    pub(super) fn of(&self, kind: &str) -> Vec<Value> {
         self.events
             .lock()
             .unwrap()
@@ -126,7 +126,7 @@ impl Peer {
         }
     }
 
-    fn settings(&self) -> Value {
+    pub(super) fn settings(&self) -> Value {
         json!({"host": "127.0.0.1", "port": self.port, "system_id": "herald",
                "password": PASSWORD, "source_addr": "Salon", "timeout_ms": 5000})
     }

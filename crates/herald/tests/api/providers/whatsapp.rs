@@ -36,12 +36,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const PHONE_ID: &str = "106540352242922";
-const TOKEN: &str = "EAAJB3dummyAccessToken7Qx";
-const APP_SECRET: &str = "app-secret-5c1f9e0a";
-const VERIFY_TOKEN: &str = "verify-me-8d2b";
+pub(super) const TOKEN: &str = "EAAJB3dummyAccessToken7Qx";
+pub(super) const APP_SECRET: &str = "app-secret-5c1f9e0a";
+pub(super) const VERIFY_TOKEN: &str = "verify-me-8d2b";
 
 /// Numbers the peer answers specially (digits, as the Cloud API takes them).
-const NOT_ON_WHATSAPP: &str = "15550000026";
+pub(super) const NOT_ON_WHATSAPP: &str = "15550000026";
 const THROTTLED_ONCE: &str = "15550000429";
 const SERVER_ERROR: &str = "15550000500";
 const EXPIRED_TOKEN: &str = "15550000190";
@@ -61,14 +61,19 @@ fn now_ms() -> i64 {
 
 /// Meta's signing, written from "Webhooks > Getting started": HMAC-SHA256
 /// of the raw payload with the app secret, hex, prefixed `sha256=`.
-fn meta_signature(secret: &str, payload: &[u8]) -> String {
+pub(super) fn meta_signature(secret: &str, payload: &[u8]) -> String {
     let mut m = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     m.update(payload);
     format!("sha256={}", hex::encode(m.finalize().into_bytes()))
 }
 
 /// A status notification as the Cloud API posts it.
-fn status_notification(wamid: &str, status: &str, to: &str, error: Option<(i64, &str)>) -> Value {
+pub(super) fn status_notification(
+    wamid: &str,
+    status: &str,
+    to: &str,
+    error: Option<(i64, &str)>,
+) -> Value {
     let mut s = json!({"id": wamid, "status": status, "timestamp": "1700000000",
                        "recipient_id": to});
     if let Some((code, title)) = error {
@@ -83,8 +88,8 @@ fn status_notification(wamid: &str, status: &str, to: &str, error: Option<(i64, 
 }
 
 #[derive(Debug, Clone)]
-struct Taken {
-    body: Value,
+pub(super) struct Taken {
+    pub(super) body: Value,
 }
 
 struct PeerState {
@@ -97,7 +102,7 @@ struct PeerState {
     next_id: AtomicUsize,
 }
 
-struct Peer {
+pub(super) struct Peer {
     base: String,
     state: Arc<PeerState>,
     task: tokio::task::JoinHandle<()>,
@@ -110,7 +115,7 @@ impl Drop for Peer {
 }
 
 impl Peer {
-    async fn start() -> Peer {
+    pub(super) async fn start() -> Peer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a port");
@@ -136,16 +141,16 @@ impl Peer {
         }
     }
 
-    fn settings(&self) -> Value {
+    pub(super) fn settings(&self) -> Value {
         json!({"phone_number_id": PHONE_ID, "access_token": TOKEN, "app_secret": APP_SECRET,
                "verify_token": VERIFY_TOKEN, "base_url": self.base, "timeout_ms": 5000})
     }
 
-    fn sends(&self) -> Vec<Taken> {
+    pub(super) fn sends(&self) -> Vec<Taken> {
         lock(&self.state.sends).clone()
     }
 
-    fn assert_no_problems(&self) {
+    pub(super) fn assert_no_problems(&self) {
         let p = lock(&self.state.problems).clone();
         assert!(p.is_empty(), "the peer saw protocol mistakes: {p:#?}");
     }
