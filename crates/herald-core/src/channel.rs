@@ -10,7 +10,7 @@ pub type Millis = i64;
 
 /// A delivery channel, in the vocabulary of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Channel {
     /// E-mail over SMTP.
     Email,
@@ -121,7 +121,7 @@ impl fmt::Display for Channel {
 
 /// When a channel is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Scenario {
     /// Never sent.
     Off,
@@ -144,7 +144,7 @@ impl Scenario {
 
 /// Who a notification type is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Audience {
     /// The business's clients.
     Client,
@@ -164,7 +164,7 @@ impl Audience {
 
 /// Which earlier outcome makes a `fallback` channel go out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum FallbackWhen {
     /// Send when no earlier channel delivered (the cost-saving default).
     #[default]
@@ -175,7 +175,7 @@ pub enum FallbackWhen {
 
 /// What counts as delivered on an integration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Confirm {
     /// The provider's acceptance counts as delivered.
     Accepted,
@@ -185,7 +185,7 @@ pub enum Confirm {
 
 /// The outcome of one channel for one notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Outcome {
     /// Not decided yet.
     Pending,
@@ -208,7 +208,7 @@ impl Outcome {
 
 /// The overall status of a notification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Status {
     /// Some channel has no outcome yet.
     Pending,
@@ -238,3 +238,38 @@ impl Status {
         }
     }
 }
+
+/// Serialize and Deserialize for a unit enum derived with `remote =
+/// "Self"`: written as its derive would, read from a JSON string and
+/// nothing else. serde's derive also takes the map form of an enum
+/// (`{"always": null}`), which the API must refuse as the wrong JSON type
+/// (400), while an unknown string stays an unknown value (422).
+macro_rules! string_enum {
+    ($($t:ty),+ $(,)?) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                <$t>::serialize(self, s)
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                use serde::de::{Error, IntoDeserializer};
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+                    text.as_ref().into_deserializer();
+                <$t>::deserialize(de).map_err(D::Error::custom)
+            }
+        }
+    )+};
+}
+pub(crate) use string_enum;
+
+string_enum!(
+    Channel,
+    Scenario,
+    Audience,
+    FallbackWhen,
+    Confirm,
+    Outcome,
+    Status
+);

@@ -56,8 +56,26 @@ pub struct TypeConfig {
     #[serde(default = "default_locale")]
     pub default_locale: String,
     /// Texts per channel and locale.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "templates_without_nulls")]
     pub templates: Templates,
+}
+
+/// Templates as a request gives them, where `null` for the whole map, a
+/// channel's or a locale's is the same as leaving it out.
+fn templates_without_nulls<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Templates, D::Error> {
+    type Given = Option<BTreeMap<String, Option<BTreeMap<String, Option<TemplateText>>>>>;
+    let given: Given = Deserialize::deserialize(d)?;
+    Ok(given
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(channel, locales)| {
+            let locales: BTreeMap<String, TemplateText> = locales?
+                .into_iter()
+                .filter_map(|(locale, text)| Some((locale, text?)))
+                .collect();
+            Some((channel, locales))
+        })
+        .collect())
 }
 
 impl TypeConfig {

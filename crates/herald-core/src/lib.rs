@@ -19,6 +19,6 @@ pub use engine::{
     PreviewChannel, Reach, ReceiptFact, StartAttempt,
 };
 pub use error::FieldError;
-pub use plan::{Route, RouteKind};
+pub use plan::{known_route, known_route_names, Route, RouteKind, KNOWN_ROUTES};
 pub use recipient::{reach, AppInstall, Platform, Recipient};
 pub use template::Rendered;

@@ -79,7 +79,7 @@ impl ChannelPlan {
 /// What a route is: the cascade treats a refusal on each differently, so
 /// the provider that offers the route says which it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum RouteKind {
     /// A messenger (WhatsApp, Viber…): a number may simply not be on it,
     /// which makes the route unreachable and the next route go.
@@ -88,6 +88,35 @@ pub enum RouteKind {
     Sms,
     /// The channel itself (e-mail, a push app): one route.
     Direct,
+}
+
+crate::channel::string_enum!(RouteKind);
+
+/// The routes Herald knows on the `sms` channel, in the names providers
+/// and attempts use: the messengers aggregators offer, and SMS itself.
+pub const KNOWN_ROUTES: [(&str, RouteKind); 5] = [
+    ("whatsapp", RouteKind::Messenger),
+    ("viber", RouteKind::Messenger),
+    ("telegram", RouteKind::Messenger),
+    ("rcs", RouteKind::Messenger),
+    ("sms", RouteKind::Sms),
+];
+
+/// A known route of the `sms` channel by name.
+pub fn known_route(name: &str) -> Option<Route> {
+    KNOWN_ROUTES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, kind)| Route::new(*n, *kind))
+}
+
+/// The known routes' names, for error messages.
+pub fn known_route_names() -> String {
+    KNOWN_ROUTES
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One route of a channel: its name (as attempts record it), its kind,

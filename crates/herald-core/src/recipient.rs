@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 /// The platform of an app installation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Platform {
     /// Apple devices (APNs).
     Ios,
@@ -253,3 +253,5 @@ pub fn reach(
 #[cfg(test)]
 #[path = "recipient_tests.rs"]
 mod tests;
+
+crate::channel::string_enum!(Platform);

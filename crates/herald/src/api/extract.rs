@@ -63,7 +63,8 @@ impl FromRequestParts<Arc<App>> for TenantAuth {
 }
 
 /// The single `{id}`/`{key}` segment of a path. A segment that does not
-/// decode cannot name anything: 404.
+/// decode to UTF-8 text is a bad request (400), not a missing thing: no id
+/// can be written that way.
 #[derive(Debug, Clone)]
 pub struct PathId(pub String);
 
@@ -73,7 +74,11 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Path::<String>::from_request_parts(parts, state).await {
             Ok(Path(id)) => Ok(PathId(id)),
-            Err(_) => Err(ApiError::not_found("nothing at this path")),
+            Err(_) => Err(ApiError::bad_request(
+                "invalid_path",
+                "the path's id is not valid percent-encoded UTF-8 text",
+                Some("id".into()),
+            )),
         }
     }
 }

@@ -719,3 +719,156 @@ async fn integration_bounds_are_422() {
     assert_eq!(status, StatusCode::OK, "{email}");
     assert_eq!(email["settings"]["default"], "delivered", "{email}");
 }
+
+/// The contract's corners: an object or array where API.md expects a
+/// string (an enum) is the wrong JSON type, 400, naming the field itself;
+/// an unknown string there stays 422; `null` for an optional map is absent;
+/// a path id that is not UTF-8 is 400, not 404; an unknown route is 422.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enums_take_strings_only_and_other_corners() {
+    let app = spawn_app().await;
+    let key = setup(&app).await;
+    let a_type = |channel: serde_json::Value, scenario: serde_json::Value| {
+        json!({"audience": "client", "channels": [{"channel": channel, "scenario": scenario}],
+               "templates": {"email": {"en": {"subject": "Hi", "body": "Hi"}}}})
+    };
+    let cases: Vec<(&str, &str, serde_json::Value, StatusCode, &str)> = vec![
+        (
+            "confirm as an object",
+            "/v1/integrations/email",
+            json!({"provider": "simulator", "confirm": {"receipt": null}}),
+            StatusCode::BAD_REQUEST,
+            "confirm",
+        ),
+        (
+            "confirm as an object with another key",
+            "/v1/integrations/email",
+            json!({"provider": "simulator", "confirm": {"a": 1}}),
+            StatusCode::BAD_REQUEST,
+            "confirm",
+        ),
+        (
+            "confirm unknown",
+            "/v1/integrations/email",
+            json!({"provider": "simulator", "confirm": "maybe"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "confirm",
+        ),
+        (
+            "audience as an object",
+            "/v1/notification-types/t",
+            json!({"audience": {"client": null}, "channels": [{"channel": "email", "scenario": "always"}]}),
+            StatusCode::BAD_REQUEST,
+            "audience",
+        ),
+        (
+            "channel as an object",
+            "/v1/notification-types/t",
+            a_type(json!({"email": null}), json!("always")),
+            StatusCode::BAD_REQUEST,
+            "channels[0].channel",
+        ),
+        (
+            "channel as an array",
+            "/v1/notification-types/t",
+            a_type(json!(["email"]), json!("always")),
+            StatusCode::BAD_REQUEST,
+            "channels[0].channel",
+        ),
+        (
+            "scenario as an object",
+            "/v1/notification-types/t",
+            a_type(json!("email"), json!({"always": null})),
+            StatusCode::BAD_REQUEST,
+            "channels[0].scenario",
+        ),
+        (
+            "channel unknown",
+            "/v1/notification-types/t",
+            a_type(json!("fax"), json!("always")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "channels[0].channel",
+        ),
+        (
+            "platform as an object",
+            "/v1/clients/bob",
+            json!({"name": "Bob", "apps": [{"app": "aunio", "platform": {"ios": null}, "token": "t"}]}),
+            StatusCode::BAD_REQUEST,
+            "apps[0].platform",
+        ),
+        (
+            "opt_out entry as an object",
+            "/v1/clients/bob",
+            json!({"name": "Bob", "opt_out": [{"sms": null}]}),
+            StatusCode::BAD_REQUEST,
+            "opt_out[0]",
+        ),
+        (
+            "opt_out entry unknown",
+            "/v1/clients/bob",
+            json!({"name": "Bob", "opt_out": ["fax"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "opt_out[0]",
+        ),
+        (
+            "an unknown route",
+            "/v1/integrations/sms",
+            json!({"provider": "simulator", "settings": {"routes": ["carrier_pigeon", "sms"]}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "settings.routes[0]",
+        ),
+    ];
+    for (what, path, body, expected, field) in cases {
+        let (status, got) = app.put(path, &key, &body).await;
+        assert_error(what, status, &got, expected, Some(field));
+    }
+    // Nothing of that was stored.
+    let (status, _) = app.get("/v1/notification-types/t", &key).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.get("/v1/clients/bob", &key).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // `null` for an optional map (a channel's templates, a locale) is absent.
+    let (status, got) = app
+        .put(
+            "/v1/notification-types/t",
+            &key,
+            &json!({"audience": "client", "channels": [{"channel": "email", "scenario": "always"}],
+                    "templates": {"email": {"en": {"subject": "Hi", "body": "Hi"}, "de": null},
+                                  "sms": null}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+    assert_eq!(
+        got["templates"],
+        json!({"email": {"en": {"subject": "Hi", "body": "Hi"}}})
+    );
+    let (status, got) = app
+        .put(
+            "/v1/notification-types/u",
+            &key,
+            &json!({"audience": "client", "channels": [{"channel": "email", "scenario": "always"}],
+                    "templates": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{got}");
+
+    // A path id that is not UTF-8 names nothing that could exist: 400.
+    for (method, path) in [
+        (Method::PUT, "/v1/clients/%FF%FE"),
+        (Method::PUT, "/v1/staff/%C3%28"),
+        (Method::PUT, "/v1/notification-types/%FF"),
+        (Method::GET, "/v1/notifications/%FF"),
+    ] {
+        let (status, got) = app
+            .raw(
+                method.clone(),
+                path,
+                Some(&key),
+                JSON,
+                br#"{"name": "X"}"#.to_vec(),
+            )
+            .await;
+        assert_error(path, status, &got, StatusCode::BAD_REQUEST, Some("id"));
+    }
+}

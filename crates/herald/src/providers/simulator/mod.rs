@@ -80,15 +80,21 @@ fn validate(channel: Channel, s: &SimSettings) -> Result<(), FieldError> {
             ));
         }
         for (i, r) in routes.iter().enumerate() {
-            let ok = !r.is_empty()
-                && r.len() <= 32
-                && r.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-            if !ok || routes[..i].contains(r) {
+            if herald_core::known_route(r).is_none() {
+                return Err(FieldError::new(
+                    format!("settings.routes[{i}]"),
+                    "unknown_route",
+                    format!(
+                        "unknown route {r:?}; known: {}",
+                        herald_core::known_route_names()
+                    ),
+                ));
+            }
+            if routes[..i].contains(r) {
                 return Err(FieldError::new(
                     format!("settings.routes[{i}]"),
                     "invalid_route",
-                    "routes are distinct lowercase names such as whatsapp or sms",
+                    format!("route {r} is named twice; routes are tried once each, in order"),
                 ));
             }
         }
@@ -130,12 +136,8 @@ impl Provider for Simulator {
             (Channel::Sms, Some(r)) if !r.is_empty() => r
                 .into_iter()
                 .map(|name| {
-                    let kind = if name == "sms" {
-                        RouteKind::Sms
-                    } else {
-                        RouteKind::Messenger
-                    };
-                    Route::new(name, kind)
+                    herald_core::known_route(&name)
+                        .unwrap_or_else(|| Route::new(name, RouteKind::Messenger))
                 })
                 .collect(),
             (Channel::Sms, _) => vec![Route::new("sms", RouteKind::Sms)],
