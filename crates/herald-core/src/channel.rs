@@ -197,6 +197,10 @@ pub enum Outcome {
     Unreachable,
     /// The scenario said not to send.
     Skipped,
+    /// Not sent: the deadline (the appointment's start) came first.
+    Expired,
+    /// Not sent: the notification was cancelled.
+    Cancelled,
 }
 
 impl Outcome {
@@ -216,6 +220,12 @@ pub enum Status {
     Delivered,
     /// Every channel has an outcome and none delivered.
     Failed,
+    /// Waiting for its send time; nothing has started.
+    Scheduled,
+    /// Cancelled, and nothing was delivered.
+    Cancelled,
+    /// Nothing delivered, and the deadline passed.
+    Expired,
 }
 
 impl Status {
@@ -225,6 +235,9 @@ impl Status {
             Status::Pending => "pending",
             Status::Delivered => "delivered",
             Status::Failed => "failed",
+            Status::Scheduled => "scheduled",
+            Status::Cancelled => "cancelled",
+            Status::Expired => "expired",
         }
     }
 
@@ -234,6 +247,9 @@ impl Status {
             "pending" => Some(Status::Pending),
             "delivered" => Some(Status::Delivered),
             "failed" => Some(Status::Failed),
+            "scheduled" => Some(Status::Scheduled),
+            "cancelled" => Some(Status::Cancelled),
+            "expired" => Some(Status::Expired),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 use crate::channel::{Channel, Confirm, FallbackWhen, Millis, Outcome, Scenario, Status};
 pub use crate::plan::*;
 pub use crate::preview::{preview, PreviewChannel};
+use crate::schedule::{Gate, Schedule};
 
 /// The verdict on one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,10 +88,22 @@ fn attempt_verdict(att: &AttemptFacts, plan: &ChannelPlan, now: Millis) -> Verdi
 /// The outcome of one address over its routes.
 enum AddressResult {
     Start(String),
-    Pending { route: String, until: Millis },
-    Delivered { route: String, why: String },
+    Pending {
+        route: String,
+        until: Millis,
+    },
+    Delivered {
+        route: String,
+        why: String,
+    },
     Failed(String),
     Unreachable(String),
+    /// The next route may not start now (scheduled, quiet hours, deadline,
+    /// cancel); what was tried before it, if anything.
+    Held {
+        gate: Gate,
+        before: Vec<String>,
+    },
 }
 
 fn address_result(
@@ -99,6 +112,7 @@ fn address_result(
     to: &str,
     attempts: &[&AttemptFacts],
     now: Millis,
+    gate: &Gate,
 ) -> AddressResult {
     let mut failures: Vec<(String, bool)> = Vec::new();
     for route in plan.routes.iter().map(|r| &r.name) {
@@ -106,7 +120,13 @@ fn address_result(
             .iter()
             .find(|a| a.channel_idx == idx && a.route == *route && a.to == to)
         else {
-            return AddressResult::Start(route.clone());
+            return match gate {
+                Gate::Open => AddressResult::Start(route.clone()),
+                held => AddressResult::Held {
+                    gate: held.clone(),
+                    before: failures.into_iter().map(|(w, _)| w).collect(),
+                },
+            };
         };
         match attempt_verdict(att, plan, now) {
             Verdict::Pending { until } => {
@@ -152,9 +172,11 @@ fn evaluate_sending(
     plan: &ChannelPlan,
     attempts: &[&AttemptFacts],
     now: Millis,
+    schedule: &Schedule,
     start: &mut Vec<StartAttempt>,
     wake: &mut Option<Millis>,
 ) -> ChannelVerdict {
+    let gate = schedule.gate(plan.channel, now);
     let addresses = match &plan.reach {
         Reach::Unreachable { reason } => {
             return verdict(Outcome::Unreachable, format!("unreachable: {reason}"))
@@ -176,8 +198,11 @@ fn evaluate_sending(
     let mut waiting_on: Option<String> = None;
     let mut failed = Vec::new();
     let mut unreachable = Vec::new();
+    let mut expired = Vec::new();
+    let mut cancelled = Vec::new();
+    let mut held_why: Option<String> = None;
     for to in addresses {
-        match address_result(idx, plan, to, attempts, now) {
+        match address_result(idx, plan, to, attempts, now, &gate) {
             AddressResult::Start(route) => {
                 start.push(StartAttempt {
                     channel_idx: idx,
@@ -194,6 +219,26 @@ fn evaluate_sending(
             AddressResult::Delivered { route, why } => delivered.push((route, why)),
             AddressResult::Failed(why) => failed.push(why),
             AddressResult::Unreachable(why) => unreachable.push(why),
+            AddressResult::Held { gate, before } => {
+                let then = |why: String| {
+                    if before.is_empty() {
+                        why
+                    } else {
+                        format!("{}; then {why}", before.join("; then "))
+                    }
+                };
+                match gate {
+                    Gate::Open => {}
+                    Gate::Wait { until, why } => {
+                        *wake = Some(wake.map_or(until, |w| w.min(until)));
+                        held_why.get_or_insert(why);
+                        pending += 1;
+                    }
+                    Gate::Cancelled(why) => cancelled.push(then(why)),
+                    Gate::Expired(why) => expired.push(then(why)),
+                    Gate::Quiet(why) => unreachable.push(then(why)),
+                }
+            }
         }
     }
     if let Some((route, why)) = delivered.first() {
@@ -208,6 +253,11 @@ fn evaluate_sending(
             String::new()
         };
         return verdict(Outcome::Delivered, format!("delivered{via}: {why}{of}"));
+    }
+    if pending > 0 && waiting_on.is_none() {
+        if let Some(why) = held_why {
+            return verdict(Outcome::Pending, why);
+        }
     }
     if pending > 0 {
         let route = waiting_on.as_deref().unwrap_or_default();
@@ -226,6 +276,12 @@ fn evaluate_sending(
         };
         return verdict(Outcome::Pending, format!("{what}{to}"));
     }
+    if failed.is_empty() && !expired.is_empty() {
+        return verdict(Outcome::Expired, all_of(n, unit, "expired", expired));
+    }
+    if failed.is_empty() && !cancelled.is_empty() {
+        return verdict(Outcome::Cancelled, all_of(n, unit, "cancelled", cancelled));
+    }
     if failed.is_empty() {
         let why = unreachable.join("; ");
         let why = if n > 1 {
@@ -237,12 +293,23 @@ fn evaluate_sending(
     }
     let mut all = failed;
     all.extend(unreachable);
+    all.extend(expired);
+    all.extend(cancelled);
     let why = if n > 1 {
         format!("all {n} {unit}s failed ({})", all.join("; "))
     } else {
         all.join("; ")
     };
     verdict(Outcome::Failed, format!("failed: {why}"))
+}
+
+/// "all 2 addresses expired (…)", or the one address's reason.
+fn all_of(n: usize, unit: &str, what: &str, why: Vec<String>) -> String {
+    if n > 1 {
+        format!("all {n} {unit}s {what} ({})", why.join("; "))
+    } else {
+        why.join("; ")
+    }
 }
 
 fn verdict(outcome: Outcome, reason: String) -> ChannelVerdict {
@@ -262,6 +329,19 @@ fn names(list: &[Channel]) -> String {
 /// the current time, it says each channel's outcome, which attempts to start
 /// now, when to look again, and the notification's status.
 pub fn decide(plan: &Plan, attempts: &[AttemptFacts], now: Millis) -> Decision {
+    decide_scheduled(plan, &Schedule::default(), attempts, now)
+}
+
+/// The cascade decision for a notification with a schedule: nothing starts
+/// before its send time, at or after its deadline, inside its quiet hours
+/// (`defer` waits, `skip` makes the channel unreachable) or after a cancel;
+/// what already went out is still carried to its outcome.
+pub fn decide_scheduled(
+    plan: &Plan,
+    schedule: &Schedule,
+    attempts: &[AttemptFacts],
+    now: Millis,
+) -> Decision {
     let mut verdicts: Vec<ChannelVerdict> = Vec::with_capacity(plan.channels.len());
     let mut start = Vec::new();
     let mut wake = None;
@@ -272,7 +352,9 @@ pub fn decide(plan: &Plan, attempts: &[AttemptFacts], now: Millis) -> Decision {
                 Outcome::Skipped,
                 "skipped: off for this notification type".into(),
             ),
-            Scenario::Always => evaluate_sending(idx, ch, &mine, now, &mut start, &mut wake),
+            Scenario::Always => {
+                evaluate_sending(idx, ch, &mine, now, schedule, &mut start, &mut wake)
+            }
             Scenario::Fallback => {
                 let earlier: Vec<(Channel, Outcome)> = plan.channels[..idx]
                     .iter()
@@ -293,7 +375,18 @@ pub fn decide(plan: &Plan, attempts: &[AttemptFacts], now: Millis) -> Decision {
                 let any_failed = earlier
                     .iter()
                     .any(|(_, o)| matches!(o, Outcome::Failed | Outcome::Unreachable));
-                if !waiting.is_empty() {
+                let stopped = match schedule.gate(ch.channel, now) {
+                    Gate::Cancelled(why) => Some((Outcome::Cancelled, why)),
+                    Gate::Expired(why) => Some((Outcome::Expired, why)),
+                    _ => None,
+                };
+                if let (false, true, Some((outcome, why))) =
+                    (waiting.is_empty(), mine.is_empty(), stopped)
+                {
+                    // Waiting for earlier channels that can no longer
+                    // make it go: it will never be sent.
+                    verdict(outcome, why)
+                } else if !waiting.is_empty() {
                     let cond = match plan.fallback_when {
                         FallbackWhen::NoneDelivered => "do not deliver",
                         FallbackWhen::AnyFailed => "fail",
@@ -315,24 +408,32 @@ pub fn decide(plan: &Plan, attempts: &[AttemptFacts], now: Millis) -> Decision {
                             Outcome::Skipped,
                             "skipped: no earlier channel failed".into(),
                         ),
-                        _ => evaluate_sending(idx, ch, &mine, now, &mut start, &mut wake),
+                        _ => evaluate_sending(idx, ch, &mine, now, schedule, &mut start, &mut wake),
                     }
                 }
             }
         };
         verdicts.push(v);
     }
-    let status = if verdicts.iter().any(|v| v.outcome == Outcome::Pending) {
+    let any = |o: Outcome| verdicts.iter().any(|v| v.outcome == o);
+    let status = if any(Outcome::Pending) && attempts.is_empty() && schedule.is_before_send_at(now)
+    {
+        Status::Scheduled
+    } else if any(Outcome::Pending) {
         Status::Pending
-    } else if verdicts.iter().any(|v| v.outcome == Outcome::Delivered) {
+    } else if any(Outcome::Delivered) {
         Status::Delivered
+    } else if schedule.cancelled_at.is_some() {
+        Status::Cancelled
+    } else if any(Outcome::Expired) {
+        Status::Expired
     } else {
         Status::Failed
     };
     Decision {
         channels: verdicts,
         start,
-        wake_at: if status == Status::Pending {
+        wake_at: if matches!(status, Status::Pending | Status::Scheduled) {
             wake
         } else {
             None

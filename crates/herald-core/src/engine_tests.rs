@@ -5,6 +5,7 @@
 use super::*;
 use crate::channel::{Audience, Outcome as O, Status as St};
 use crate::config::{ChannelSetting, TypeConfig};
+use crate::schedule::{QuietHours, QuietMode, Schedule};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use std::collections::BTreeSet;
@@ -187,9 +188,19 @@ struct Case {
 }
 
 fn run(cases: Vec<Case>) {
+    run_scheduled(
+        cases
+            .into_iter()
+            .map(|c| (Schedule::default(), c))
+            .collect(),
+    )
+}
+
+/// Runs cases, each with the schedule it is decided under.
+fn run_scheduled(cases: Vec<(Schedule, Case)>) {
     let mut failures = Vec::new();
-    for c in &cases {
-        let d = decide(&c.plan, &c.attempts, c.now);
+    for (schedule, c) in &cases {
+        let d = decide_scheduled(&c.plan, schedule, &c.attempts, c.now);
         let want_start: Vec<(usize, String, String)> = c
             .start
             .iter()
@@ -1305,6 +1316,300 @@ fn route_confirmation_round_trips_and_old_plans_have_none() {
     assert_eq!((old.confirm, old.window_s), (None, None));
     let plain = serde_json::to_value(Route::new("sms", RouteKind::Sms)).unwrap();
     assert_eq!(plain, serde_json::json!({"name": "sms", "kind": "sms"}));
+}
+
+// ------------------------------------------------ schedules and deadlines
+
+/// The help article's e-mail-then-SMS cascade under a schedule: a send
+/// time, a deadline (the appointment's start), quiet hours, a cancel.
+#[test]
+fn schedules_deadlines_quiet_hours_and_cancels() {
+    use Scenario::{Always as A, Fallback as F};
+    let p = plan(vec![email(A), sms(F)]);
+    let e = |created, state| att(&p, 0, created, state);
+    let s = |created, state| att(&p, 1, created, state);
+    let at = |send_at: Option<Millis>, deliver_before: Option<Millis>| Schedule {
+        send_at,
+        deliver_before,
+        ..Schedule::default()
+    };
+    let quiet = |mode| Schedule {
+        quiet: Some(QuietHours {
+            // 00:00–08:00 UTC; the tests' times are in the first hours of 1970.
+            from_min: 0,
+            until_min: 8 * 60,
+            tz: "UTC".into(),
+            channels: vec![Channel::Sms],
+            mode,
+        }),
+        ..Schedule::default()
+    };
+    let cancelled = Schedule {
+        cancelled_at: Some(10 * SEC),
+        ..Schedule::default()
+    };
+    let case = |name, attempts, now, outcomes, start, status, wake_at, reasons| Case {
+        name,
+        plan: p.clone(),
+        attempts,
+        now,
+        outcomes,
+        start,
+        status,
+        wake_at,
+        reasons,
+    };
+    run_scheduled(vec![
+        (
+            at(Some(100 * SEC), None),
+            case(
+                "before its send time nothing starts: scheduled, wakes then",
+                vec![],
+                10 * SEC,
+                vec![O::Pending, O::Pending],
+                vec![],
+                St::Scheduled,
+                Some(100 * SEC),
+                vec![(0, "scheduled for 1970-01-01T00:01:40Z")],
+            ),
+        ),
+        (
+            at(Some(100 * SEC), None),
+            case(
+                "at its send time the cascade starts",
+                vec![],
+                100 * SEC,
+                vec![O::Pending, O::Pending],
+                vec![(0, "email", EMAIL)],
+                St::Pending,
+                None,
+                vec![],
+            ),
+        ),
+        (
+            at(None, Some(50 * SEC)),
+            case(
+                "the fallback goes while the deadline is ahead",
+                vec![e(0, refused(SEC))],
+                SEC,
+                vec![O::Failed, O::Pending],
+                vec![(1, "sms", PHONE)],
+                St::Pending,
+                None,
+                vec![],
+            ),
+        ),
+        (
+            at(None, Some(50 * SEC)),
+            case(
+                "after the deadline the fallback is not sent: expired",
+                vec![e(0, refused(50 * SEC))],
+                50 * SEC,
+                vec![O::Failed, O::Expired],
+                vec![],
+                St::Expired,
+                None,
+                vec![(1, "deadline passed")],
+            ),
+        ),
+        (
+            at(None, Some(50 * SEC)),
+            case(
+                "an attempt already out is carried to its outcome past the deadline",
+                vec![e(0, refused(SEC)), s(SEC, acc(2 * SEC))],
+                60 * SEC,
+                vec![O::Failed, O::Pending],
+                vec![],
+                St::Pending,
+                Some(601 * SEC),
+                vec![],
+            ),
+        ),
+        (
+            at(None, Some(0)),
+            case(
+                "a deadline already passed at acceptance: nothing starts",
+                vec![],
+                0,
+                vec![O::Expired, O::Expired],
+                vec![],
+                St::Expired,
+                None,
+                vec![(0, "deadline passed")],
+            ),
+        ),
+        (
+            quiet(QuietMode::Defer),
+            case(
+                "quiet hours, defer: the SMS waits until they end",
+                vec![e(0, refused(SEC))],
+                SEC,
+                vec![O::Failed, O::Pending],
+                vec![],
+                St::Pending,
+                Some(8 * 3_600 * SEC),
+                vec![(1, "waits for quiet hours to end at 08:00 UTC")],
+            ),
+        ),
+        (
+            Schedule {
+                deliver_before: Some(3_600 * SEC),
+                ..quiet(QuietMode::Defer)
+            },
+            case(
+                "quiet hours ending after the deadline: expired now",
+                vec![e(0, refused(SEC))],
+                SEC,
+                vec![O::Failed, O::Expired],
+                vec![],
+                St::Expired,
+                None,
+                vec![(1, "after the deadline")],
+            ),
+        ),
+        (
+            quiet(QuietMode::Skip),
+            case(
+                "quiet hours, skip: the SMS is unreachable, the cascade ends",
+                vec![e(0, refused(SEC))],
+                SEC,
+                vec![O::Failed, O::Unreachable],
+                vec![],
+                St::Failed,
+                None,
+                vec![(1, "quiet hours until 08:00 UTC")],
+            ),
+        ),
+        (
+            quiet(QuietMode::Skip),
+            case(
+                "quiet hours apply only to their channels",
+                vec![],
+                SEC,
+                vec![O::Pending, O::Pending],
+                vec![(0, "email", EMAIL)],
+                St::Pending,
+                None,
+                vec![],
+            ),
+        ),
+        (
+            cancelled.clone(),
+            case(
+                "cancelled before anything went: every channel cancelled",
+                vec![],
+                10 * SEC,
+                vec![O::Cancelled, O::Cancelled],
+                vec![],
+                St::Cancelled,
+                None,
+                vec![(0, "cancelled before it was sent")],
+            ),
+        ),
+        (
+            cancelled.clone(),
+            case(
+                "cancelled while the e-mail is out: its answer still counts, the SMS never goes",
+                vec![e(0, AttemptState::Open)],
+                10 * SEC,
+                vec![O::Pending, O::Cancelled],
+                vec![],
+                St::Pending,
+                Some(300 * SEC),
+                vec![],
+            ),
+        ),
+        (
+            cancelled.clone(),
+            case(
+                "cancelled, then the e-mail failed: the fallback is not sent",
+                vec![e(0, refused(20 * SEC))],
+                20 * SEC,
+                vec![O::Failed, O::Cancelled],
+                vec![],
+                St::Cancelled,
+                None,
+                vec![],
+            ),
+        ),
+        (
+            cancelled,
+            case(
+                "cancelled after delivery: delivered stays delivered",
+                vec![e(0, acc(SEC))],
+                20 * SEC,
+                vec![O::Delivered, O::Skipped],
+                vec![],
+                St::Delivered,
+                None,
+                vec![],
+            ),
+        ),
+    ]);
+}
+
+fn arb_schedule() -> impl Strategy<Value = Schedule> {
+    (
+        prop::option::of(0..2_000i64),
+        prop::option::of(0..2_000i64),
+        prop::option::of(0..2_000i64),
+        prop::option::of((0u16..1440, 0u16..1440, any::<bool>())),
+    )
+        .prop_map(|(send_at, deliver_before, cancelled_at, quiet)| Schedule {
+            send_at: send_at.map(|s| s * SEC),
+            deliver_before: deliver_before.map(|s| s * SEC),
+            cancelled_at: cancelled_at.map(|s| s * SEC),
+            quiet: quiet.map(|(from_min, until_min, skip)| QuietHours {
+                from_min,
+                until_min,
+                tz: "UTC".into(),
+                channels: vec![Channel::Sms, Channel::Aunio],
+                mode: if skip {
+                    QuietMode::Skip
+                } else {
+                    QuietMode::Defer
+                },
+            }),
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Nothing ever starts before the send time, at or after the deadline,
+    /// inside quiet hours for a listed channel, or once cancelled; and a
+    /// notification that waits always says when to look again.
+    #[test]
+    fn a_schedule_is_never_broken(
+        schedule in arb_schedule(),
+        now in 0..2_500i64,
+        refused_email in any::<bool>(),
+    ) {
+        use Scenario::{Always as A, Fallback as F};
+        let p = plan(vec![email(A), push(Channel::Aunio, F, &["tok"]), sms(F)]);
+        let now = now * SEC;
+        let attempts = if refused_email {
+            vec![att(&p, 0, 0, refused(0))]
+        } else {
+            vec![]
+        };
+        let d = decide_scheduled(&p, &schedule, &attempts, now);
+        for s in &d.start {
+            let ch = p.channels[s.channel_idx].channel;
+            prop_assert!(schedule.cancelled_at.is_none(), "started after a cancel: {s:?}");
+            prop_assert!(schedule.send_at.is_none_or(|at| now >= at), "before send_at: {s:?}");
+            prop_assert!(schedule.deliver_before.is_none_or(|d| now < d), "after the deadline: {s:?}");
+            if let Some(q) = schedule.quiet.as_ref().filter(|q| q.channels.contains(&ch)) {
+                prop_assert!(crate::schedule::quiet_until(q, now).is_none(), "in quiet hours: {s:?}");
+            }
+        }
+        if matches!(d.status, St::Pending | St::Scheduled) && d.start.is_empty() {
+            prop_assert!(d.wake_at.is_some_and(|w| w > now), "waits without a wake time: {d:?}");
+        }
+        if d.status == St::Scheduled {
+            prop_assert!(attempts.is_empty() && d.start.is_empty());
+        }
+    }
 }
 
 #[test]

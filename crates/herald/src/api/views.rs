@@ -32,6 +32,8 @@ pub fn outcome_str(o: Outcome) -> &'static str {
         Outcome::Failed => "failed",
         Outcome::Unreachable => "unreachable",
         Outcome::Skipped => "skipped",
+        Outcome::Expired => "expired",
+        Outcome::Cancelled => "cancelled",
     }
 }
 
