@@ -5,6 +5,7 @@
 mod apns;
 mod fcm;
 mod smpp;
+mod smpp_crash;
 mod smtp;
 mod twilio;
 mod webhook;

@@ -22,7 +22,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 const PASSWORD: &str = "pw8chars";
 const EVENT_BOUND: Duration = Duration::from_secs(20);
 
-fn peers_dir() -> PathBuf {
+pub(super) fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
 }
 
@@ -52,15 +52,15 @@ fn available() -> bool {
 }
 
 /// A running SMSC peer; killed when dropped.
-struct Peer {
+pub(super) struct Peer {
     child: Child,
     port: u16,
-    events: Arc<Mutex<Vec<Value>>>,
+    pub(super) events: Arc<Mutex<Vec<Value>>>,
     _dir: tempfile::TempDir,
 }
 
 impl Peer {
-    fn start(mut config: Value) -> Option<Peer> {
+    pub(super) fn start(mut config: Value) -> Option<Peer> {
         if !available() {
             return None;
         }
@@ -103,7 +103,7 @@ impl Peer {
         })
     }
 
-    fn of(&self, kind: &str) -> Vec<Value> {
+    pub(super) fn of(&self, kind: &str) -> Vec<Value> {
         self.events
             .lock()
             .unwrap()
@@ -115,7 +115,7 @@ impl Peer {
 
     /// The events of a kind once there are at least `n` (the peer's lines
     /// are read as they come, so the last may lag the answer it sent).
-    async fn at_least(&self, kind: &str, n: usize) -> Vec<Value> {
+    pub(super) async fn at_least(&self, kind: &str, n: usize) -> Vec<Value> {
         let start = Instant::now();
         loop {
             let got = self.of(kind);
@@ -126,7 +126,7 @@ impl Peer {
         }
     }
 
-    fn settings(&self) -> Value {
+    pub(super) fn settings(&self) -> Value {
         json!({"host": "127.0.0.1", "port": self.port, "system_id": "herald",
                "password": PASSWORD, "source_addr": "Salon", "timeout_ms": 5000})
     }
