@@ -6,6 +6,8 @@
 //                                                     (else ESME_RINVPASWD / ESME_RINVSYSID)
 //   "refuse": ["15550000000"],                      submit_sm answered ESME_RINVDSTADR
 //   "throttle_once": ["15550000001"],               first submit_sm answered ESME_RTHROTTLED
+//   "max_per_second": 5,                            a submit_sm beyond 5 accepted in the
+//                                                     last second answered ESME_RTHROTTLED
 //   "drop_after": 1,                                 close the link after N submit_sm (once)
 //   "receipts": {"15550000002": "UNDELIV"},         receipt stat per number (default DELIVRD)
 //   "tlv_receipts": ["15550000003"],                 receipts also carry the TLVs
@@ -17,7 +19,8 @@
 // ("again": true when it is a redelivery), "deliver_sm_resp" per receipt
 // acknowledged (with its message id), "owed" when a link closed with
 // receipts unacknowledged, "dropped" when it closes a link. Every event of a
-// link carries "sid", the link's number (1, 2, ...). Exits when stdin closes.
+// link carries "sid", the link's number (1, 2, ...), and every event "at",
+// the peer's clock in milliseconds. Exits when stdin closes.
 //
 // Like a real SMSC it keeps a receipt until the ESME acknowledges it: one
 // whose deliver_sm was not answered with deliver_sm_resp before the link
@@ -28,7 +31,9 @@ const fs = require('fs');
 const smpp = require('smpp');
 
 const cfg = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const say = (o) => process.stdout.write(JSON.stringify({ ...o, at: Date.now() }) + '\n');
+// When the submits accepted in the last second were accepted (max_per_second).
+let accepted = [];
 const throttled = new Set();
 let submits = 0;
 let dropped = false;
@@ -134,6 +139,16 @@ const server = smpp.createServer({ debug: false }, (session) => {
       say({ ...base, status: 'ESME_RTHROTTLED' });
       session.send(pdu.response({ command_status: smpp.ESME_RTHROTTLED }));
       return;
+    }
+    if (cfg.max_per_second) {
+      const now = Date.now();
+      accepted = accepted.filter((t) => t > now - 1000);
+      if (accepted.length >= cfg.max_per_second) {
+        say({ ...base, status: 'ESME_RTHROTTLED' });
+        session.send(pdu.response({ command_status: smpp.ESME_RTHROTTLED }));
+        return;
+      }
+      accepted.push(now);
     }
     const id = 'M' + nextId++;
     say({ ...base, status: 'ok', message_id: id });
