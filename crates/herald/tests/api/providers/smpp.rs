@@ -418,7 +418,8 @@ async fn smpp_a_throttled_burst_is_slowed_down_and_all_delivered() {
     // for most of the burst.
     let again = throttled.iter().filter(|s| at(s) > first + 1_000).count();
     eprintln!(
-        "smpp throttling: {BURST} messages, SMSC at {SMSC_RATE}/s: {} throttled answers,          {again} of them a second or more after the first; all delivered in {took:?}",
+        "smpp throttling: {BURST} messages, SMSC at {SMSC_RATE}/s: {} throttled answers, \
+         {again} of them a second or more after the first; all delivered in {took:?}",
         throttled.len()
     );
     assert!(
