@@ -99,6 +99,30 @@ impl Clients {
             .map(|(_, c)| c.clone())
     }
 
+    /// Keeps a client built from `version`, unless one built from the same
+    /// version got there first: then that one is answered and the new one
+    /// dropped unused. Two clients of one integration would each hold a
+    /// link (an SMPP bind), and the one replaced would take the receipts
+    /// that arrive on its link away with it.
+    pub fn put_first(
+        &self,
+        hook_id: String,
+        version: Millis,
+        client: Arc<dyn Client>,
+    ) -> Arc<dyn Client> {
+        let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if let Some((v, c)) = map.get(&hook_id) {
+            if *v == version {
+                return c.clone();
+            }
+        }
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+        map.insert(hook_id, (version, client.clone()));
+        client
+    }
+
     /// Keeps a client.
     pub fn put(&self, hook_id: String, entry: ClientEntry) {
         let mut map = self.inner.write().unwrap_or_else(|p| p.into_inner());
@@ -106,5 +130,39 @@ impl Clients {
             map.clear();
         }
         map.insert(hook_id, entry);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::{SendReply, SendRequest};
+
+    struct Named;
+
+    #[async_trait::async_trait]
+    impl Client for Named {
+        async fn send(&self, _req: &SendRequest<'_>) -> SendReply {
+            SendReply::Accepted { message_id: None }
+        }
+    }
+
+    #[test]
+    fn the_first_client_of_a_version_is_kept_and_a_newer_version_replaces_it() {
+        let clients = Clients::default();
+        let first: Arc<dyn Client> = Arc::new(Named);
+        let kept = clients.put_first("h".into(), 1, first.clone());
+        assert!(Arc::ptr_eq(&kept, &first));
+        // A second resolve of the same version, racing the first, gets the
+        // first one: one client, one link.
+        let racing: Arc<dyn Client> = Arc::new(Named);
+        let got = clients.put_first("h".into(), 1, racing.clone());
+        assert!(Arc::ptr_eq(&got, &first));
+        assert!(Arc::ptr_eq(&clients.get("h", 1).unwrap(), &first));
+        // An updated integration gets its own.
+        let newer: Arc<dyn Client> = Arc::new(Named);
+        let got = clients.put_first("h".into(), 2, newer.clone());
+        assert!(Arc::ptr_eq(&got, &newer));
+        assert!(clients.get("h", 1).is_none());
     }
 }

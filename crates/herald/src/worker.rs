@@ -89,6 +89,10 @@ pub fn classify(
         SendReply::Transient {
             error,
             retry_after_ms,
+        }
+        | SendReply::Throttled {
+            error,
+            retry_after_ms,
         } => {
             let at = next_retry_at(now, claimed.requests.max(1), jitter, *retry_after_ms);
             if at < claimed.deadline {
@@ -132,6 +136,63 @@ fn integration_removed(channel: Channel) -> SendOutcome {
     }
 }
 
+/// How often a send waiting for its integration's pace asks again (a pace
+/// that recovers meanwhile lets it go sooner).
+const ADMIT_POLL: Duration = Duration::from_millis(100);
+
+/// Waits until the integration's pace lets a send start; a wait longer
+/// than `limit` (it would outlast the lease) is a retry then instead.
+async fn admitted(
+    limiter: &Limiter,
+    hook: &str,
+    rate: Option<f64>,
+    limit: Duration,
+) -> Result<(), SendOutcome> {
+    let since = Instant::now();
+    loop {
+        let now = Instant::now();
+        let Err(wait) = limiter.try_admit(hook, rate, now) else {
+            return Ok(());
+        };
+        let left = wait.until.saturating_duration_since(now);
+        if now.saturating_duration_since(since) + left > limit {
+            let error = match (wait.slowed, rate) {
+                (true, _) => "waiting: the provider asked to send slower".to_string(),
+                (false, Some(rate)) => {
+                    format!("waiting for the integration's limit of {rate} sends a second")
+                }
+                (false, None) => "waiting for the integration's send rate".to_string(),
+            };
+            return Err(SendOutcome::Retry {
+                error,
+                next_try_at: now_ms() + left.as_millis() as Millis,
+            });
+        }
+        tokio::time::sleep(left.min(ADMIT_POLL)).await;
+    }
+}
+
+/// What an answer tells the integration's pace: a throttling answer slows
+/// it down, an accepted send lets it recover; any other answer (a 5xx, a
+/// timeout) concerns that message only.
+pub(crate) fn pace(
+    limiter: &Limiter,
+    hook: &str,
+    rate: Option<f64>,
+    started: Instant,
+    reply: &SendReply,
+    now: Instant,
+) {
+    match reply {
+        SendReply::Throttled { retry_after_ms, .. } => {
+            let after = retry_after_ms.map(|ms| Duration::from_millis(ms.max(0) as u64));
+            limiter.throttled(hook, rate, started, after, now)
+        }
+        SendReply::Accepted { .. } => limiter.went_through(hook, rate, now),
+        _ => {}
+    }
+}
+
 async fn send_one(
     app: &App,
     limiter: &Limiter,
@@ -158,23 +219,15 @@ async fn send_one(
         }
     };
     let rate = resolved.hooked.integration.max_per_second;
-    if let Some(rate) = rate {
-        let at = limiter.reserve(hook, rate, Instant::now());
-        let wait = at.saturating_duration_since(Instant::now());
-        if wait > limit {
-            // Waiting that long would outlast the lease: try again then.
-            return SendOutcome::Retry {
-                error: format!("waiting for the integration's limit of {rate} sends a second"),
-                next_try_at: now + wait.as_millis() as Millis,
-            };
-        }
-        tokio::time::sleep(wait).await;
-        if now_ms() >= claimed.deadline {
-            return SendOutcome::GaveUp {
-                error: "the window closed while waiting for the integration's rate limit".into(),
-            };
-        }
+    if let Err(outcome) = admitted(limiter, hook, rate, limit).await {
+        return outcome;
     }
+    if now_ms() >= claimed.deadline {
+        return SendOutcome::GaveUp {
+            error: "the window closed while waiting for the integration's send rate".into(),
+        };
+    }
+    let started = Instant::now();
     let now = now_ms();
     let req = SendRequest {
         tenant_id: &claimed.tenant_id,
@@ -188,16 +241,10 @@ async fn send_one(
         now,
     };
     let reply = send_bounded(resolved.client.as_ref(), &req, limit).await;
-    if rate.is_some() {
-        match &reply {
-            SendReply::Transient { .. } => limiter.slow_down(hook, Instant::now()),
-            SendReply::Accepted { .. } => limiter.went_through(hook, Instant::now()),
-            _ => {}
-        }
-    }
+    pace(limiter, hook, rate, started, &reply, Instant::now());
     let kind = match &reply {
         SendReply::Accepted { .. } => SendKind::Accepted,
-        SendReply::Transient { .. } => SendKind::Transient,
+        SendReply::Transient { .. } | SendReply::Throttled { .. } => SendKind::Transient,
         SendReply::Permanent { .. } => SendKind::Refused,
         SendReply::RecipientInvalid { .. } => SendKind::Unreachable,
     };

@@ -111,3 +111,89 @@ fn dead_token_is_refused_as_unreachable() {
         }
     );
 }
+
+#[test]
+fn a_throttled_message_is_retried_like_a_transient_one() {
+    let reply = SendReply::Throttled {
+        error: "429".into(),
+        retry_after_ms: Some(3_000),
+    };
+    assert_eq!(
+        classify(&reply, &claimed(1, 10_000), 0, 0.0),
+        SendOutcome::Retry {
+            error: "429".into(),
+            next_try_at: 3_000
+        }
+    );
+}
+
+#[test]
+fn throttling_slows_the_integration_a_5xx_or_timeout_does_not() {
+    let limiter = Limiter::default();
+    let t0 = Instant::now();
+    let transient = SendReply::Transient {
+        error: "503".into(),
+        retry_after_ms: Some(60_000),
+    };
+    for _ in 0..10 {
+        pace(&limiter, "h", None, t0, &transient, t0);
+    }
+    assert_eq!(limiter.try_admit("h", None, t0), Ok(()), "a 5xx");
+    let throttled = SendReply::Throttled {
+        error: "429".into(),
+        retry_after_ms: Some(2_000),
+    };
+    pace(&limiter, "h", None, t0, &throttled, t0);
+    let wait = limiter.try_admit("h", None, t0).unwrap_err();
+    assert_eq!(wait.until - t0, Duration::from_secs(2));
+    assert!(wait.slowed);
+    // Accepted sends let it recover (here: to unpaced, and forgotten).
+    let later = t0 + Duration::from_secs(3);
+    let accepted = SendReply::Accepted { message_id: None };
+    let mut now = later;
+    let mut sent = 0;
+    while sent < 40 {
+        match limiter.try_admit("h", None, now) {
+            Ok(()) => {
+                pace(&limiter, "h", None, now, &accepted, now);
+                sent += 1;
+            }
+            Err(w) => now = w.until,
+        }
+    }
+    assert_eq!(limiter.try_admit("h", None, now), Ok(()));
+    assert_eq!(limiter.try_admit("h", None, now), Ok(()), "unpaced again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_waits_for_its_pace_and_a_wait_past_the_limit_is_a_retry() {
+    let limiter = Limiter::default();
+    let t0 = Instant::now();
+    let throttled = SendReply::Throttled {
+        error: "429".into(),
+        retry_after_ms: Some(2_000),
+    };
+    pace(&limiter, "h", None, t0, &throttled, t0);
+    let start = tokio::time::Instant::now();
+    assert!(admitted(&limiter, "h", None, Duration::from_secs(60))
+        .await
+        .is_ok());
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    pace(
+        &limiter,
+        "h",
+        None,
+        Instant::now(),
+        &throttled,
+        Instant::now(),
+    );
+    let r = admitted(&limiter, "h", None, Duration::from_secs(1)).await;
+    assert!(
+        matches!(&r, Err(SendOutcome::Retry { error, .. }) if error.contains("slower")),
+        "{r:?}"
+    );
+}

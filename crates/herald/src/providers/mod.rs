@@ -71,8 +71,17 @@ pub enum SendReply {
         /// Provider message id.
         message_id: Option<String>,
     },
-    /// Try again later (timeouts, 429, 5xx, SMTP 4xx).
+    /// Try again later (timeouts, 5xx, SMTP 4xx): this message only.
     Transient {
+        /// What happened.
+        error: String,
+        /// The provider's `Retry-After`, if any.
+        retry_after_ms: Option<Millis>,
+    },
+    /// Try again later, and send slower: the provider said so (a 429,
+    /// `ESME_RTHROTTLED`). Retried like [`SendReply::Transient`], and it
+    /// slows the whole integration down (see `limiter`).
+    Throttled {
         /// What happened.
         error: String,
         /// The provider's `Retry-After`, if any.
@@ -91,11 +100,21 @@ pub enum SendReply {
 }
 
 impl SendReply {
+    /// [`SendReply::kind`], with throttling told apart from other
+    /// transient answers (`throttled`).
+    pub fn detailed_kind(&self) -> &'static str {
+        match self {
+            SendReply::Throttled { .. } => "throttled",
+            other => other.kind(),
+        }
+    }
+
     /// The API's word for it (`POST /v1/integrations/{channel}/test`).
     pub fn kind(&self) -> &'static str {
         match self {
             SendReply::Accepted { .. } => "accepted",
-            SendReply::Transient { .. } => "transient",
+            // Throttling is transient to the API's reader too.
+            SendReply::Transient { .. } | SendReply::Throttled { .. } => "transient",
             SendReply::Permanent { .. } => "permanent",
             SendReply::RecipientInvalid { .. } => "recipient_invalid",
         }

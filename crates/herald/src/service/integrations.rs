@@ -427,8 +427,8 @@ impl App {
                     Ok(c) => c,
                     Err(e) => Arc::new(Unusable(e)),
                 };
-                self.clients.put(key, (version, c.clone()));
-                c
+                // Sends and `open_links` resolve concurrently at start.
+                self.clients.put_first(key, version, c)
             }
         };
         Ok(Some(Resolved {

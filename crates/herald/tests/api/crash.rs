@@ -24,13 +24,18 @@ const RECOVERY_BOUND: Duration = Duration::from_secs(120);
 pub(crate) struct Herald {
     child: tokio::process::Child,
     pub(crate) api: Api,
-    log: std::path::PathBuf,
+    pub(crate) log: std::path::PathBuf,
 }
 
 impl Herald {
     /// Starts `herald serve` on a free port over `db`, and waits for its
     /// "listening on" line.
     pub(crate) async fn start(dir: &Path, run: u32) -> Herald {
+        Herald::start_logging(dir, run, "warn").await
+    }
+
+    /// [`Herald::start`], logging at `level` (`HERALD_LOG`) to its log file.
+    pub(crate) async fn start_logging(dir: &Path, run: u32, level: &str) -> Herald {
         let log = dir.join(format!("herald-{run}.log"));
         let stderr = std::fs::File::create(&log).expect("a log file");
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
@@ -42,7 +47,7 @@ impl Herald {
                 format!("sqlite://{}", dir.join("herald.db").display()),
             )
             .env("HERALD_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("HERALD_LOG", "warn")
+            .env("HERALD_LOG", level)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
@@ -76,7 +81,7 @@ impl Herald {
     }
 
     /// SIGKILL, then reap.
-    async fn kill(mut self) {
+    pub(crate) async fn kill(mut self) {
         self.child.kill().await.expect("SIGKILL herald");
     }
 }

@@ -60,8 +60,14 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8], sent_id: &
             SendReply::RecipientInvalid { error }
         }
         (403, Some("ExpiredProviderToken")) => return Answer::ExpiredToken(error),
-        // 429 is also TooManyProviderTokenUpdates; 500/503 are Apple's own
-        // troubles, and other 5xx a relay's in front of it.
+        // Apple's "slow down". 429 is also TooManyProviderTokenUpdates,
+        // which is about the token, not the pace of sends.
+        (429, Some("TooManyRequests")) => SendReply::Throttled {
+            error,
+            retry_after_ms: retry_after_ms(headers),
+        },
+        // 500/503 are Apple's own troubles, and other 5xx a relay's in
+        // front of it.
         (429, _) | (500..=599, _) => SendReply::Transient {
             error,
             retry_after_ms: retry_after_ms(headers),

@@ -60,7 +60,7 @@ fn kind(status: u16, reason: Option<&str>) -> &'static str {
     let body = reason.map(reason_body).unwrap_or_default();
     let status = StatusCode::from_u16(status).expect("a status");
     match classify(status, &HeaderMap::new(), &body, "id") {
-        Answer::Reply(r) => r.kind(),
+        Answer::Reply(r) => r.detailed_kind(),
         Answer::ExpiredToken(_) => "expired_token",
     }
 }
@@ -75,7 +75,7 @@ fn answers_are_classified_as_apples_table_says() {
         kind(400, Some("DeviceTokenNotForTopic")),
         "recipient_invalid"
     );
-    assert_eq!(kind(429, Some("TooManyRequests")), "transient");
+    assert_eq!(kind(429, Some("TooManyRequests")), "throttled");
     assert_eq!(kind(429, Some("TooManyProviderTokenUpdates")), "transient");
     assert_eq!(kind(500, Some("InternalServerError")), "transient");
     assert_eq!(kind(503, Some("ServiceUnavailable")), "transient");
@@ -100,7 +100,7 @@ fn errors_carry_status_and_reason_and_retry_after() {
     );
     assert_eq!(
         r,
-        Answer::Reply(SendReply::Transient {
+        Answer::Reply(SendReply::Throttled {
             error: "APNs answered 429 TooManyRequests".into(),
             retry_after_ms: Some(7_000),
         })

@@ -90,12 +90,13 @@ pub fn classify(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Answer 
     if status == StatusCode::UNAUTHORIZED && !is("THIRD_PARTY_AUTH_ERROR") {
         return Answer::Unauthenticated(error);
     }
-    if status == StatusCode::TOO_MANY_REQUESTS
-        || status.is_server_error()
-        || is("UNAVAILABLE")
-        || is("INTERNAL")
-        || is("QUOTA_EXCEEDED")
-    {
+    if status == StatusCode::TOO_MANY_REQUESTS || is("QUOTA_EXCEEDED") || is("RESOURCE_EXHAUSTED") {
+        return Answer::Reply(SendReply::Throttled {
+            error,
+            retry_after_ms: retry_after_ms(headers),
+        });
+    }
+    if status.is_server_error() || is("UNAVAILABLE") || is("INTERNAL") {
         return Answer::Reply(SendReply::Transient {
             error,
             retry_after_ms: retry_after_ms(headers),
@@ -160,7 +161,7 @@ mod tests {
     #[test]
     fn error_codes_map_to_the_cascade_kinds() {
         let kind = |a: Answer| match a {
-            Answer::Reply(r) => r.kind(),
+            Answer::Reply(r) => r.detailed_kind(),
             Answer::Unauthenticated(_) => "unauthenticated",
         };
         assert_eq!(
@@ -190,7 +191,7 @@ mod tests {
                 429,
                 fcm_error(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED")
             )),
-            "transient"
+            "throttled"
         );
         assert_eq!(
             kind(answer(503, fcm_error(503, "UNAVAILABLE", "UNAVAILABLE"))),

@@ -48,7 +48,13 @@ pub fn classify(status: CommandStatus, server: &str) -> SendReply {
     let error = format!("{server}: submit_sm refused: {status:?} (command_status 0x{code:08X})");
     match code {
         0x0B => SendReply::RecipientInvalid { error },
-        0x58 | 0x14 => SendReply::Transient {
+        // ESME_RTHROTTLED: the ESME exceeded its allowed message rate.
+        0x58 => SendReply::Throttled {
+            error,
+            retry_after_ms: None,
+        },
+        // ESME_RMSGQFUL: the SMSC's queue for the destination is full.
+        0x14 => SendReply::Transient {
             error,
             retry_after_ms: None,
         },

@@ -402,10 +402,28 @@ impl Inner {
     }
 }
 
+/// Answers a bind's `deliver_sm`s (by sequence number) one at a time, in
+/// the order they may be answered. One at a time because rusmppc 0.4's
+/// connection takes at most five queued commands per wake-up and is woken
+/// again only by the SMSC's next PDU: a burst of acknowledgements sent at
+/// once (receipts recorded together after a restart) would sit unsent
+/// while the link is otherwise quiet, and the SMSC would redeliver them.
+async fn acknowledge(client: rusmppc::Client, mut seqs: tokio::sync::mpsc::UnboundedReceiver<u32>) {
+    while let Some(seq) = seqs.recv().await {
+        if let Err(e) = client.deliver_sm_resp(seq, DeliverSmResp::default()).await {
+            // The link is gone; the SMSC delivers the receipt again.
+            tracing::debug!("smpp: deliver_sm_resp {seq} not sent: {}", link_error(&e));
+            return;
+        }
+    }
+}
+
 /// Reads a bind's events (answering `deliver_sm`), and binds again with
 /// backoff when the link drops, for as long as the integration lives.
 async fn run(inner: Weak<Inner>, mut client: rusmppc::Client, mut events: Events) {
     loop {
+        let (acks, seqs) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(acknowledge(client.clone(), seqs));
         while let Some(event) = events.next().await {
             let Some(me) = inner.upgrade() else { return };
             match event {
@@ -415,18 +433,17 @@ async fn run(inner: Weak<Inner>, mut client: rusmppc::Client, mut events: Events
                         _ => None,
                     };
                     let seq = cmd.sequence_number();
-                    let client = client.clone();
                     match pending {
                         None => {
-                            let _ = client.deliver_sm_resp(seq, DeliverSmResp::default()).await;
+                            let _ = acks.send(seq);
                         }
                         // Acknowledged only once recorded, without holding
                         // up the link's other events.
                         Some(done) => {
+                            let acks = acks.clone();
                             tokio::spawn(async move {
                                 if let Ok(Ok(())) = tokio::time::timeout(ACK_BOUND, done).await {
-                                    let _ =
-                                        client.deliver_sm_resp(seq, DeliverSmResp::default()).await;
+                                    let _ = acks.send(seq);
                                 }
                             });
                         }

@@ -118,6 +118,13 @@ impl SmtpClient {
                 error: clean(error),
                 retry_after_ms,
             },
+            SendReply::Throttled {
+                error,
+                retry_after_ms,
+            } => SendReply::Throttled {
+                error: clean(error),
+                retry_after_ms,
+            },
             SendReply::Permanent { error } => SendReply::Permanent {
                 error: clean(error),
             },

@@ -204,10 +204,13 @@ pub fn classify(
     {
         return SendReply::RecipientInvalid { error };
     }
-    if status == http::StatusCode::TOO_MANY_REQUESTS
-        || code == TOO_MANY_REQUESTS
-        || status.is_server_error()
-    {
+    if status == http::StatusCode::TOO_MANY_REQUESTS || code == TOO_MANY_REQUESTS {
+        return SendReply::Throttled {
+            error,
+            retry_after_ms: retry_after_ms(headers),
+        };
+    }
+    if status.is_server_error() {
         return SendReply::Transient {
             error,
             retry_after_ms: retry_after_ms(headers),
@@ -372,7 +375,7 @@ mod tests {
             body.to_string().as_bytes(),
             route,
         )
-        .kind()
+        .detailed_kind()
     }
 
     fn twilio_error(code: u64) -> serde_json::Value {
@@ -391,8 +394,9 @@ mod tests {
             "recipient_invalid"
         );
         assert_eq!(kind(400, twilio_error(63003), "sms"), "permanent");
-        assert_eq!(kind(429, twilio_error(20429), "sms"), "transient");
-        assert_eq!(kind(400, twilio_error(20429), "sms"), "transient");
+        assert_eq!(kind(429, twilio_error(20429), "sms"), "throttled");
+        assert_eq!(kind(400, twilio_error(20429), "sms"), "throttled");
+        assert_eq!(kind(429, json!({}), "sms"), "throttled");
         assert_eq!(kind(500, json!("oops"), "sms"), "transient");
         assert_eq!(kind(503, json!({}), "sms"), "transient");
         assert_eq!(kind(401, twilio_error(20003), "sms"), "permanent");

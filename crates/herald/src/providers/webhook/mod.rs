@@ -143,7 +143,11 @@ fn classify(
     };
     match status.as_u16() {
         410 => SendReply::RecipientInvalid { error },
-        408 | 429 | 500..=599 => SendReply::Transient {
+        429 => SendReply::Throttled {
+            error,
+            retry_after_ms: retry_after_ms(headers),
+        },
+        408 | 500..=599 => SendReply::Transient {
             error,
             retry_after_ms: retry_after_ms(headers),
         },
@@ -245,7 +249,7 @@ mod tests {
 
     fn kind(status: u16) -> &'static str {
         let status = http::StatusCode::from_u16(status).expect("a status");
-        classify(status, &http::HeaderMap::new(), b"", "key-1").kind()
+        classify(status, &http::HeaderMap::new(), b"", "key-1").detailed_kind()
     }
 
     #[test]
@@ -256,7 +260,7 @@ mod tests {
             (204, "accepted"),
             (410, "recipient_invalid"),
             (408, "transient"),
-            (429, "transient"),
+            (429, "throttled"),
             (500, "transient"),
             (503, "transient"),
             (400, "permanent"),

@@ -135,11 +135,12 @@ pub fn classify(
     let code_in = |set: &[i64]| code.is_some_and(|c| set.contains(&c));
     if code_in(RECIPIENT_CODES) {
         SendReply::RecipientInvalid { error }
-    } else if code_in(THROTTLE_CODES)
-        || code_in(SERVER_CODES)
-        || status.as_u16() == 429
-        || status.is_server_error()
-    {
+    } else if code_in(THROTTLE_CODES) || status.as_u16() == 429 {
+        SendReply::Throttled {
+            error,
+            retry_after_ms: retry_after_ms(headers),
+        }
+    } else if code_in(SERVER_CODES) || status.is_server_error() {
         SendReply::Transient {
             error,
             retry_after_ms: retry_after_ms(headers),
@@ -157,7 +158,7 @@ mod tests {
 
     fn kind(status: u16, body: &str) -> &'static str {
         let status = http::StatusCode::from_u16(status).expect("a status");
-        classify(status, &http::HeaderMap::new(), body.as_bytes(), &|s| s).kind()
+        classify(status, &http::HeaderMap::new(), body.as_bytes(), &|s| s).detailed_kind()
     }
 
     fn err(code: i64) -> String {
@@ -175,9 +176,11 @@ mod tests {
         for (status, code, want) in [
             (400, 131026, "recipient_invalid"),
             (400, 131021, "recipient_invalid"),
-            (400, 130429, "transient"),
-            (400, 131048, "transient"),
-            (400, 131056, "transient"),
+            (400, 130429, "throttled"),
+            (400, 131048, "throttled"),
+            (400, 131056, "throttled"),
+            (400, 80007, "throttled"),
+            (400, 4, "throttled"),
             (500, 1, "transient"),
             (503, 2, "transient"),
             (500, 131000, "transient"),
@@ -187,7 +190,7 @@ mod tests {
         ] {
             assert_eq!(kind(status, &err(code)), want, "{status} {code}");
         }
-        assert_eq!(kind(429, ""), "transient");
+        assert_eq!(kind(429, ""), "throttled");
         assert_eq!(kind(502, "<html>bad gateway</html>"), "transient");
         assert_eq!(kind(404, "not found"), "permanent");
     }

@@ -478,6 +478,7 @@ fn error_of(r: &SendReply) -> &str {
     match r {
         SendReply::Accepted { .. } => "",
         SendReply::Transient { error, .. }
+        | SendReply::Throttled { error, .. }
         | SendReply::Permanent { error }
         | SendReply::RecipientInvalid { error } => error,
     }
@@ -537,7 +538,7 @@ async fn apns_answers_map_to_recipient_invalid_transient_and_permanent() {
     let r = send(c.as_ref(), &busy, "k-busy").await;
     assert_eq!(
         r,
-        SendReply::Transient {
+        SendReply::Throttled {
             error: "APNs answered 429 TooManyRequests".into(),
             retry_after_ms: Some(1_000),
         }

@@ -546,6 +546,7 @@ fn error_of(r: &SendReply) -> &str {
     match r {
         SendReply::Accepted { .. } => "",
         SendReply::Transient { error, .. }
+        | SendReply::Throttled { error, .. }
         | SendReply::Permanent { error }
         | SendReply::RecipientInvalid { error } => error,
     }
@@ -667,12 +668,12 @@ async fn fcm_classifies_the_documented_error_codes() {
     assert!(
         matches!(
             r,
-            SendReply::Transient {
+            SendReply::Throttled {
                 retry_after_ms: Some(7_000),
                 ..
             }
         ),
-        "429 is transient with Retry-After: {r:?}"
+        "429 says slow down, with Retry-After: {r:?}"
     );
     assert!(error_of(&r).contains("QUOTA_EXCEEDED"), "{r:?}");
 

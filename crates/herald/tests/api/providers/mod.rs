@@ -6,6 +6,7 @@ mod apns;
 mod chain;
 mod fcm;
 mod smpp;
+mod smpp_crash;
 mod smtp;
 mod twilio;
 mod webhook;

@@ -22,7 +22,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 pub(super) const PASSWORD: &str = "pw8chars";
 const EVENT_BOUND: Duration = Duration::from_secs(20);
 
-fn peers_dir() -> PathBuf {
+pub(super) fn peers_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
 }
 
@@ -55,7 +55,7 @@ fn available() -> bool {
 pub(super) struct Peer {
     child: Child,
     port: u16,
-    events: Arc<Mutex<Vec<Value>>>,
+    pub(super) events: Arc<Mutex<Vec<Value>>>,
     _dir: tempfile::TempDir,
 }
 
@@ -115,7 +115,7 @@ impl Peer {
 
     /// The events of a kind once there are at least `n` (the peer's lines
     /// are read as they come, so the last may lag the answer it sent).
-    async fn at_least(&self, kind: &str, n: usize) -> Vec<Value> {
+    pub(super) async fn at_least(&self, kind: &str, n: usize) -> Vec<Value> {
         let start = Instant::now();
         loop {
             let got = self.of(kind);
@@ -327,7 +327,7 @@ async fn smpp_gsm7_160_is_one_part_161_is_two() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn smpp_throttled_is_transient_refused_number_is_recipient_invalid() {
+async fn smpp_throttled_says_slow_down_refused_number_is_recipient_invalid() {
     let Some(peer) = Peer::start(json!({
         "throttle_once": ["15550000001"],
         "refuse": ["15550000004"]
@@ -336,10 +336,96 @@ async fn smpp_throttled_is_transient_refused_number_is_recipient_invalid() {
     };
     let (c, _rx) = client(&peer.settings());
     let r = send(c.as_ref(), "+15550000001", "Hi").await;
-    assert!(matches!(r, SendReply::Transient { .. }), "{r:?}");
+    assert!(matches!(r, SendReply::Throttled { .. }), "{r:?}");
+    assert_eq!(r.kind(), "transient");
     accepted_id(&send(c.as_ref(), "+15550000001", "Hi").await);
     let r = send(c.as_ref(), "+15550000004", "Hi").await;
     assert!(matches!(r, SendReply::RecipientInvalid { .. }), "{r:?}");
+}
+
+/// An SMSC that takes 5 submits a second answers the rest of a burst
+/// `ESME_RTHROTTLED`: Herald pauses the integration (it has no
+/// `max_per_second`) and sends the rest at a pace that recovers, so every
+/// notification is delivered and, once the first answers are in, few
+/// submits are throttled again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smpp_a_throttled_burst_is_slowed_down_and_all_delivered() {
+    const BURST: usize = 30;
+    const SMSC_RATE: usize = 5;
+    let Some(peer) = Peer::start(json!({"max_per_second": SMSC_RATE, "receipt_delay_ms": 50}))
+    else {
+        return;
+    };
+    let app = spawn_app().await;
+    let key = app.create_tenant("Busy Salon").await.api_key;
+    app.integration(
+        &key,
+        "sms",
+        json!({"provider": "smpp", "settings": peer.settings(), "confirm": "receipt", "window_s": 300}),
+    )
+    .await;
+    app.put_type(
+        &key,
+        "reminder",
+        json!({"audience": "client",
+               "channels": [{"channel": "sms", "scenario": "always"}],
+               "templates": {"sms": {"en": {"body": "Reminder {{ code }}"}}}}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..BURST {
+        app.put_client(
+            &key,
+            &format!("c{i}"),
+            json!({"phone": format!("+1555100{i:04}")}),
+        )
+        .await;
+    }
+    let start = Instant::now();
+    for i in 0..BURST {
+        ids.push(
+            app.trigger(
+                &key,
+                json!({"type": "reminder", "client": format!("c{i}"), "data": {"code": format!("T{i:03}")}}),
+            )
+            .await,
+        );
+    }
+    for id in &ids {
+        let n = app.wait_final(&key, id).await;
+        assert_eq!(
+            n["status"], "delivered",
+            "throttling failed a message: {n:#}"
+        );
+    }
+    let took = start.elapsed();
+    let submits = peer.of("submit_sm");
+    let at = |e: &Value| e["at"].as_u64().unwrap_or(0);
+    let throttled: Vec<&Value> = submits
+        .iter()
+        .filter(|s| s["status"] == "ESME_RTHROTTLED")
+        .collect();
+    let ok = submits.iter().filter(|s| s["status"] == "ok").count();
+    assert_eq!(ok, BURST, "each text accepted once: {submits:#?}");
+    let first = throttled
+        .iter()
+        .map(|s| at(s))
+        .min()
+        .expect("the SMSC throttled the burst");
+    // The burst's first sends were all out before any answer came; what
+    // goes after them is paced. Each message retried on its own, with no
+    // slowing down, would meet the SMSC's limit again about once a second
+    // for most of the burst.
+    let again = throttled.iter().filter(|s| at(s) > first + 1_000).count();
+    eprintln!(
+        "smpp throttling: {BURST} messages, SMSC at {SMSC_RATE}/s: {} throttled answers, \
+         {again} of them a second or more after the first; all delivered in {took:?}",
+        throttled.len()
+    );
+    assert!(
+        again <= BURST / 3,
+        "{again} submits throttled a second or more after the first throttling answer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -285,6 +285,7 @@ async fn send(client: &dyn Client, to: &str, key: &str, content: &Rendered) -> S
 fn error_of(reply: &SendReply) -> &str {
     match reply {
         SendReply::Transient { error, .. }
+        | SendReply::Throttled { error, .. }
         | SendReply::Permanent { error }
         | SendReply::RecipientInvalid { error } => error,
         SendReply::Accepted { .. } => panic!("accepted, expected an error"),

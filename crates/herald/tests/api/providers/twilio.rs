@@ -260,6 +260,7 @@ fn error_of(r: &SendReply) -> &str {
     match r {
         SendReply::Accepted { .. } => panic!("accepted: {r:?}"),
         SendReply::Transient { error, .. }
+        | SendReply::Throttled { error, .. }
         | SendReply::Permanent { error }
         | SendReply::RecipientInvalid { error } => error,
     }
@@ -358,7 +359,7 @@ async fn twilio_errors_map_to_the_cascade_kinds() {
     let r = send(&client, "sms", "+15550000429").await;
     assert_eq!(
         r,
-        SendReply::Transient {
+        SendReply::Throttled {
             error: "Twilio 429 error 20429: Too Many Requests".into(),
             retry_after_ms: Some(1000)
         }

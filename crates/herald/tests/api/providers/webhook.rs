@@ -422,7 +422,7 @@ async fn webhook_classifies_the_gateways_answers() {
     assert!(
         matches!(
             r,
-            SendReply::Transient {
+            SendReply::Throttled {
                 retry_after_ms: Some(3_000),
                 ..
             }

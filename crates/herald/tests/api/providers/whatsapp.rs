@@ -504,7 +504,7 @@ async fn whatsapp_classifies_the_cloud_apis_error_codes() {
     }
     let r = send(&client, &format!("+{THROTTLED_ONCE}")).await;
     assert!(
-        matches!(&r, SendReply::Transient { retry_after_ms: Some(2_000), error } if error.contains("130429")),
+        matches!(&r, SendReply::Throttled { retry_after_ms: Some(2_000), error } if error.contains("130429")),
         "{r:?}"
     );
     assert_eq!(
