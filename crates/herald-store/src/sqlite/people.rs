@@ -101,12 +101,11 @@ impl SqliteStore {
         kind: Audience,
         q: &RecipientQuery,
     ) -> Result<Vec<(String, Recipient)>> {
-        let pattern = q
-            .q
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(like_pattern);
+        let pattern =
+            q.q.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(like_pattern);
         let rows = sqlx::query(
             "SELECT id, doc FROM recipients
              WHERE tenant_id = ?1 AND kind = ?2 AND (?3 IS NULL OR id > ?3)

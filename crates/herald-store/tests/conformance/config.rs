@@ -314,11 +314,21 @@ pub async fn check_remove_and_list_people(store: &dyn Store) {
             .unwrap();
     }
     store
-        .put_recipient(&tenant, Audience::Staff, "s1", &person("Ana Staff", "a@x.io", "+15550009999"))
+        .put_recipient(
+            &tenant,
+            Audience::Staff,
+            "s1",
+            &person("Ana Staff", "a@x.io", "+15550009999"),
+        )
         .await
         .unwrap();
     store
-        .put_recipient(&other, Audience::Client, "o1", &person("Ana Other", "o@x.io", "+15550008888"))
+        .put_recipient(
+            &other,
+            Audience::Client,
+            "o1",
+            &person("Ana Other", "o@x.io", "+15550008888"),
+        )
         .await
         .unwrap();
     let ids = |v: Vec<(String, Recipient)>| v.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
@@ -332,14 +342,23 @@ pub async fn check_remove_and_list_people(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(ids(all.clone()), ["c1", "c2", "c3", "c_4"]);
-    assert_eq!(all[0].1, person("Ana Lima", "ana@example.com", "+15550001111"));
+    assert_eq!(
+        all[0].1,
+        person("Ana Lima", "ana@example.com", "+15550001111")
+    );
     // Paging by id.
     assert_eq!(
-        ids(store.list_recipients(&tenant, Audience::Client, &q(None, 2, None)).await.unwrap()),
+        ids(store
+            .list_recipients(&tenant, Audience::Client, &q(None, 2, None))
+            .await
+            .unwrap()),
         ["c1", "c2"]
     );
     assert_eq!(
-        ids(store.list_recipients(&tenant, Audience::Client, &q(None, 2, Some("c2"))).await.unwrap()),
+        ids(store
+            .list_recipients(&tenant, Audience::Client, &q(None, 2, Some("c2")))
+            .await
+            .unwrap()),
         ["c3", "c_4"]
     );
     // Search by name (any case), e-mail, phone and id; `_` is literal.
@@ -351,23 +370,47 @@ pub async fn check_remove_and_list_people(store: &dyn Store) {
         ("nobody", vec![]),
     ] {
         assert_eq!(
-            ids(store.list_recipients(&tenant, Audience::Client, &q(Some(text), 10, None)).await.unwrap()),
+            ids(store
+                .list_recipients(&tenant, Audience::Client, &q(Some(text), 10, None))
+                .await
+                .unwrap()),
             want,
             "q={text}"
         );
     }
     assert_eq!(
-        ids(store.list_recipients(&tenant, Audience::Staff, &q(Some("ana"), 10, None)).await.unwrap()),
+        ids(store
+            .list_recipients(&tenant, Audience::Staff, &q(Some("ana"), 10, None))
+            .await
+            .unwrap()),
         ["s1"]
     );
 
-    assert!(store.delete_recipient(&tenant, Audience::Client, "c2").await.unwrap());
-    assert!(!store.delete_recipient(&tenant, Audience::Client, "c2").await.unwrap());
+    assert!(store
+        .delete_recipient(&tenant, Audience::Client, "c2")
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_recipient(&tenant, Audience::Client, "c2")
+        .await
+        .unwrap());
     // The same id of the other kind is not removed.
-    assert!(!store.delete_recipient(&tenant, Audience::Staff, "c1").await.unwrap());
-    assert_eq!(store.get_recipient(&tenant, Audience::Client, "c2").await.unwrap(), None);
+    assert!(!store
+        .delete_recipient(&tenant, Audience::Staff, "c1")
+        .await
+        .unwrap());
     assert_eq!(
-        ids(store.list_recipients(&tenant, Audience::Client, &q(None, 10, None)).await.unwrap()),
+        store
+            .get_recipient(&tenant, Audience::Client, "c2")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        ids(store
+            .list_recipients(&tenant, Audience::Client, &q(None, 10, None))
+            .await
+            .unwrap()),
         ["c1", "c3", "c_4"]
     );
 }

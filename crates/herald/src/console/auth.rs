@@ -5,10 +5,10 @@
 
 use super::form::Fields;
 use super::session::{self, random_token, set_cookie, COOKIE, LOGIN_COOKIE};
-use super::{see_other, Signed, Shared};
-use axum::extract::State;
+use super::{see_other, Shared, Signed};
 use crate::error::ServiceError;
 use crate::service::now_ms;
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
@@ -84,7 +84,12 @@ pub async fn login(State(c): State<Shared>, headers: HeaderMap, f: Fields) -> Re
 
 /// `POST /logout`: ends the session on the server, then the cookie. Needs
 /// the session's CSRF token, so another site cannot sign anyone out.
-pub async fn logout(State(c): State<Shared>, Signed(s): Signed, headers: HeaderMap, f: Fields) -> Response {
+pub async fn logout(
+    State(c): State<Shared>,
+    Signed(s): Signed,
+    headers: HeaderMap,
+    f: Fields,
+) -> Response {
     if let Err(refused) = c.check_csrf(&s, &f) {
         return refused;
     }

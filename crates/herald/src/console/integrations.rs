@@ -4,11 +4,11 @@
 
 use super::form::Fields;
 use super::render::channel_label;
-use super::{see_other, Key, Session, Signed, Shared};
-use axum::extract::State;
+use super::{see_other, Key, Session, Shared, Signed};
 use crate::error::ServiceError;
 use crate::providers::SendReply;
 use crate::service::{parse_channel, IntegrationInput};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use herald_core::Channel;
@@ -101,7 +101,13 @@ async fn render(c: &super::Console, s: &Session, status: StatusCode, notice: Not
             })
         })
         .collect();
-    c.page_with(status, s, "integrations.html", "integrations", json!({"channels": channels}))
+    c.page_with(
+        status,
+        s,
+        "integrations.html",
+        "integrations",
+        json!({"channels": channels}),
+    )
 }
 
 /// `GET /integrations`.
@@ -276,7 +282,10 @@ mod tests {
         let settings = input.settings.expect("settings");
         assert_eq!(settings["password"], "from-field");
         assert_eq!(settings["host"], "mx");
-        assert!(!echo.contains("typed") && !echo.contains("from-field"), "{echo}");
+        assert!(
+            !echo.contains("typed") && !echo.contains("from-field"),
+            "{echo}"
+        );
         assert_eq!(input.window_s, Some(120));
         assert_eq!(input.confirm, None);
     }

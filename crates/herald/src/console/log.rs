@@ -4,11 +4,11 @@
 //! and a dry run of what a trigger would do for a chosen person.
 
 use super::form::Fields;
-use super::{path_segment, Key, Query, Session, Signed, Shared};
-use axum::extract::State;
+use super::{path_segment, Key, Query, Session, Shared, Signed};
 use crate::api::views;
 use crate::error::ServiceError;
 use crate::service::TriggerInput;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
@@ -46,13 +46,19 @@ fn day_start(d: &str) -> Option<Millis> {
 
 impl Filters {
     fn of(q: &HashMap<String, String>) -> Filters {
-        let text = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let text = |k: &str| {
+            q.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         Filters {
             status: text("status").and_then(|s| Status::parse(&s)),
             type_key: text("type"),
             channel: text("channel").and_then(|c| Channel::parse(&c)),
             from: text("from").and_then(|d| day_start(&d)),
-            until: text("to").and_then(|d| day_start(&d)).map(|t| t + 86_400_000),
+            until: text("to")
+                .and_then(|d| day_start(&d))
+                .map(|t| t + 86_400_000),
             recipient: text("recipient").map(|r| r.to_lowercase()),
         }
     }
@@ -82,7 +88,11 @@ fn row(n: &Value) -> Value {
 }
 
 /// `GET /log?status=&type=&channel=&from=&to=&recipient=&before=`.
-pub async fn list(State(c): State<Shared>, Signed(s): Signed, axum::extract::Query(q): Query) -> Response {
+pub async fn list(
+    State(c): State<Shared>,
+    Signed(s): Signed,
+    axum::extract::Query(q): Query,
+) -> Response {
     let f = Filters::of(&q);
     let mut before = q.get("before").filter(|b| !b.is_empty()).cloned();
     let mut rows = Vec::new();
@@ -122,9 +132,12 @@ pub async fn list(State(c): State<Shared>, Signed(s): Signed, axum::extract::Que
             };
             let view = views::notification(&record);
             if let Some(ch) = f.channel {
+                // A channel filter finds what was sent over it.
                 let used = view["channels"].as_array().is_some_and(|chs| {
-                    chs.iter()
-                        .any(|x| x["channel"] == ch.as_str() && x["outcome"] != "skipped")
+                    chs.iter().any(|x| {
+                        x["channel"] == ch.as_str()
+                            && x["attempts"].as_array().is_some_and(|a| !a.is_empty())
+                    })
                 });
                 if !used {
                     continue;
@@ -205,6 +218,14 @@ pub async fn timeline(
                 .and_then(|c| integrations.get(&c))
                 .map(|i| i.provider.clone());
             ch["provider"] = json!(provider);
+            // The reason starts with the outcome the page already shows.
+            let outcome = ch["outcome"].as_str().unwrap_or_default().to_string();
+            let reason = ch["reason"].as_str().unwrap_or_default().to_string();
+            let why = reason
+                .strip_prefix(&format!("{outcome}: "))
+                .unwrap_or(&reason)
+                .to_string();
+            ch["why"] = json!(why);
         }
     }
     let who = match record.audience {
@@ -219,7 +240,11 @@ pub async fn timeline(
     c.page(&s, "timeline.html", "log", ctx)
 }
 
-async fn dry_run_ctx(c: &super::Console, s: &Session, f: Option<&Fields>) -> Result<Value, Response> {
+async fn dry_run_ctx(
+    c: &super::Console,
+    s: &Session,
+    f: Option<&Fields>,
+) -> Result<Value, Response> {
     let types = c
         .app
         .store

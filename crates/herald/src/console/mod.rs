@@ -66,7 +66,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/clients",
             get(|c: State<Shared>, s: Signed, q: Query| people::list(c, s, q, Audience::Client))
-                .post(|c: State<Shared>, s: Signed, f: Fields| people::save(c, s, f, Audience::Client)),
+                .post(|c: State<Shared>, s: Signed, f: Fields| {
+                    people::save(c, s, f, Audience::Client)
+                }),
         )
         .route(
             "/clients/{id}",
@@ -81,7 +83,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/staff",
             get(|c: State<Shared>, s: Signed, q: Query| people::list(c, s, q, Audience::Staff))
-                .post(|c: State<Shared>, s: Signed, f: Fields| people::save(c, s, f, Audience::Staff)),
+                .post(|c: State<Shared>, s: Signed, f: Fields| {
+                    people::save(c, s, f, Audience::Staff)
+                }),
         )
         .route(
             "/staff/{id}",

@@ -3,10 +3,10 @@
 //! a server-rendered SVG chart with the same numbers in a table.
 
 use super::render::channel_label;
-use super::{Signed, Shared};
-use axum::extract::State;
+use super::{Shared, Signed};
 use crate::api::views;
 use crate::service::now_ms;
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use herald_core::{Channel, Millis};
@@ -268,9 +268,15 @@ mod tests {
         assert_eq!(c.delivered_pct(), Some(66));
         assert_eq!(c.sms_sent, 2);
         assert_eq!(c.sms_avoided, 1);
-        assert_eq!(c.by_channel[&("email".to_string(), "unreachable".to_string())], 4);
+        assert_eq!(
+            c.by_channel[&("email".to_string(), "unreachable".to_string())],
+            4
+        );
         let svg = chart(&c, "Week <all>");
-        assert!(svg.starts_with("<svg") && svg.contains("Week &lt;all>"), "{svg}");
+        assert!(
+            svg.starts_with("<svg") && svg.contains("Week &lt;all>"),
+            "{svg}"
+        );
         assert!(svg.contains("SMS: 1 delivered"), "{svg}");
     }
 

@@ -3,9 +3,9 @@
 
 use super::form::Fields;
 use super::render::channel_label;
-use super::{path_segment, see_other, Key, Query, Signed, Shared};
-use axum::extract::State;
+use super::{path_segment, see_other, Key, Query, Shared, Signed};
 use crate::error::ServiceError;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use herald_core::{AppInstall, Audience, Channel, Platform, Recipient};
@@ -77,7 +77,13 @@ fn person_view(kind: Audience, id: &str, r: &Recipient) -> Value {
 
 /// The editor's context: the fields, the opt-out boxes, the app rows
 /// (one empty row to add a device), and a refused field's message.
-fn editor(kind: Audience, id: &str, is_new: bool, r: &Recipient, error: Option<(String, String)>) -> Value {
+fn editor(
+    kind: Audience,
+    id: &str,
+    is_new: bool,
+    r: &Recipient,
+    error: Option<(String, String)>,
+) -> Value {
     let opt_outs: Vec<Value> = Channel::ALL
         .into_iter()
         .filter(|c| c.reaches(kind))
@@ -133,7 +139,10 @@ pub async fn list(
     axum::extract::Query(q): Query,
     kind: Audience,
 ) -> Response {
-    let text = q.get("q").map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    let text = q
+        .get("q")
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty());
     let query = RecipientQuery {
         q: text.clone(),
         limit: PAGE,
@@ -143,7 +152,10 @@ pub async fn list(
         Ok(x) => x,
         Err(e) => return c.failure(&s, e),
     };
-    let people: Vec<Value> = page.iter().map(|(id, r)| person_view(kind, id, r)).collect();
+    let people: Vec<Value> = page
+        .iter()
+        .map(|(id, r)| person_view(kind, id, r))
+        .collect();
     let ctx = json!({
         "section": section(kind),
         "heading": if kind == Audience::Client { "Clients" } else { "Staff" },
@@ -169,7 +181,12 @@ pub async fn edit(
     kind: Audience,
 ) -> Response {
     match c.app.store.get_recipient(&s.tenant.id, kind, &id).await {
-        Ok(Some(r)) => c.page(&s, "person.html", section(kind), editor(kind, &id, false, &r, None)),
+        Ok(Some(r)) => c.page(
+            &s,
+            "person.html",
+            section(kind),
+            editor(kind, &id, false, &r, None),
+        ),
         Ok(None) => see_other(&format!("/{}", section(kind))),
         Err(e) => c.failure(&s, e),
     }
@@ -223,7 +240,12 @@ fn posted(f: &Fields, kind: Audience) -> Result<Recipient, (String, String)> {
 
 /// `POST /clients` (and `/staff`): creates or replaces the person the
 /// form names.
-pub async fn save(State(c): State<Shared>, Signed(s): Signed, f: Fields, kind: Audience) -> Response {
+pub async fn save(
+    State(c): State<Shared>,
+    Signed(s): Signed,
+    f: Fields,
+    kind: Audience,
+) -> Response {
     if let Err(refused) = c.check_csrf(&s, &f) {
         return refused;
     }

@@ -17,10 +17,16 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("types.html", include_str!("templates/types.html")),
     ("type.html", include_str!("templates/type.html")),
     ("preview.html", include_str!("templates/preview.html")),
-    ("integrations.html", include_str!("templates/integrations.html")),
+    (
+        "integrations.html",
+        include_str!("templates/integrations.html"),
+    ),
     ("people.html", include_str!("templates/people.html")),
     ("person.html", include_str!("templates/person.html")),
-    ("person_form.html", include_str!("templates/person_form.html")),
+    (
+        "person_form.html",
+        include_str!("templates/person_form.html"),
+    ),
     ("log.html", include_str!("templates/log.html")),
     ("timeline.html", include_str!("templates/timeline.html")),
     ("dry_run.html", include_str!("templates/dry_run.html")),
@@ -153,7 +159,10 @@ mod tests {
     fn labels_in_the_articles_words() {
         assert_eq!(channel_label(Channel::Sms), "SMS");
         assert_eq!(channel_label(Channel::Email), "E-mail");
-        assert_eq!(scenario_words(Scenario::Fallback), "Send if delivery failed to previous channel");
+        assert_eq!(
+            scenario_words(Scenario::Fallback),
+            "Send if delivery failed to previous channel"
+        );
     }
 
     #[test]

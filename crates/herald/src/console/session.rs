@@ -158,7 +158,10 @@ mod tests {
             now += IDLE_MS / 2;
             assert!(s.find(&busy, now).is_some());
         }
-        assert!(s.find(&busy, MAX_AGE_MS).is_none(), "older than the maximum");
+        assert!(
+            s.find(&busy, MAX_AGE_MS).is_none(),
+            "older than the maximum"
+        );
     }
 
     #[test]

@@ -6,15 +6,14 @@
 
 use super::form::Fields;
 use super::render::{channel_label, scenario_words};
-use super::{path_segment, see_other, Console, Key, Query, Signed, Shared};
-use axum::extract::State;
+use super::{path_segment, see_other, Console, Key, Query, Shared, Signed};
 use crate::error::ServiceError;
 use crate::service::TriggerInput;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use herald_core::{
-    Audience, Channel, ChannelSetting, FallbackWhen, FieldError, Scenario, TemplateText,
-    TypeConfig,
+    Audience, Channel, ChannelSetting, FallbackWhen, FieldError, Scenario, TemplateText, TypeConfig,
 };
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -44,7 +43,9 @@ struct Draft {
 }
 
 fn reachable(audience: Audience) -> impl Iterator<Item = Channel> {
-    Channel::ALL.into_iter().filter(move |c| c.reaches(audience))
+    Channel::ALL
+        .into_iter()
+        .filter(move |c| c.reaches(audience))
 }
 
 impl Draft {
@@ -236,9 +237,7 @@ fn editor(key: &str, is_new: bool, d: &Draft, err: Option<&Placed>, extra: Value
         .enumerate()
         .map(|(i, (c, s))| {
             let label = channel_label(*c);
-            let error = err
-                .filter(|e| e.row == Some(*c))
-                .map(|e| e.message.clone());
+            let error = err.filter(|e| e.row == Some(*c)).map(|e| e.message.clone());
             json!({
                 "channel": c.as_str(),
                 "label": label,
@@ -284,10 +283,7 @@ fn editor(key: &str, is_new: bool, d: &Draft, err: Option<&Placed>, extra: Value
         })
         .collect();
     let top_error = err.map(|e| json!({"field": e.field, "message": e.message}));
-    let field_error = |name: &str| {
-        err.filter(|e| e.field == name)
-            .map(|e| e.message.clone())
-    };
+    let field_error = |name: &str| err.filter(|e| e.field == name).map(|e| e.message.clone());
     let mut ctx = json!({
         "key": key,
         "key_path": path_segment(key),
@@ -337,7 +333,11 @@ pub async fn list(State(c): State<Shared>, Signed(s): Signed) -> Response {
 }
 
 /// `GET /types/new?key=&audience=`: the key and audience, then the editor.
-pub async fn new(State(c): State<Shared>, Signed(s): Signed, axum::extract::Query(q): Query) -> Response {
+pub async fn new(
+    State(c): State<Shared>,
+    Signed(s): Signed,
+    axum::extract::Query(q): Query,
+) -> Response {
     match q.get("key").map(|k| k.trim()).filter(|k| !k.is_empty()) {
         Some(key) => {
             let audience = if q.get("audience").map(String::as_str) == Some("staff") {
@@ -347,7 +347,12 @@ pub async fn new(State(c): State<Shared>, Signed(s): Signed, axum::extract::Quer
             };
             see_other(&format!("/types/{}?audience={audience}", path_segment(key)))
         }
-        None => c.page(&s, "types.html", "types", json!({"types": [], "only_new": true})),
+        None => c.page(
+            &s,
+            "types.html",
+            "types",
+            json!({"types": [], "only_new": true}),
+        ),
     }
 }
 
@@ -374,7 +379,12 @@ pub async fn edit(
         }
     };
     let extra = json!({"saved": q.contains_key("saved"), "preview": preview_form(&q, None)});
-    c.page(&s, "type.html", "types", editor(&key, is_new, &draft, None, extra))
+    c.page(
+        &s,
+        "type.html",
+        "types",
+        editor(&key, is_new, &draft, None, extra),
+    )
 }
 
 /// The preview form's fields as they were last given.
@@ -449,7 +459,9 @@ async fn run_preview(c: &Console, s: &super::Session, key: &str, f: &Fields) -> 
     };
     let audience = match c.app.store.get_type(&s.tenant.id, key).await {
         Ok(Some(t)) => t.config.audience,
-        Ok(None) => return json!({"error": "Save the type first: the preview runs on the saved type."}),
+        Ok(None) => {
+            return json!({"error": "Save the type first: the preview runs on the saved type."})
+        }
         Err(e) => return json!({"error": e.to_string()}),
     };
     let input = TriggerInput {
@@ -483,9 +495,11 @@ pub async fn preview(
     }
     let result = run_preview(&c, &s, &key, &f).await;
     if headers.get("x-herald-fragment").is_some() {
-        return c
-            .pages
-            .respond(StatusCode::OK, "preview.html", &json!({"preview": {"result": result}}));
+        return c.pages.respond(
+            StatusCode::OK,
+            "preview.html",
+            &json!({"preview": {"result": result}}),
+        );
     }
     let stored = match c.app.store.get_type(&s.tenant.id, &key).await {
         Ok(t) => t,
@@ -496,7 +510,12 @@ pub async fn preview(
         .map_or_else(|| Draft::empty(Audience::Client), |t| Draft::of(&t.config));
     let given: std::collections::HashMap<String, String> = f.0.iter().cloned().collect();
     let extra = json!({"preview": preview_form(&given, Some(result))});
-    c.page(&s, "type.html", "types", editor(&key, stored.is_none(), &draft, None, extra))
+    c.page(
+        &s,
+        "type.html",
+        "types",
+        editor(&key, stored.is_none(), &draft, None, extra),
+    )
 }
 
 #[cfg(test)]
@@ -517,8 +536,11 @@ mod tests {
     #[test]
     fn a_posted_form_becomes_the_type() {
         let (config, stored) = Draft::posted(&seed_form()).config();
-        let got: Vec<(Channel, Scenario)> =
-            config.channels.iter().map(|c| (c.channel, c.scenario)).collect();
+        let got: Vec<(Channel, Scenario)> = config
+            .channels
+            .iter()
+            .map(|c| (c.channel, c.scenario))
+            .collect();
         assert_eq!(
             got,
             [

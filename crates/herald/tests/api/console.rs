@@ -28,7 +28,11 @@ fn http() -> reqwest::Client {
 fn cookie_of(resp: &reqwest::Response, name: &str) -> Option<(String, String)> {
     resp.headers().get_all(SET_COOKIE).iter().find_map(|v| {
         let text = v.to_str().ok()?.to_string();
-        let value = text.strip_prefix(&format!("{name}="))?.split(';').next()?.to_string();
+        let value = text
+            .strip_prefix(&format!("{name}="))?
+            .split(';')
+            .next()?
+            .to_string();
         Some((value, text))
     })
 }
@@ -42,7 +46,11 @@ fn csrf_in(page: &str) -> String {
 /// Signs in through the form; returns the session cookie and its CSRF.
 async fn sign_in(app: &TestApp, key: &str) -> (String, String) {
     let c = http();
-    let login = c.get(format!("{}/login", app.base)).send().await.expect("GET /login");
+    let login = c
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .expect("GET /login");
     assert_eq!(login.status(), StatusCode::OK);
     let (pre, _) = cookie_of(&login, "herald_login").expect("a login cookie");
     let page = login.text().await.expect("body");
@@ -58,7 +66,10 @@ async fn sign_in(app: &TestApp, key: &str) -> (String, String) {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let (session, attrs) = cookie_of(&resp, "herald_session").expect("a session cookie");
     assert_eq!(session.len(), 64, "256 random bits");
-    assert!(attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"), "{attrs}");
+    assert!(
+        attrs.contains("HttpOnly") && attrs.contains("SameSite=Strict"),
+        "{attrs}"
+    );
     // Served over http here: not `Secure`, or the browser would drop it.
     assert!(!attrs.contains("Secure"), "{attrs}");
     let home = c
@@ -80,7 +91,11 @@ async fn sign_in_sessions_csrf_and_sign_out() {
 
     // Signed out: every page leads to the sign-in form.
     for path in ["/", "/types", "/log", "/integrations", "/clients/ana"] {
-        let resp = c.get(format!("{}{path}", app.base)).send().await.expect("GET");
+        let resp = c
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("GET");
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
         assert_eq!(resp.headers()[LOCATION], "/login", "{path}");
     }
@@ -100,7 +115,10 @@ async fn sign_in_sessions_csrf_and_sign_out() {
 
     // A form without the session's token changes nothing.
     app.put_client(&key, "ana", json!({"name": "Ana"})).await;
-    for token in ["", "0000000000000000000000000000000000000000000000000000000000000000"] {
+    for token in [
+        "",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
         let resp = with(c.post(format!("{}/clients/ana/delete", app.base)))
             .form(&[("csrf", token)])
             .send()
@@ -127,7 +145,10 @@ async fn sign_in_sessions_csrf_and_sign_out() {
         .await
         .expect("POST /logout");
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let resp = with(c.get(format!("{}/", app.base))).send().await.expect("GET /");
+    let resp = with(c.get(format!("{}/", app.base)))
+        .send()
+        .await
+        .expect("GET /");
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(resp.headers()[LOCATION], "/login");
 }
@@ -159,7 +180,9 @@ async fn a_broken_rule_is_shown_next_to_its_field_and_nothing_is_saved() {
         "{page}"
     );
     assert!(
-        page.contains("id=\"error-branded_app\" role=\"alert\">the first enabled channel cannot be fallback"),
+        page.contains(
+            "id=\"error-branded_app\" role=\"alert\">the first enabled channel cannot be fallback"
+        ),
         "{page}"
     );
     let (status, _) = app.get("/v1/notification-types/reminder", &key).await;
@@ -234,10 +257,8 @@ async fn the_console_in_a_real_browser() {
         out.status.success(),
         "the browser test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
-    let report: serde_json::Value = serde_json::from_str(
-        stdout.lines().last().unwrap_or_default(),
-    )
-    .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
     // What the browser made, as the API sees it.
     let id = report["notification"].as_str().expect("an id");
     let n = app.wait_final(&key, id).await;
@@ -248,11 +269,32 @@ async fn the_console_in_a_real_browser() {
         .iter()
         .map(|c| c["outcome"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(outcomes, ["unreachable", "unreachable", "unreachable", "delivered"], "{n:#}");
+    assert_eq!(
+        outcomes,
+        ["unreachable", "unreachable", "unreachable", "delivered"],
+        "{n:#}"
+    );
     let (_, admin) = app.get("/v1/integrations/admin_app", &key).await;
     assert_eq!(admin["provider"], "webhook", "{admin}");
     assert_eq!(admin["settings"]["secret"], "set", "{admin}");
-    for name in ["login", "overview", "types", "type", "type-rule-broken", "integrations", "clients", "client", "staff", "log", "timeline", "dry-run", "timeline-phone"] {
-        assert!(shots.join(format!("{name}.png")).exists(), "screenshot {name}");
+    for name in [
+        "login",
+        "overview",
+        "types",
+        "type",
+        "type-rule-broken",
+        "integrations",
+        "clients",
+        "client",
+        "staff",
+        "log",
+        "timeline",
+        "dry-run",
+        "timeline-phone",
+    ] {
+        assert!(
+            shots.join(format!("{name}.png")).exists(),
+            "screenshot {name}"
+        );
     }
 }
