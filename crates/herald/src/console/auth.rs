@@ -90,7 +90,7 @@ pub async fn logout(
     headers: HeaderMap,
     f: Fields,
 ) -> Response {
-    if let Err(refused) = c.check_csrf(&s, &f) {
+    if let Some(refused) = c.refuse_without_csrf(&s, &f) {
         return refused;
     }
     let id = headers

@@ -165,7 +165,7 @@ pub async fn save(
     axum::extract::Path(name): Key,
     f: Fields,
 ) -> Response {
-    if let Err(refused) = c.check_csrf(&s, &f) {
+    if let Some(refused) = c.refuse_without_csrf(&s, &f) {
         return refused;
     }
     let Ok(channel) = parse_channel(&name) else {
@@ -212,7 +212,7 @@ pub async fn test(
     axum::extract::Path(name): Key,
     f: Fields,
 ) -> Response {
-    if let Err(refused) = c.check_csrf(&s, &f) {
+    if let Some(refused) = c.refuse_without_csrf(&s, &f) {
         return refused;
     }
     let Ok(channel) = parse_channel(&name) else {
@@ -252,7 +252,7 @@ pub async fn delete(
     axum::extract::Path(name): Key,
     f: Fields,
 ) -> Response {
-    if let Err(refused) = c.check_csrf(&s, &f) {
+    if let Some(refused) = c.refuse_without_csrf(&s, &f) {
         return refused;
     }
     let Ok(channel) = parse_channel(&name) else {

@@ -240,17 +240,18 @@ pub async fn timeline(
     c.page(&s, "timeline.html", "log", ctx)
 }
 
+/// The dry-run page's context; the error is a finished failure page.
 async fn dry_run_ctx(
     c: &super::Console,
     s: &Session,
     f: Option<&Fields>,
-) -> Result<Value, Response> {
+) -> Result<Value, Box<Response>> {
     let types = c
         .app
         .store
         .list_types(&s.tenant.id)
         .await
-        .map_err(|e| c.failure(s, e))?;
+        .map_err(|e| Box::new(c.failure(s, e)))?;
     let chosen = f.and_then(|f| f.text("type"));
     let person = f.and_then(|f| f.text("person")).unwrap_or_default();
     let data_text = f
@@ -282,7 +283,7 @@ async fn dry_run_ctx(
                     Err(ServiceError::NotFound(what)) => {
                         json!({"error": format!("{what} not found")})
                     }
-                    Err(e) => return Err(c.failure(s, e)),
+                    Err(e) => return Err(Box::new(c.failure(s, e))),
                 }
             }
         };
@@ -302,19 +303,19 @@ async fn dry_run_ctx(
 pub async fn dry_run_page(State(c): State<Shared>, Signed(s): Signed) -> Response {
     match dry_run_ctx(&c, &s, None).await {
         Ok(ctx) => c.page(&s, "dry_run.html", "dry-run", ctx),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
 /// `POST /dry-run`: what a trigger would do for the chosen person;
 /// nothing is stored or sent.
 pub async fn dry_run(State(c): State<Shared>, Signed(s): Signed, f: Fields) -> Response {
-    if let Err(refused) = c.check_csrf(&s, &f) {
+    if let Some(refused) = c.refuse_without_csrf(&s, &f) {
         return refused;
     }
     match dry_run_ctx(&c, &s, Some(&f)).await {
         Ok(ctx) => c.page(&s, "dry_run.html", "dry-run", ctx),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 

@@ -160,11 +160,12 @@ impl Console {
         resp
     }
 
-    /// Refuses a form whose CSRF token is missing or not this session's.
-    fn check_csrf(&self, s: &Session, f: &Fields) -> Result<(), Response> {
+    /// The refusal of a form whose CSRF token is missing or not this
+    /// session's; `None` when the token is right.
+    fn refuse_without_csrf(&self, s: &Session, f: &Fields) -> Option<Response> {
         match f.get("csrf") {
-            Some(t) if session::same_token(t, &s.csrf) => Ok(()),
-            _ => Err(self.page_with(
+            Some(t) if session::same_token(t, &s.csrf) => None,
+            _ => Some(self.page_with(
                 StatusCode::FORBIDDEN,
                 s,
                 "refused.html",

@@ -246,7 +246,7 @@ pub async fn save(
     f: Fields,
     kind: Audience,
 ) -> Response {
-    if let Err(refused) = c.check_csrf(&s, &f) {
+    if let Some(refused) = c.refuse_without_csrf(&s, &f) {
         return refused;
     }
     let id = f.text("id").unwrap_or_default();
@@ -279,7 +279,7 @@ pub async fn delete(
     f: Fields,
     kind: Audience,
 ) -> Response {
-    if let Err(refused) = c.check_csrf(&s, &f) {
+    if let Some(refused) = c.refuse_without_csrf(&s, &f) {
         return refused;
     }
     match c.app.delete_recipient(&s.tenant, kind, &id).await {

@@ -403,7 +403,7 @@ pub async fn save(
     axum::extract::Path(key): Key,
     f: Fields,
 ) -> Response {
-    if let Err(refused) = c.check_csrf(&s, &f) {
+    if let Some(refused) = c.refuse_without_csrf(&s, &f) {
         return refused;
     }
     let draft = Draft::posted(&f);
@@ -433,7 +433,7 @@ pub async fn delete(
     axum::extract::Path(key): Key,
     f: Fields,
 ) -> Response {
-    if let Err(refused) = c.check_csrf(&s, &f) {
+    if let Some(refused) = c.refuse_without_csrf(&s, &f) {
         return refused;
     }
     match c.app.delete_type(&s.tenant, &key).await {
@@ -490,7 +490,7 @@ pub async fn preview(
     headers: HeaderMap,
     f: Fields,
 ) -> Response {
-    if let Err(refused) = c.check_csrf(&s, &f) {
+    if let Some(refused) = c.refuse_without_csrf(&s, &f) {
         return refused;
     }
     let result = run_preview(&c, &s, &key, &f).await;
