@@ -7,7 +7,7 @@
 //! says SKIPPED and passes, except under CI (`CI` set), where it fails:
 //! `.ci/run` installs both.
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -154,6 +154,33 @@ async fn sign_in_sessions_csrf_and_sign_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_https_the_cookies_are_secure() {
+    let app = spawn_app_with(|cfg| cfg.public_url = Some("https://herald.example".into())).await;
+    let key = app.create_tenant("Salon").await.api_key;
+    let c = http();
+    let login = c
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .expect("GET /login");
+    let (pre, attrs) = cookie_of(&login, "herald_login").expect("a login cookie");
+    assert!(attrs.contains("; Secure"), "{attrs}");
+    let token = csrf_in(&login.text().await.expect("body"));
+    let resp = c
+        .post(format!("{}/login", app.base))
+        .header(COOKIE, format!("herald_login={pre}"))
+        .form(&[("csrf", token.as_str()), ("api_key", key.as_str())])
+        .send()
+        .await
+        .expect("POST /login");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, attrs) = cookie_of(&resp, "herald_session").expect("a session cookie");
+    for part in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(attrs.contains(part), "{attrs}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_rule_is_shown_next_to_its_field_and_nothing_is_saved() {
     let app = spawn_app().await;
     let key = app.create_tenant("Salon").await.api_key;
@@ -185,6 +212,32 @@ async fn a_broken_rule_is_shown_next_to_its_field_and_nothing_is_saved() {
         ),
         "{page}"
     );
+    let (status, _) = app.get("/v1/notification-types/reminder", &key).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing saved");
+
+    // A template that does not parse: the message sits under its text box.
+    let resp = http()
+        .post(format!("{}/types/reminder", app.base))
+        .header(COOKIE, format!("herald_session={session}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("audience", "client"),
+            ("scenario.sms", "always"),
+            ("locales", "en"),
+            ("tpl.sms.en.body", "Hi {{ client_name"),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = resp.text().await.expect("body");
+    assert!(
+        page.contains("name=\"tpl.sms.en.body\" rows=\"3\" aria-invalid=\"true\" aria-describedby=\"tpl-sms-en-body-error\""),
+        "{page}"
+    );
+    assert!(page.contains("id=\"tpl-sms-en-body-error\""), "{page}");
+    // What was typed is kept, so nothing has to be typed again.
+    assert!(page.contains(">Hi {{ client_name</textarea>"), "{page}");
     let (status, _) = app.get("/v1/notification-types/reminder", &key).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing saved");
 }
