@@ -166,6 +166,31 @@ pub trait Store: Send + Sync + 'static {
     async fn sim_next_receipt_at(&self) -> Result<Option<Millis>>;
     /// The tenant's simulator outbox, oldest first.
     async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>>;
+
+    /// Removes a notification type; false when there was none. What was
+    /// already triggered keeps its own plan and stays in the log.
+    async fn delete_type(&self, tenant_id: &str, key: &str) -> Result<bool>;
+    /// Removes a client or staff member; false when there was none.
+    async fn delete_recipient(&self, tenant_id: &str, kind: Audience, id: &str) -> Result<bool>;
+    /// Clients or staff by id, `q` (case-insensitive) matching the id,
+    /// name, e-mail or phone; ids strictly after `after`, at most `limit`.
+    async fn list_recipients(
+        &self,
+        tenant_id: &str,
+        kind: Audience,
+        q: &RecipientQuery,
+    ) -> Result<Vec<(String, herald_core::Recipient)>>;
+}
+
+/// Filters of a client or staff listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecipientQuery {
+    /// Text matched against id, name, e-mail and phone.
+    pub q: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+    /// Only ids strictly after this one.
+    pub after: Option<String>,
 }
 
 /// Opens the store a database URL names, running migrations.

@@ -47,6 +47,7 @@ mod sqlite {
         check_list_notifications,
         check_receipts_stay_within_their_integration,
         check_claim_budget_is_fair,
+        check_remove_and_list_people,
     );
     use super::fresh;
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod console;
 pub mod error;
 pub mod json;
 pub mod limiter;

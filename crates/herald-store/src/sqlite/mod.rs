@@ -5,6 +5,7 @@
 
 mod codec;
 mod flow;
+mod people;
 mod read;
 mod sends;
 mod sim;
@@ -439,6 +440,23 @@ impl Store for SqliteStore {
 
     async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>> {
         read::sim_outbox(&mut *self.reader().await?, tenant_id, q).await
+    }
+
+    async fn delete_type(&self, tenant_id: &str, key: &str) -> Result<bool> {
+        self.remove_type(tenant_id, key).await
+    }
+
+    async fn delete_recipient(&self, tenant_id: &str, kind: Audience, id: &str) -> Result<bool> {
+        self.remove_recipient(tenant_id, kind, id).await
+    }
+
+    async fn list_recipients(
+        &self,
+        tenant_id: &str,
+        kind: Audience,
+        q: &crate::RecipientQuery,
+    ) -> Result<Vec<(String, herald_core::Recipient)>> {
+        self.recipients(tenant_id, kind, q).await
     }
 }
 

@@ -81,6 +81,7 @@ pub(super) enum Op {
     SimSend(SimSend),
     SimMarkSent(Vec<String>),
     Recover,
+    Remove(super::people::Removal),
 }
 
 /// What a mutation answers.
@@ -155,6 +156,7 @@ async fn execute(conn: &mut SqliteConnection, op: Op) -> Result<Out> {
             Out::Unit
         }
         Op::Recover => Out::Recovered(write::recover_after_restart(conn).await?),
+        Op::Remove(r) => Out::Count(super::people::remove(conn, r).await?),
         op @ (Op::Accept(_) | Op::SendResults(_) | Op::Receipt(_) | Op::SimSend(_)) => {
             let ops = [op];
             execute_group(conn, &ops)

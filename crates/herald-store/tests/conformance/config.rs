@@ -268,3 +268,149 @@ pub async fn check_config_round_trip(store: &dyn Store) {
         Some(changed)
     );
 }
+
+/// Removing types and people, and listing people with search and paging.
+pub async fn check_remove_and_list_people(store: &dyn Store) {
+    use herald_store::RecipientQuery;
+    let tenant = bare_tenant(store).await;
+    let other = bare_tenant(store).await;
+    let t = NotificationType {
+        key: "reminder".into(),
+        config: TypeConfig {
+            audience: Audience::Client,
+            channels: vec![ChannelSetting {
+                channel: Channel::Email,
+                scenario: Scenario::Always,
+            }],
+            fallback_when: FallbackWhen::NoneDelivered,
+            default_locale: "en".into(),
+            templates: BTreeMap::new(),
+        },
+        updated_at: T0,
+    };
+    store.put_type(&tenant, &t).await.unwrap();
+    store.put_type(&other, &t).await.unwrap();
+    assert!(store.delete_type(&tenant, "reminder").await.unwrap());
+    assert!(!store.delete_type(&tenant, "reminder").await.unwrap());
+    assert_eq!(store.get_type(&tenant, "reminder").await.unwrap(), None);
+    // Another tenant's type of the same key stays.
+    assert!(store.get_type(&other, "reminder").await.unwrap().is_some());
+
+    let person = |name: &str, email: &str, phone: &str| Recipient {
+        name: Some(name.into()),
+        email: Some(email.into()),
+        phone: Some(phone.into()),
+        ..Recipient::default()
+    };
+    for (id, r) in [
+        ("c1", person("Ana Lima", "ana@example.com", "+15550001111")),
+        ("c2", person("Bruno", "bruno@example.com", "+15550002222")),
+        ("c3", person("Carla", "carla@example.org", "+15550003333")),
+        ("c_4", Recipient::default()),
+    ] {
+        store
+            .put_recipient(&tenant, Audience::Client, id, &r)
+            .await
+            .unwrap();
+    }
+    store
+        .put_recipient(
+            &tenant,
+            Audience::Staff,
+            "s1",
+            &person("Ana Staff", "a@x.io", "+15550009999"),
+        )
+        .await
+        .unwrap();
+    store
+        .put_recipient(
+            &other,
+            Audience::Client,
+            "o1",
+            &person("Ana Other", "o@x.io", "+15550008888"),
+        )
+        .await
+        .unwrap();
+    let ids = |v: Vec<(String, Recipient)>| v.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+    let q = |q: Option<&str>, limit: usize, after: Option<&str>| RecipientQuery {
+        q: q.map(str::to_string),
+        limit,
+        after: after.map(str::to_string),
+    };
+    let all = store
+        .list_recipients(&tenant, Audience::Client, &q(None, 10, None))
+        .await
+        .unwrap();
+    assert_eq!(ids(all.clone()), ["c1", "c2", "c3", "c_4"]);
+    assert_eq!(
+        all[0].1,
+        person("Ana Lima", "ana@example.com", "+15550001111")
+    );
+    // Paging by id.
+    assert_eq!(
+        ids(store
+            .list_recipients(&tenant, Audience::Client, &q(None, 2, None))
+            .await
+            .unwrap()),
+        ["c1", "c2"]
+    );
+    assert_eq!(
+        ids(store
+            .list_recipients(&tenant, Audience::Client, &q(None, 2, Some("c2")))
+            .await
+            .unwrap()),
+        ["c3", "c_4"]
+    );
+    // Search by name (any case), e-mail, phone and id; `_` is literal.
+    for (text, want) in [
+        ("ana", vec!["c1"]),
+        ("EXAMPLE.ORG", vec!["c3"]),
+        ("0002222", vec!["c2"]),
+        ("c_", vec!["c_4"]),
+        ("nobody", vec![]),
+    ] {
+        assert_eq!(
+            ids(store
+                .list_recipients(&tenant, Audience::Client, &q(Some(text), 10, None))
+                .await
+                .unwrap()),
+            want,
+            "q={text}"
+        );
+    }
+    assert_eq!(
+        ids(store
+            .list_recipients(&tenant, Audience::Staff, &q(Some("ana"), 10, None))
+            .await
+            .unwrap()),
+        ["s1"]
+    );
+
+    assert!(store
+        .delete_recipient(&tenant, Audience::Client, "c2")
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_recipient(&tenant, Audience::Client, "c2")
+        .await
+        .unwrap());
+    // The same id of the other kind is not removed.
+    assert!(!store
+        .delete_recipient(&tenant, Audience::Staff, "c1")
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .get_recipient(&tenant, Audience::Client, "c2")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        ids(store
+            .list_recipients(&tenant, Audience::Client, &q(None, 10, None))
+            .await
+            .unwrap()),
+        ["c1", "c3", "c_4"]
+    );
+}

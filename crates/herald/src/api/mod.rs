@@ -5,7 +5,6 @@
 //! [`error::ApiError`], including unknown routes (404), wrong methods (405)
 //! and bodies over 1 MiB (413).
 
-pub mod console;
 pub mod error;
 pub mod extract;
 pub mod fallback;
@@ -35,7 +34,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// The whole API over a service.
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/", get(console::index))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .route("/v1/tenants", post(tenants::create))
@@ -61,15 +59,21 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/notification-types", get(types::list))
         .route(
             "/v1/notification-types/{key}",
-            put(types::put).get(types::get_one),
+            put(types::put).get(types::get_one).delete(types::delete),
         )
+        .route("/v1/clients", get(recipients::list_clients))
         .route(
             "/v1/clients/{id}",
-            put(recipients::put_client).get(recipients::get_client),
+            put(recipients::put_client)
+                .get(recipients::get_client)
+                .delete(recipients::delete_client),
         )
+        .route("/v1/staff", get(recipients::list_staff))
         .route(
             "/v1/staff/{id}",
-            put(recipients::put_staff).get(recipients::get_staff),
+            put(recipients::put_staff)
+                .get(recipients::get_staff)
+                .delete(recipients::delete_staff),
         )
         .route(
             "/v1/notifications",
@@ -83,5 +87,7 @@ pub fn router(app: Arc<App>) -> Router {
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .fallback(fallback::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(app)
+        .with_state(app.clone())
+        // The console's pages (`/`, `/login`, `/types`, …) beside the API.
+        .merge(crate::console::router(app))
 }

@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use herald_core::{Channel, Status};
-use herald_store::{ListQuery, OutboxQuery};
+use herald_store::{ListQuery, OutboxQuery, RecipientQuery};
 use std::collections::HashMap;
 
 /// Default page size of `GET /v1/notifications`.
@@ -69,6 +69,20 @@ pub fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiErro
         type_key: get(params, "type").map(str::to_string),
         limit: parse_limit(params, DEFAULT_LIST_LIMIT)?,
         before,
+    })
+}
+
+/// Default page size of `GET /v1/clients` and `GET /v1/staff`.
+pub const DEFAULT_RECIPIENT_LIMIT: usize = 50;
+
+/// Parses `GET /v1/clients` / `GET /v1/staff`: `q` (matched against id,
+/// name, e-mail and phone), `limit`, `after` (the last id of the
+/// previous page).
+pub fn recipient_query(params: &HashMap<String, String>) -> Result<RecipientQuery, ApiError> {
+    Ok(RecipientQuery {
+        q: get(params, "q").map(str::to_string),
+        limit: parse_limit(params, DEFAULT_RECIPIENT_LIMIT)?,
+        after: get(params, "after").map(str::to_string),
     })
 }
 

@@ -315,6 +315,38 @@ impl Store for MockStore {
             .take(q.limit)
             .collect())
     }
+    async fn delete_type(&self, tenant_id: &str, key: &str) -> Result<bool, StoreError> {
+        let k = (tenant_id.to_string(), key.to_string());
+        Ok(self.lock().types.remove(&k).is_some())
+    }
+    async fn delete_recipient(
+        &self,
+        tenant_id: &str,
+        kind: Audience,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let k = (tenant_id.to_string(), kind, id.to_string());
+        Ok(self.lock().recipients.remove(&k).is_some())
+    }
+    async fn list_recipients(
+        &self,
+        tenant_id: &str,
+        kind: Audience,
+        q: &herald_store::RecipientQuery,
+    ) -> Result<Vec<(String, Recipient)>, StoreError> {
+        let d = self.lock();
+        let mut found: Vec<(String, Recipient)> = d
+            .recipients
+            .iter()
+            .filter(|((t, k, id), _)| {
+                t == tenant_id && *k == kind && q.after.as_ref().is_none_or(|a| id > a)
+            })
+            .map(|((_, _, id), r)| (id.clone(), r.clone()))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.truncate(q.limit);
+        Ok(found)
+    }
 }
 
 fn owner_key(owner: Owner<'_>) -> Option<String> {

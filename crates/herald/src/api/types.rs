@@ -51,3 +51,14 @@ pub async fn list(
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Json(json!({ "notification_types": all })))
 }
+
+/// `DELETE /v1/notification-types/{key}`: 204; what was already triggered
+/// stays in the log.
+pub async fn delete(
+    State(app): State<Arc<App>>,
+    TenantAuth(tenant): TenantAuth,
+    PathId(key): PathId,
+) -> Result<axum::http::StatusCode, ApiError> {
+    app.delete_type(&tenant, &key).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}

@@ -7,6 +7,7 @@ mod config;
 mod hooks;
 mod integrations;
 mod notify;
+mod people;
 
 pub use hooks::{HookFailure, HookOutcome};
 pub use integrations::{IntegrationInput, Resolved};

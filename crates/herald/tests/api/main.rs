@@ -16,4 +16,5 @@ mod isolation;
 mod notifications;
 mod providers;
 mod recipients;
+mod removing;
 mod secrets;
