@@ -49,7 +49,7 @@ pub async fn single_commits(dir: &Path, length: Duration) -> Result<f64, BenchEr
             .execute(&mut conn)
             .await?;
         commits += 1;
-        if commits % 64 == 0 {
+        if commits.is_multiple_of(64) {
             bar.set_position(start.elapsed().as_millis() as u64);
             bar.set_message(format!("{:.0}/s", rate(commits, start.elapsed())));
         }
