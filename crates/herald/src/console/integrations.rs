@@ -224,6 +224,7 @@ pub async fn test(
             let (error, message_id) = match &reply {
                 SendReply::Accepted { message_id } => (None, message_id.clone()),
                 SendReply::Transient { error, .. }
+                | SendReply::Throttled { error, .. }
                 | SendReply::Permanent { error }
                 | SendReply::RecipientInvalid { error } => (Some(error.clone()), None),
             };

@@ -156,15 +156,25 @@ mod peer {
 
         /// Waits until it has received `n` messages, and returns them.
         pub async fn wait_messages(&self, n: usize) -> Vec<Value> {
+            self.wait_of("message", n).await
+        }
+
+        /// Waits until it has answered `n` RCPT TO commands (its lines are
+        /// read as they come, so the last may lag the answer it sent).
+        pub async fn wait_rcpts(&self, n: usize) -> Vec<Value> {
+            self.wait_of("rcpt", n).await
+        }
+
+        async fn wait_of(&self, kind: &str, n: usize) -> Vec<Value> {
             let start = Instant::now();
             loop {
-                let m = self.messages();
+                let m = self.of(kind);
                 if m.len() >= n {
                     return m;
                 }
                 if start.elapsed() > EVENT_BOUND {
                     panic!(
-                        "the SMTP peer got {} messages, not {n}: {:#?}",
+                        "the SMTP peer got {} {kind} events, not {n}: {:#?}",
                         m.len(),
                         self.events()
                     );
@@ -366,7 +376,7 @@ async fn smtp_550_at_rcpt_is_recipient_invalid() {
     );
     let e = error_of(&reply);
     assert!(e.contains("550") && e.contains("no such user"), "{e}");
-    let rcpts = peer.rcpts();
+    let rcpts = peer.wait_rcpts(1).await;
     assert_eq!(rcpts.len(), 1, "{rcpts:#?}");
     assert!(peer.messages().is_empty(), "no data after a refused RCPT");
 
@@ -720,7 +730,7 @@ async fn smtp_e2e_refused_recipient_fails_the_email_and_the_sms_fallback_goes() 
     assert_eq!(sms.len(), 1, "{outbox:#?}");
     assert_eq!(sms[0]["to"], "+15550001111", "{outbox:#?}");
     assert_eq!(sms[0]["body"], "Zoë: 10:00", "{outbox:#?}");
-    assert_eq!(peer.rcpts().len(), 1, "{:#?}", peer.events());
+    assert_eq!(peer.wait_rcpts(1).await.len(), 1, "{:#?}", peer.events());
     assert!(peer.messages().is_empty());
 }
 
