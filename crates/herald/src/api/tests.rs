@@ -13,7 +13,7 @@ use herald_store::{
     Accepted, ClaimBudget, ClaimedAttempt, HookedIntegration, IncomingReceipt, Integration,
     ListQuery, NewNotification, NotificationRecord, NotificationSummary, NotificationType,
     OutboxQuery, Owner, ReceiptMatch, SendResult, SimAnswer, SimMessage, SimReceiptDue, SimSend,
-    Store, StoreError, Tenant,
+    SimStore, Store, StoreError, Tenant,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -286,6 +286,10 @@ impl Store for MockStore {
     async fn next_due_at(&self) -> Result<Option<Millis>, StoreError> {
         Ok(None)
     }
+}
+
+#[async_trait]
+impl SimStore for MockStore {
     async fn sim_send(&self, _s: SimSend) -> Result<SimAnswer, StoreError> {
         Err(StoreError::Corrupt("not in the mock".into()))
     }
@@ -370,9 +374,11 @@ struct Env {
 
 async fn env_with(store: MockStore) -> Env {
     let store = Arc::new(store);
-    let app = App::new(
+    let app = App::with_sim(
         store.clone(),
+        Some(store.clone() as Arc<dyn SimStore>),
         Registry::default().with(Arc::new(TestProvider)),
+        crate::service::Env::ephemeral(),
     );
     app.ensure_admin_token(Some(ADMIN)).await.unwrap();
     Env {
