@@ -9,8 +9,8 @@
 use crate::cascade;
 use crate::primitives::CascadeTx;
 use crate::{
-    Accepted, ClaimBudget, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptMatch,
-    Result, SendOutcome, SendResult, StoreError,
+    Accepted, ClaimBudget, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptMatch, Result,
+    SendOutcome, SendResult, StoreError,
 };
 use herald_core::{Channel, Millis};
 use std::collections::HashMap;

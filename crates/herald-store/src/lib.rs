@@ -233,7 +233,6 @@ pub trait Store: Send + Sync + 'static {
     }
 }
 
-
 /// The simulator's durable state: its outbox (one message per idempotency
 /// key, requests counted) and the receipts it owes. Separate from `Store`
 /// so that a backend implements it only if it wants the simulator.

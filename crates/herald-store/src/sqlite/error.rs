@@ -81,11 +81,26 @@ mod tests {
 
     #[test]
     fn full_and_busy_are_retryable_and_corruption_is_not() {
-        assert!(matches!(by_code(13, "full".into()), StoreError::Unavailable(_)));
-        assert!(matches!(by_code(5, "busy".into()), StoreError::Unavailable(_)));
+        assert!(matches!(
+            by_code(13, "full".into()),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            by_code(5, "busy".into()),
+            StoreError::Unavailable(_)
+        ));
         // Extended codes keep their primary code in the low byte.
-        assert!(matches!(by_code(261, "busy recovery".into()), StoreError::Unavailable(_)));
-        assert!(matches!(by_code(11, "corrupt".into()), StoreError::Corrupt(_)));
-        assert!(matches!(by_code(19, "constraint".into()), StoreError::Backend(_)));
+        assert!(matches!(
+            by_code(261, "busy recovery".into()),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            by_code(11, "corrupt".into()),
+            StoreError::Corrupt(_)
+        ));
+        assert!(matches!(
+            by_code(19, "constraint".into()),
+            StoreError::Backend(_)
+        ));
     }
 }

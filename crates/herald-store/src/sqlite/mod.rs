@@ -404,7 +404,9 @@ impl Store for SqliteStore {
             let recorded = if round.results.is_empty() {
                 Ok(())
             } else {
-                writer::part(tx, |tx| ready::now(flow::record_results(tx, &round.results))?)
+                writer::part(tx, |tx| {
+                    ready::now(flow::record_results(tx, &round.results))?
+                })
             };
             let woken = match round.wake_limit {
                 Some(limit) => {

@@ -2,8 +2,8 @@
 //! serves the reader pool (the `Store` read methods) and the writer (which
 //! must see its own uncommitted batch when it runs a cascade step).
 
-use super::error::Db;
 use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
+use super::error::Db;
 use crate::{
     AttemptRecord, Integration, ListQuery, NotificationRecord, NotificationSummary,
     NotificationType, OutboxQuery, ReceiptRecord, Result, SimMessage, SimReceiptDue, StoreError,
@@ -19,7 +19,8 @@ pub(super) async fn get_meta(conn: &mut SqliteConnection, key: &str) -> Result<O
     let row = sqlx::query("SELECT value FROM meta WHERE key = ?1")
         .bind(key)
         .fetch_optional(conn)
-        .await.db()?;
+        .await
+        .db()?;
     row.map(|r| col(&r, "value")).transpose()
 }
 
@@ -31,7 +32,8 @@ pub(super) async fn tenant_by_key(
     let row = sqlx::query("SELECT id, name, created_at FROM tenants WHERE api_key_sha256 = ?1")
         .bind(sha)
         .fetch_optional(conn)
-        .await.db()?;
+        .await
+        .db()?;
     row.map(|r| {
         Ok(Tenant {
             id: col(&r, "id")?,
@@ -82,7 +84,8 @@ pub(super) async fn get_integration(
         .bind(tenant)
         .bind(channel.as_str())
         .fetch_optional(conn)
-        .await.db()?;
+        .await
+        .db()?;
     row.as_ref().map(integration).transpose()
 }
 
@@ -109,7 +112,11 @@ pub(super) async fn integrations_of_provider(
          UNION ALL SELECT NULL AS tenant_id, {INTEGRATION_COLS} FROM operator_integrations
          WHERE provider = ?1"
     );
-    let rows = sqlx::query(&sql).bind(provider).fetch_all(conn).await.db()?;
+    let rows = sqlx::query(&sql)
+        .bind(provider)
+        .fetch_all(conn)
+        .await
+        .db()?;
     rows.iter()
         .map(|r| {
             Ok(HookedIntegration {
@@ -130,7 +137,11 @@ pub(super) async fn integration_by_hook(
          UNION ALL SELECT NULL AS tenant_id, {INTEGRATION_COLS} FROM operator_integrations
          WHERE hook_id = ?1 LIMIT 1"
     );
-    let row = sqlx::query(&sql).bind(hook_id).fetch_optional(conn).await.db()?;
+    let row = sqlx::query(&sql)
+        .bind(hook_id)
+        .fetch_optional(conn)
+        .await
+        .db()?;
     row.map(|r| {
         Ok(HookedIntegration {
             tenant_id: col(&r, "tenant_id")?,
@@ -160,7 +171,8 @@ pub(super) async fn get_type(
     .bind(tenant_id)
     .bind(key)
     .fetch_optional(conn)
-    .await.db()?;
+    .await
+    .db()?;
     row.as_ref().map(notification_type).transpose()
 }
 
@@ -174,7 +186,8 @@ pub(super) async fn list_types(
     )
     .bind(tenant_id)
     .fetch_all(conn)
-    .await.db()?;
+    .await
+    .db()?;
     rows.iter().map(notification_type).collect()
 }
 
@@ -191,7 +204,8 @@ pub(super) async fn get_recipient(
             .bind(kind.as_str())
             .bind(id)
             .fetch_optional(conn)
-            .await.db()?;
+            .await
+            .db()?;
     row.map(|r| col_json(&r, "doc")).transpose()
 }
 
@@ -253,7 +267,8 @@ pub(super) async fn load_attempts(
     let rows = sqlx::query(&sql)
         .bind(notification_id)
         .fetch_all(conn)
-        .await.db()?;
+        .await
+        .db()?;
     let mut attempts: Vec<AttemptRecord> = Vec::with_capacity(rows.len());
     for r in &rows {
         push_attempt_row(&mut attempts, r)?;
@@ -275,7 +290,8 @@ pub(super) async fn get_notification(
     .bind(id)
     .bind(tenant_id)
     .fetch_optional(&mut *conn)
-    .await.db()?;
+    .await
+    .db()?;
     let Some(r) = row else { return Ok(None) };
     let attempts = load_attempts(conn, id).await?;
     Ok(Some(NotificationRecord {
@@ -343,9 +359,7 @@ pub(super) const NEXT_DUE_SQL: &str = "SELECT MIN(t) AS t FROM (
 
 /// The earliest time anything is due.
 pub(super) async fn next_due_at(conn: &mut SqliteConnection) -> Result<Option<Millis>> {
-    let row = sqlx::query(NEXT_DUE_SQL)
-    .fetch_one(conn)
-    .await.db()?;
+    let row = sqlx::query(NEXT_DUE_SQL).fetch_one(conn).await.db()?;
     col(&row, "t")
 }
 
@@ -363,7 +377,8 @@ pub(super) async fn sim_due_receipts(
     .bind(now)
     .bind(int(limit))
     .fetch_all(conn)
-    .await.db()?;
+    .await
+    .db()?;
     rows.iter()
         .map(|r| {
             let delivered: Option<bool> = col(r, "receipt_delivered")?;
@@ -387,7 +402,8 @@ pub(super) async fn sim_next_receipt_at(conn: &mut SqliteConnection) -> Result<O
          WHERE receipt_sent = 0 AND receipt_due_at IS NOT NULL",
     )
     .fetch_one(conn)
-    .await.db()?;
+    .await
+    .db()?;
     col(&row, "t")
 }
 

@@ -106,7 +106,10 @@ pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
         .optional()
         .db()?
         .ok_or_else(|| {
-            StoreError::Corrupt(format!("simulator message {} not stored", s.idempotency_key))
+            StoreError::Corrupt(format!(
+                "simulator message {} not stored",
+                s.idempotency_key
+            ))
         })?;
     let (answer, due_at) = answer(stored, &f, s.at)?;
     if let (SimAnswer::Accepted { message_id }, Some(at)) = (&answer, due_at) {

@@ -7,7 +7,7 @@
 use super::error::Db;
 use super::row::{attempt_status, enum_of, json_of};
 use crate::cascade::{NewAttempt, Step};
-use crate::primitives::{Answered, AttemptRef, CascadeTx, Candidate, Loaded, RecipientOf};
+use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
 use crate::{
     AttemptRecord, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord, Result,
     SendOutcome, SendResult, StoreError,
@@ -25,7 +25,8 @@ fn int(v: usize) -> i64 {
 }
 
 fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("does not encode as JSON: {e}")))
+    serde_json::to_string(v)
+        .map_err(|e| StoreError::Corrupt(format!("does not encode as JSON: {e}")))
 }
 
 const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr,
@@ -174,10 +175,7 @@ impl CascadeTx for WriteTx<'_> {
             .conn
             .prepare_cached("SELECT rendered FROM notifications WHERE id = ?1")
             .db()?;
-        let text: Option<String> = stmt
-            .query_row(params![id], |r| r.get(0))
-            .optional()
-            .db()?;
+        let text: Option<String> = stmt.query_row(params![id], |r| r.get(0)).optional().db()?;
         let text =
             text.ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))?;
         json_of(&text, "rendered")
@@ -293,7 +291,16 @@ impl CascadeTx for WriteTx<'_> {
             .db()?;
         let row: Option<(String, String, String)> = stmt
             .query_row(
-                params![r.attempt_id, status, r.at, pm, error, unreachable, next, cost],
+                params![
+                    r.attempt_id,
+                    status,
+                    r.at,
+                    pm,
+                    error,
+                    unreachable,
+                    next,
+                    cost
+                ],
                 |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
             .optional()
@@ -411,7 +418,10 @@ impl CascadeTx for WriteTx<'_> {
         let mut not = String::new();
         for i in 0..skip.len() {
             let t = 3 + 2 * i;
-            not.push_str(&format!(" AND NOT (tenant_id = ?{t} AND channel = ?{})", t + 1));
+            not.push_str(&format!(
+                " AND NOT (tenant_id = ?{t} AND channel = ?{})",
+                t + 1
+            ));
         }
         let sql = format!(
             "SELECT id, tenant_id, channel FROM (

@@ -144,7 +144,13 @@ pub(super) fn put_recipient(
                  updated_at = excluded.updated_at",
         )
         .db()?
-        .execute(params![tenant_id, kind.as_str(), id, to_json(doc)?, wall_now()])
+        .execute(params![
+            tenant_id,
+            kind.as_str(),
+            id,
+            to_json(doc)?,
+            wall_now()
+        ])
         .db()?;
     Ok(())
 }

@@ -53,11 +53,15 @@ impl Failure {
     }
 }
 
+/// Answers a job's caller: `None` once the batch committed, else why it
+/// failed.
+type Answer = Box<dyn FnOnce(Option<&Failure>) + Send>;
+
 /// What running a job leaves: whether it succeeded (else its savepoint is
 /// rolled back) and how to answer its caller once the batch's fate is known.
 pub(super) struct Ran {
     ok: bool,
-    answer: Box<dyn FnOnce(Option<&Failure>) + Send>,
+    answer: Answer,
 }
 
 /// A unit of work for the writer, with its typed answer channel.

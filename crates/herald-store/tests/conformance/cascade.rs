@@ -703,7 +703,11 @@ pub async fn check_claim_budget_is_fair(store: &dyn Store) {
 pub async fn check_dispatch_round(store: &dyn Store) {
     use herald_store::{ClaimBudget, Round};
     let tenant = new_tenant(store).await;
-    let id = accept(store, notification(&tenant, plan(vec![email(), fallback_sms()]), T0)).await;
+    let id = accept(
+        store,
+        notification(&tenant, plan(vec![email(), fallback_sms()]), T0),
+    )
+    .await;
     let round = |results: Vec<SendResult>, now: i64| Round {
         results,
         now,
