@@ -9,7 +9,7 @@ use herald_core::{decide, Channel, Millis, Plan, Recipient, Rendered, StartAttem
 
 /// An attempt `decide` asked for, ready to be inserted as `queued`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct NewAttempt {
+pub struct NewAttempt {
     /// A fresh UUID v7.
     pub id: String,
     /// The channel's index in the plan.
@@ -34,7 +34,7 @@ pub(crate) struct NewAttempt {
 
 /// What one decision step writes.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Step {
+pub struct Step {
     /// The verdicts, as the JSON stored on the notification.
     pub verdicts_json: String,
     /// The notification's status.

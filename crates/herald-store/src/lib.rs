@@ -1,42 +1,96 @@
-//! Herald's durable store: one trait in domain terms, implemented on SQLite
-//! (the embedded default, with a single writer doing group commit) and, in a
-//! later step, PostgreSQL. Every state change of a cascade goes through
-//! here: the fact is recorded, `herald_core::decide` is run on the
+//! Herald's durable store: one trait in domain terms (`Store`), implemented
+//! on SQLite (the embedded default: one writer thread doing group commit)
+//! and, in a later step, PostgreSQL. Every state change of a cascade goes
+//! through here: the fact is recorded, `herald_core::decide` is run on the
 //! notification's recorded facts inside the same transaction, and its
 //! actions (new attempts, verdicts, status, wake time) are stored with it.
+//!
+//! # What a backend implements
+//!
+//! The cascade itself (accepting, recording send answers and receipts,
+//! removing dead device tokens, waking due notifications, claiming due
+//! attempts, and running `decide`) is written once, in `flow`, over the
+//! fifteen transactional primitives of [`CascadeTx`]. A backend opens a
+//! transaction, hands it to `flow` and commits; it holds no rule of the
+//! cascade. The primitives:
+//!
+//! 1. `insert_notification`: a notification with its first decision, unless
+//!    its idempotency key is taken;
+//! 2. `notification_by_key`: the notification with an idempotency key;
+//! 3. `load_notification`: a notification's plan and facts (attempts with
+//!    receipts);
+//! 4. `load_rendered`: its rendered texts;
+//! 5. `write_step`: a decision's verdicts, status and wake time;
+//! 6. `insert_attempts`: new queued attempts, at most one per channel,
+//!    route and address;
+//! 7. `record_answer`: a provider's answer, if the attempt is still open;
+//! 8. `recipient_of`: the recipient a notification is for;
+//! 9. `put_recipient_doc`: a recipient's document, after a dead token went;
+//! 10. `attempt_by_message_id`: an attempt by hook and provider message id;
+//! 11. `attempt_by_key`: an attempt by hook and idempotency key;
+//! 12. `insert_receipt`: a receipt, once per attempt and kind;
+//! 13. `claim_candidates`: due attempts in due order, skipping saturated
+//!     keys;
+//! 14. `mark_claimed`: attempts marked `sending` with their lease and hook;
+//! 15. `due_notifications`: pending notifications whose wake time came.
+//!
+//! Beside them a backend implements the plain reads and writes of `Store`
+//! (tenants, integrations, types, recipients, the log) and, only if it
+//! wants the simulator, [`SimStore`].
+//!
+//! The primitives are async so a networked backend (PostgreSQL over sqlx)
+//! implements them as they are; SQLite answers them synchronously on its
+//! writer thread, so `flow`'s futures complete on their first poll.
 
-mod cascade;
+pub mod cascade;
+pub mod flow;
+pub mod primitives;
+mod ready;
 mod sim_types;
 pub mod sqlite;
 mod types;
 
+pub use primitives::CascadeTx;
 pub use sim_types::*;
 pub use types::*;
 
 use async_trait::async_trait;
 use herald_core::{Audience, Channel, Millis};
+use std::sync::Arc;
 
-/// What can go wrong in the store.
+/// What can go wrong in the store, in terms of no particular database.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database said no.
+    /// The database cannot take the write now (disk full, locked or busy
+    /// past the timeout): nothing is wrong with the data; retry later.
+    #[error("database unavailable, retry later: {0}")]
+    Unavailable(String),
+    /// The database failed otherwise (I/O, a broken constraint, SQL).
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Backend(String),
     /// Migrations failed on start.
     #[error("migration error: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    /// A stored JSON document did not decode.
+    Migrate(String),
+    /// Stored data did not decode, or the database file is damaged.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// The database URL is not one Herald knows.
     #[error("unsupported database url: {0}")]
     BadUrl(String),
-    /// The writer task is gone (the process is shutting down).
+    /// The writer is gone (the process is shutting down).
     #[error("the store is shutting down")]
     Closed,
     /// A uniqueness rule was broken (e.g. a tenant name taken).
     #[error("conflict: {0}")]
     Conflict(String),
+}
+
+impl StoreError {
+    /// Whether the same call may succeed later unchanged (the database was
+    /// full, busy or shutting down), as opposed to a fault in the data.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_) | StoreError::Closed)
+    }
 }
 
 /// Short for the store's results.
@@ -155,17 +209,28 @@ pub trait Store: Send + Sync + 'static {
     /// a notification's wake time.
     async fn next_due_at(&self) -> Result<Option<Millis>>;
 
-    /// The simulator's side of a send: stores the message once per
-    /// idempotency key, counts the request and answers (see `SimSend`).
-    async fn sim_send(&self, s: SimSend) -> Result<SimAnswer>;
-    /// Receipts the simulator owes whose time has come.
-    async fn sim_due_receipts(&self, now: Millis, limit: usize) -> Result<Vec<SimReceiptDue>>;
-    /// Marks simulator receipts as handed over.
-    async fn sim_mark_sent(&self, ids: &[String]) -> Result<()>;
-    /// The earliest simulator receipt still owed.
-    async fn sim_next_receipt_at(&self) -> Result<Option<Millis>>;
-    /// The tenant's simulator outbox, oldest first.
-    async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>>;
+    /// One round of the dispatcher in one call: records the answers of the
+    /// previous round, wakes due notifications (`wake_limit`), claims the
+    /// next attempts, and says when anything is next due. Each part fails
+    /// on its own. A backend that can should run it as one transaction
+    /// (one hand-off to its writer instead of three or four).
+    async fn dispatch_round(&self, round: Round) -> Result<RoundDone> {
+        let recorded = self.record_send_results(round.results).await;
+        let woken = match round.wake_limit {
+            Some(limit) => self.wake_due(round.now, limit).await,
+            None => Ok(0),
+        };
+        let claimed = self
+            .claim_attempts(round.now, round.limit, round.lease_ms, &round.budget)
+            .await;
+        let next_due_at = self.next_due_at().await;
+        Ok(RoundDone {
+            recorded,
+            woken,
+            claimed,
+            next_due_at,
+        })
+    }
 
     /// Removes a notification type; false when there was none. What was
     /// already triggered keeps its own plan and stays in the log.
@@ -182,6 +247,25 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(String, herald_core::Recipient)>>;
 }
 
+/// The simulator's durable state: its outbox (one message per idempotency
+/// key, requests counted) and the receipts it owes. Separate from `Store`
+/// so that a backend implements it only if it wants the simulator.
+#[async_trait]
+pub trait SimStore: Send + Sync + 'static {
+    /// The simulator's side of a send: stores the message once per
+    /// idempotency key, counts the request and answers (see `SimSend`).
+    async fn sim_send(&self, s: SimSend) -> Result<SimAnswer>;
+    /// Receipts the simulator owes whose time has come.
+    async fn sim_due_receipts(&self, now: Millis, limit: usize) -> Result<Vec<SimReceiptDue>>;
+    /// Marks simulator receipts as handed over.
+    async fn sim_mark_sent(&self, ids: &[String]) -> Result<()>;
+    /// The earliest simulator receipt still owed.
+    async fn sim_next_receipt_at(&self) -> Result<Option<Millis>>;
+    /// The tenant's simulator outbox, oldest first.
+    async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>>;
+
+}
+
 /// Filters of a client or staff listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecipientQuery {
@@ -193,11 +277,24 @@ pub struct RecipientQuery {
     pub after: Option<String>,
 }
 
+/// What `open` gives: the store, and the simulator's state if the backend
+/// keeps one.
+pub struct Backend {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The simulator's state; `None` when the backend has none.
+    pub sim: Option<Arc<dyn SimStore>>,
+}
+
 /// Opens the store a database URL names, running migrations.
 /// `sqlite://PATH` (created if missing); `postgres://` comes in its own step.
-pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+pub async fn open(url: &str) -> Result<Backend> {
     if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
+        let s = Arc::new(sqlite::SqliteStore::open(url).await?);
+        Ok(Backend {
+            store: s.clone(),
+            sim: Some(s),
+        })
     } else {
         Err(StoreError::BadUrl(format!(
             "{url}: use sqlite://PATH (PostgreSQL support is not built yet)"

@@ -450,3 +450,33 @@ pub enum ReceiptMatch {
     /// No attempt has that message id or key.
     Unknown,
 }
+
+/// One round of the dispatcher (see `Store::dispatch_round`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    /// Providers' answers that came in since the last round.
+    pub results: Vec<SendResult>,
+    /// The round's time.
+    pub now: Millis,
+    /// Wake up to this many due notifications first; `None` skips it.
+    pub wake_limit: Option<usize>,
+    /// How many attempts to claim at most.
+    pub limit: usize,
+    /// The lease of each claimed attempt.
+    pub lease_ms: Millis,
+    /// The sends each (tenant, channel) may still start.
+    pub budget: ClaimBudget,
+}
+
+/// What a dispatcher round did, part by part.
+#[derive(Debug)]
+pub struct RoundDone {
+    /// Whether the answers were recorded (if not, none of them was).
+    pub recorded: crate::Result<()>,
+    /// How many due notifications were decided again.
+    pub woken: crate::Result<usize>,
+    /// The attempts claimed.
+    pub claimed: crate::Result<Vec<ClaimedAttempt>>,
+    /// The earliest time anything is due after the round.
+    pub next_due_at: crate::Result<Option<Millis>>,
+}

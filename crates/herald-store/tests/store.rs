@@ -43,11 +43,11 @@ mod sqlite {
         check_receipts,
         check_receipt_window_and_late_receipt,
         check_dead_push_token_removed,
-        check_sim_send,
         check_list_notifications,
         check_receipts_stay_within_their_integration,
         check_claim_budget_is_fair,
         check_remove_and_list_people,
+        check_dispatch_round,
     );
     use super::fresh;
 }
@@ -74,7 +74,15 @@ async fn sqlite_answers_in_bulk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_sim_sends_at_once() {
     let (_dir, store) = fresh().await;
-    check_sim_sends_at_once(Arc::new(store)).await;
+    let store = Arc::new(store);
+    check_sim_sends_at_once(store.clone(), store).await;
+}
+
+#[tokio::test]
+async fn sqlite_sim_send() {
+    let (_dir, store) = fresh().await;
+    check_sim_send(&store, &store).await;
+    store.close().await;
 }
 
 #[tokio::test]
@@ -216,11 +224,12 @@ async fn sqlite_failing_command_does_not_spoil_its_batch() {
             .len(),
         19
     );
-    // On this single-threaded runtime the twenty accepts are all queued
-    // before the writer runs: one batch, one group whose multi-row insert
-    // fails and is redone command by command.
+    // The twenty accepts are queued while the writer thread is already
+    // taking the first: they commit in a batch or two (with the tenant and
+    // the claim, a handful in all), each accept in its own savepoint.
     let stats = store.writer_stats();
-    assert_eq!((stats.batches, stats.commands), (3, 22), "{stats:?}");
+    assert_eq!(stats.commands, 22, "{stats:?}");
+    assert!(stats.batches <= 5, "{stats:?}");
 }
 
 #[tokio::test]

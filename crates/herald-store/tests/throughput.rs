@@ -6,7 +6,9 @@ use herald_core::{
     Audience, Channel, ChannelPlan, Confirm, FallbackWhen, Plan, Reach, Rendered, Scenario,
 };
 use herald_store::sqlite::SqliteStore;
-use herald_store::{NewNotification, SendOutcome, SendResult, SimFinal, SimSend, Store, Tenant};
+use herald_store::{
+    NewNotification, SendOutcome, SendResult, SimFinal, SimSend, SimStore, Store, Tenant,
+};
 use std::sync::Arc;
 use std::time::Instant;
 

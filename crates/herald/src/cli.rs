@@ -199,7 +199,8 @@ async fn terminate() {
 async fn create_tenant(name: &str, url: &str) -> anyhow::Result<()> {
     let store = herald_store::open(url)
         .await
-        .with_context(|| format!("opening {url}"))?;
+        .with_context(|| format!("opening {url}"))?
+        .store;
     let app = App::new(store, herald::providers::Registry::default());
     let (tenant, key) = app.create_tenant(name).await?;
     println!("Tenant:  {} ({})", tenant.name, tenant.id);

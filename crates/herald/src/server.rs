@@ -64,9 +64,10 @@ pub struct Running {
 
 /// Opens the store, starts the workers and the HTTP server.
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
-    let store = herald_store::open(&cfg.database_url)
+    let backend = herald_store::open(&cfg.database_url)
         .await
         .with_context(|| format!("opening the store at {}", cfg.database_url))?;
+    let store = backend.store;
     let requeued = store
         .recover_after_restart()
         .await
@@ -96,7 +97,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let sim = Arc::new(Simulator::new(store.clone()));
+    let sim = Arc::new(Simulator::new(backend.sim.clone()));
     let receipts_wake = sim.receipts.clone();
     let providers = Registry::real().with(sim);
     let env = Env {
@@ -104,7 +105,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         public_url,
         tls: cfg.tls.clone(),
     };
-    let app = App::with_env(store.clone(), providers, env);
+    let app = App::with_sim(store.clone(), backend.sim.clone(), providers, env);
     let new_admin_token = app
         .ensure_admin_token(cfg.admin_token.as_deref())
         .await
@@ -117,12 +118,14 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         cfg.worker.clone(),
         rx.clone(),
     )));
-    tasks.push(tokio::spawn(simulator::run_receipts(
-        Arc::downgrade(&app),
-        store.clone(),
-        receipts_wake,
-        rx.clone(),
-    )));
+    if let Some(sim_store) = backend.sim {
+        tasks.push(tokio::spawn(simulator::run_receipts(
+            Arc::downgrade(&app),
+            sim_store,
+            receipts_wake,
+            rx.clone(),
+        )));
+    }
     // Clients that keep a link of their own (SMPP) are opened now: receipts
     // owed for messages sent before a restart arrive only on such a link.
     {

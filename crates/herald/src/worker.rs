@@ -1,6 +1,8 @@
 //! The dispatcher: claims due attempts in batches, sends them concurrently
 //! (never inside a transaction), records the answers in batches, and runs
-//! the cascade's timers. It sleeps until the next due time or until new
+//! the cascade's timers. Each round is one call to the store
+//! (`Store::dispatch_round`): the answers that came in since the last
+//! round, the due wake-ups, the next claim and the next due time. It sleeps until the next due time or until new
 //! work is committed (wake, don't poll); a slow sweep is the safety net.
 //!
 //! Fairness: each (tenant, channel) may have at most `per_integration`
@@ -16,7 +18,9 @@ use crate::providers::{Client, SendReply, SendRequest, MAX_TIMEOUT_MS};
 use crate::service::{now_ms, App};
 use herald_core::retry::next_retry_at;
 use herald_core::{Channel, Millis};
-use herald_store::{ClaimBudget, ClaimedAttempt, SendOutcome, SendResult};
+use herald_store::{
+    ClaimBudget, ClaimedAttempt, Round, RoundDone, SendOutcome, SendResult, StoreError,
+};
 use rand::Rng;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -277,17 +281,6 @@ fn sms_cost(
     Some((f64::from(segments) * price * 1_000_000.0).round() as i64)
 }
 
-/// Records send results in batches: whatever arrived while the previous
-/// batch was being written goes in the next one.
-async fn record_results(app: Arc<App>, mut rx: mpsc::Receiver<SendResult>) {
-    let mut buf = Vec::with_capacity(256);
-    while rx.recv_many(&mut buf, 256).await > 0 {
-        let batch = std::mem::take(&mut buf);
-        record_with_retries(&app, batch).await;
-        app.work.notify_one();
-    }
-}
-
 /// Tries a batch a few times (the store may be briefly unavailable), then
 /// one answer at a time, so one answer the store keeps refusing cannot hold
 /// the others back. An answer that is never recorded is not lost: its
@@ -315,14 +308,63 @@ async fn record_with_retries(app: &App, batch: Vec<SendResult>) {
     }
 }
 
+/// The answers still owed by sends in flight at shutdown, recorded as
+/// they come (for at most a few seconds).
+async fn record_the_rest(app: &App, mut rx: mpsc::Receiver<SendResult>) {
+    let drain = async {
+        let mut buf = Vec::with_capacity(256);
+        while rx.recv_many(&mut buf, 256).await > 0 {
+            record_with_retries(app, std::mem::take(&mut buf)).await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+}
+
+/// What the loop learnt from one round of the store.
+struct Learnt {
+    claimed: Vec<ClaimedAttempt>,
+    next_due_at: Option<Millis>,
+}
+
+/// One round: the answers that came in, the wake-ups, the claim and the
+/// next due time, in one call to the store (one writer transaction on
+/// SQLite). Answers the store could not take are retried on their own.
+async fn round(app: &Arc<App>, r: Round) -> Learnt {
+    let answers = (!r.results.is_empty()).then(|| r.results.clone());
+    let done = match app.store.dispatch_round(r).await {
+        Ok(d) => d,
+        Err(e) => RoundDone {
+            recorded: Err(StoreError::Backend(e.to_string())),
+            woken: Ok(0),
+            claimed: Err(e),
+            next_due_at: Ok(None),
+        },
+    };
+    if let (Err(e), Some(batch)) = (&done.recorded, answers) {
+        tracing::error!("recording {} send results: {e}; retrying", batch.len());
+        let app = app.clone();
+        tokio::spawn(async move { record_with_retries(&app, batch).await });
+    }
+    if let Err(e) = done.woken {
+        tracing::error!("waking due notifications: {e}");
+    }
+    let claimed = done.claimed.unwrap_or_else(|e| {
+        tracing::error!("claiming attempts: {e}");
+        Vec::new()
+    });
+    Learnt {
+        claimed,
+        next_due_at: done.next_due_at.ok().flatten(),
+    }
+}
+
 /// Runs the dispatcher until `shutdown` resolves.
 pub async fn run(
     app: Arc<App>,
     cfg: WorkerConfig,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let (tx, rx) = mpsc::channel::<SendResult>(cfg.concurrency * 2);
-    let recorder = tokio::spawn(record_results(app.clone(), rx));
+    let (tx, mut rx) = mpsc::channel::<SendResult>(cfg.concurrency * 2);
     let permits = Arc::new(Semaphore::new(cfg.concurrency));
     let in_flight: Arc<Mutex<HashMap<(String, Channel), usize>>> = Default::default();
     let freed = Arc::new(Notify::new());
@@ -336,16 +378,19 @@ pub async fn run(
     // triggers does not cost the writer a wake-up query each.
     let mut timer_fired = true;
     let mut last_wake_check: Millis = 0;
+    let mut answers: Vec<SendResult> = Vec::new();
     loop {
         if *shutdown.borrow() {
             break;
         }
+        // The answers of sends that ended go in with this round's claim.
+        while let Ok(r) = rx.try_recv() {
+            answers.push(r);
+        }
         let now = now_ms();
-        if timer_fired || now - last_wake_check >= WAKE_CHECK_MS {
+        let wake = timer_fired || now - last_wake_check >= WAKE_CHECK_MS;
+        if wake {
             last_wake_check = now;
-            if let Err(e) = app.store.wake_due(now, 1_000).await {
-                tracing::error!("waking due notifications: {e}");
-            }
         }
         let free = permits.available_permits().min(cfg.batch);
         let budget = ClaimBudget {
@@ -353,23 +398,26 @@ pub async fn run(
             in_flight: in_flight.lock().unwrap_or_else(|p| p.into_inner()).clone(),
         };
         let saturated = budget.saturated().next().is_some();
-        let claimed = if free > 0 {
-            match app
-                .store
-                .claim_attempts(now, free, cfg.lease_ms, &budget)
-                .await
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::error!("claiming attempts: {e}");
-                    Vec::new()
-                }
-            }
+        let learnt = if free > 0 || wake || !answers.is_empty() {
+            let r = Round {
+                results: std::mem::take(&mut answers),
+                now,
+                wake_limit: wake.then_some(1_000),
+                limit: free,
+                lease_ms: cfg.lease_ms,
+                budget,
+            };
+            round(&app, r).await
         } else {
-            Vec::new()
+            // Every permit is taken and nothing to record: wait for a send
+            // to end.
+            Learnt {
+                claimed: Vec::new(),
+                next_due_at: None,
+            }
         };
-        let full = claimed.len() == free && free > 0;
-        for c in claimed {
+        let full = learnt.claimed.len() == free && free > 0;
+        for c in learnt.claimed {
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 break;
             };
@@ -410,7 +458,7 @@ pub async fn run(
             tokio::task::yield_now().await;
             continue;
         }
-        let next = app.store.next_due_at().await.ok().flatten();
+        let next = learnt.next_due_at;
         let mut wait = next.map_or(cfg.sweep_ms, |t| (t - now_ms()).clamp(0, cfg.sweep_ms));
         if wait == 0 && saturated {
             // What is due belongs to integrations at their bound: wait for
@@ -429,7 +477,11 @@ pub async fn run(
         }
     }
     drop(tx);
-    let _ = tokio::time::timeout(Duration::from_secs(5), recorder).await;
+    answers.extend(std::iter::from_fn(|| rx.try_recv().ok()));
+    if !answers.is_empty() {
+        record_with_retries(&app, answers).await;
+    }
+    record_the_rest(&app, rx).await;
 }
 
 #[cfg(test)]

@@ -74,20 +74,7 @@ pub(super) fn int(v: usize) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-/// `a + b` without overflow.
-pub(super) fn add(a: Millis, b: Millis) -> Millis {
-    a.saturating_add(b)
-}
-
 /// Wall-clock now, for bookkeeping columns the trait gives no time for.
 pub(super) fn wall_now() -> Millis {
     chrono::Utc::now().timestamp_millis()
 }
-
-/// Whether an error is a UNIQUE (or PRIMARY KEY) violation.
-pub(super) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-/// Rows per multi-row statement (well under SQLite's bound-variable limit).
-pub(super) const CHUNK: usize = 128;

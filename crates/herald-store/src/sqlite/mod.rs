@@ -1,24 +1,28 @@
 //! The SQLite store: WAL mode, `synchronous=FULL`, a pool of reader
-//! connections for the read methods, and one writer task owning one
-//! connection that commits every mutation in batches (group commit, see
-//! `writer`). Schema: `migrations/`, applied on open.
+//! connections (sqlx) for the read methods, and one writer thread owning
+//! one `rusqlite` connection that commits every mutation in batches (group
+//! commit, see `writer`). The cascade runs there as `crate::flow` over the
+//! primitives of `tx`. Schema: `migrations/`, applied on open.
 
 mod codec;
-mod flow;
+mod error;
 mod people;
 mod read;
-mod sends;
+mod row;
 mod sim;
+mod tx;
 mod write;
 mod writer;
 
 use crate::{
-    Accepted, ClaimedAttempt, IncomingReceipt, Integration, ListQuery, NewNotification,
-    NotificationRecord, NotificationSummary, NotificationType, OutboxQuery, ReceiptMatch, Result,
-    SendResult, SimAnswer, SimMessage, SimReceiptDue, SimSend, Store, StoreError, Tenant,
+    flow, ready, Accepted, ClaimedAttempt, IncomingReceipt, Integration, ListQuery,
+    NewNotification, NotificationRecord, NotificationSummary, NotificationType, OutboxQuery,
+    ReceiptMatch, Result, Round, RoundDone, SendResult, SimAnswer, SimMessage, SimReceiptDue,
+    SimSend, SimStore, Store, StoreError, Tenant,
 };
 use crate::{ClaimBudget, HookedIntegration, Owner};
 use async_trait::async_trait;
+use error::Db;
 use herald_core::{Audience, Channel, Millis};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -29,25 +33,27 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use writer::{Command, Op, Out};
+use tx::WriteTx;
+use writer::{Call, Job};
 
 /// The schema migrations, embedded in the binary.
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// How many reader connections the pool keeps.
 const READERS: u32 = 4;
-/// How many commands may wait for the writer before callers wait to enqueue.
+/// How many jobs may wait for the writer before callers wait to enqueue.
 const QUEUE: usize = 8192;
-/// Prepared statements the writer's connection keeps.
-const WRITER_STATEMENTS: usize = 2048;
+/// Prepared statements the writer's connection keeps (a few dozen shapes,
+/// plus one claim query per number of keys at their bound).
+const WRITER_STATEMENTS: usize = 256;
 /// How long a connection waits for a lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Herald's store on one SQLite file.
 pub struct SqliteStore {
     pool: SqlitePool,
-    tx: mpsc::Sender<Command>,
-    writer: tokio::task::JoinHandle<()>,
+    tx: mpsc::Sender<Box<dyn Job>>,
+    writer: std::thread::JoinHandle<()>,
     counters: Arc<writer::Counters>,
     /// The database file, for the node lock.
     path: std::path::PathBuf,
@@ -85,33 +91,49 @@ fn connect_options(url: &str) -> Result<SqliteConnectOptions> {
         .busy_timeout(BUSY_TIMEOUT))
 }
 
+/// The writer's connection, with the same settings as the readers'.
+fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path).db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+    .db()?;
+    conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
+    Ok(conn)
+}
+
 impl SqliteStore {
     /// Opens (creating if missing) the database at `sqlite://PATH` or
-    /// `sqlite:PATH`, runs the migrations, and starts the writer task.
+    /// `sqlite:PATH`, runs the migrations, and starts the writer thread.
     /// Must be called inside a Tokio runtime.
     pub async fn open(url: &str) -> Result<SqliteStore> {
         let opts = connect_options(url)?;
         let path = opts.get_filename().to_path_buf();
-        // The writer's multi-row statements come in one shape per row
-        // count: keep plenty of them prepared.
-        let mut conn = opts
-            .clone()
-            .statement_cache_capacity(WRITER_STATEMENTS)
-            .connect()
-            .await?;
-        MIGRATOR.run(&mut conn).await?;
+        let mut conn = opts.clone().connect().await.db()?;
+        MIGRATOR
+            .run(&mut conn)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        sqlx::Connection::close(conn).await.db()?;
         let pool = SqlitePoolOptions::new()
             .max_connections(READERS)
             .min_connections(1)
             .connect_with(opts)
-            .await?;
+            .await
+            .db()?;
+        let writer_conn = open_writer(&path)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let counters = Arc::new(writer::Counters::default());
-        let handle = tokio::spawn(writer::run(conn, rx, counters.clone()));
+        let c = counters.clone();
+        let writer = std::thread::Builder::new()
+            .name("herald-sqlite-writer".into())
+            .spawn(move || writer::run(writer_conn, rx, c))
+            .map_err(|e| StoreError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStore {
             pool,
             tx,
-            writer: handle,
+            writer,
             counters,
             path,
             node_lock: std::sync::Mutex::new(None),
@@ -159,42 +181,38 @@ impl SqliteStore {
         }
     }
 
-    /// Shuts down cleanly: waits for commands already queued to commit,
-    /// stops the writer, and closes every connection.
+    /// Shuts down cleanly: waits for jobs already queued to commit, stops
+    /// the writer, and closes every connection.
     pub async fn close(self) {
         let SqliteStore {
             pool, tx, writer, ..
         } = self;
         drop(tx);
-        if let Err(e) = writer.await {
-            tracing::warn!(error = %e, "the writer task ended badly");
+        match tokio::task::spawn_blocking(move || writer.join()).await {
+            Ok(Ok(())) => {}
+            _ => tracing::warn!("the writer thread ended badly"),
         }
         pool.close().await;
     }
 
-    async fn call(&self, op: Op) -> Result<Out> {
+    /// Runs `f` on the writer thread inside its next batch; answers after
+    /// the batch committed.
+    async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut WriteTx<'_>) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Command { op, reply })
+            .send(Box::new(Call { f, reply }))
             .await
             .map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    async fn call_unit(&self, op: Op) -> Result<()> {
-        match self.call(op).await? {
-            Out::Unit => Ok(()),
-            _ => Err(mismatch()),
-        }
-    }
-
     async fn reader(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Sqlite>> {
-        Ok(self.pool.acquire().await?)
+        self.pool.acquire().await.db()
     }
-}
-
-fn mismatch() -> StoreError {
-    StoreError::Corrupt("the writer answered with the wrong kind of result".into())
 }
 
 #[async_trait]
@@ -203,13 +221,10 @@ impl Store for SqliteStore {
         if self.tx.is_closed() {
             return Err(StoreError::Closed);
         }
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.db()?;
         Ok(())
     }
 
-    /// SQLite is one node's database (the writer holds its only write
-    /// connection), so whatever was `sending` at start died with the
-    /// previous process: it is queued again at once.
     fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
         let w = self.writer_stats();
         vec![
@@ -226,14 +241,13 @@ impl Store for SqliteStore {
         ]
     }
 
-    /// Takes the file's node lock first: attempts in flight are taken back
-    /// at once, which is only right when no other process is sending them.
+    /// SQLite is one node's database (the writer holds its only write
+    /// connection), so whatever was `sending` at start died with the
+    /// previous process: it is queued again at once. Takes the file's node
+    /// lock first: that is only right when no other process is sending.
     async fn recover_after_restart(&self) -> Result<u64> {
         self.lock_node()?;
-        match self.call(Op::Recover).await? {
-            Out::Recovered(n) => Ok(n),
-            _ => Err(mismatch()),
-        }
+        self.write(write::recover_after_restart).await
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<String>> {
@@ -241,19 +255,15 @@ impl Store for SqliteStore {
     }
 
     async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.call_unit(Op::SetMeta {
-            key: key.to_string(),
-            value: value.to_string(),
-        })
-        .await
+        let (key, value) = (key.to_string(), value.to_string());
+        self.write(move |tx| write::set_meta(tx, &key, &value))
+            .await
     }
 
     async fn create_tenant(&self, tenant: &Tenant, api_key_sha256: &str) -> Result<()> {
-        self.call_unit(Op::CreateTenant {
-            tenant: tenant.clone(),
-            api_key_sha256: api_key_sha256.to_string(),
-        })
-        .await
+        let (tenant, sha) = (tenant.clone(), api_key_sha256.to_string());
+        self.write(move |tx| write::create_tenant(tx, &tenant, &sha))
+            .await
     }
 
     async fn tenant_by_key(&self, api_key_sha256: &str) -> Result<Option<Tenant>> {
@@ -261,11 +271,9 @@ impl Store for SqliteStore {
     }
 
     async fn put_integration(&self, owner: Owner<'_>, integration: &Integration) -> Result<()> {
-        self.call_unit(Op::PutIntegration {
-            tenant_id: owned(owner),
-            integration: integration.clone(),
-        })
-        .await
+        let (tenant, i) = (owned(owner), integration.clone());
+        self.write(move |tx| write::put_integration(tx, tenant.as_deref(), &i))
+            .await
     }
 
     async fn get_integration(
@@ -281,16 +289,11 @@ impl Store for SqliteStore {
     }
 
     async fn delete_integration(&self, owner: Owner<'_>, channel: Channel) -> Result<bool> {
-        match self
-            .call(Op::DeleteIntegration {
-                tenant_id: owned(owner),
-                channel,
-            })
-            .await?
-        {
-            Out::Count(n) => Ok(n > 0),
-            _ => Err(mismatch()),
-        }
+        let tenant = owned(owner);
+        let n = self
+            .write(move |tx| write::delete_integration(tx, tenant.as_deref(), channel))
+            .await?;
+        Ok(n > 0)
     }
 
     async fn integration_by_hook(&self, hook_id: &str) -> Result<Option<HookedIntegration>> {
@@ -302,11 +305,8 @@ impl Store for SqliteStore {
     }
 
     async fn put_type(&self, tenant_id: &str, t: &NotificationType) -> Result<()> {
-        self.call_unit(Op::PutType {
-            tenant_id: tenant_id.to_string(),
-            t: t.clone(),
-        })
-        .await
+        let (tenant, t) = (tenant_id.to_string(), t.clone());
+        self.write(move |tx| write::put_type(tx, &tenant, &t)).await
     }
 
     async fn get_type(&self, tenant_id: &str, key: &str) -> Result<Option<NotificationType>> {
@@ -324,13 +324,9 @@ impl Store for SqliteStore {
         id: &str,
         r: &herald_core::Recipient,
     ) -> Result<()> {
-        self.call_unit(Op::PutRecipient {
-            tenant_id: tenant_id.to_string(),
-            kind,
-            id: id.to_string(),
-            doc: r.clone(),
-        })
-        .await
+        let (tenant, id, doc) = (tenant_id.to_string(), id.to_string(), r.clone());
+        self.write(move |tx| write::put_recipient(tx, &tenant, kind, &id, &doc))
+            .await
     }
 
     async fn get_recipient(
@@ -343,10 +339,8 @@ impl Store for SqliteStore {
     }
 
     async fn accept_notification(&self, n: NewNotification) -> Result<Accepted> {
-        match self.call(Op::Accept(n)).await? {
-            Out::Accepted(a) => Ok(a),
-            _ => Err(mismatch()),
-        }
+        self.write(move |tx| ready::now(flow::accept(tx, &n))?)
+            .await
     }
 
     async fn get_notification(
@@ -356,9 +350,9 @@ impl Store for SqliteStore {
     ) -> Result<Option<NotificationRecord>> {
         // One read transaction, so the notification and its attempts come
         // from the same snapshot.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin().await.db()?;
         let found = read::get_notification(&mut tx, tenant_id, id).await?;
-        tx.commit().await?;
+        tx.commit().await.db()?;
         Ok(found)
     }
 
@@ -377,69 +371,68 @@ impl Store for SqliteStore {
         lease_ms: Millis,
         budget: &ClaimBudget,
     ) -> Result<Vec<ClaimedAttempt>> {
-        match self
-            .call(Op::Claim {
-                now,
-                limit,
-                lease_ms,
-                budget: budget.clone(),
-            })
-            .await?
-        {
-            Out::Claimed(v) => Ok(v),
-            _ => Err(mismatch()),
-        }
+        let budget = budget.clone();
+        self.write(move |tx| ready::now(flow::claim(tx, now, limit, lease_ms, &budget))?)
+            .await
     }
 
     async fn record_send_results(&self, results: Vec<SendResult>) -> Result<()> {
         if results.is_empty() {
             return Ok(());
         }
-        self.call_unit(Op::SendResults(results)).await
+        self.write(move |tx| ready::now(flow::record_results(tx, &results))?)
+            .await
     }
 
     async fn record_receipt(&self, r: IncomingReceipt) -> Result<ReceiptMatch> {
-        match self.call(Op::Receipt(r)).await? {
-            Out::Receipt(m) => Ok(m),
-            _ => Err(mismatch()),
-        }
+        self.write(move |tx| ready::now(flow::record_receipt(tx, &r))?)
+            .await
     }
 
     async fn wake_due(&self, now: Millis, limit: usize) -> Result<usize> {
-        match self.call(Op::Wake { now, limit }).await? {
-            Out::Count(n) => Ok(n),
-            _ => Err(mismatch()),
-        }
+        self.write(move |tx| ready::now(flow::wake_due(tx, now, limit))?)
+            .await
     }
 
     async fn next_due_at(&self) -> Result<Option<Millis>> {
         read::next_due_at(&mut *self.reader().await?).await
     }
 
-    async fn sim_send(&self, s: SimSend) -> Result<SimAnswer> {
-        match self.call(Op::SimSend(s)).await? {
-            Out::Sim(a) => Ok(a),
-            _ => Err(mismatch()),
-        }
-    }
-
-    async fn sim_due_receipts(&self, now: Millis, limit: usize) -> Result<Vec<SimReceiptDue>> {
-        read::sim_due_receipts(&mut *self.reader().await?, now, limit).await
-    }
-
-    async fn sim_mark_sent(&self, ids: &[String]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        self.call_unit(Op::SimMarkSent(ids.to_vec())).await
-    }
-
-    async fn sim_next_receipt_at(&self) -> Result<Option<Millis>> {
-        read::sim_next_receipt_at(&mut *self.reader().await?).await
-    }
-
-    async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>> {
-        read::sim_outbox(&mut *self.reader().await?, tenant_id, q).await
+    /// The whole round is one job: one hand-off to the writer and one
+    /// commit, each part in a savepoint of its own.
+    async fn dispatch_round(&self, round: Round) -> Result<RoundDone> {
+        self.write(move |tx| {
+            let recorded = if round.results.is_empty() {
+                Ok(())
+            } else {
+                writer::part(tx, |tx| {
+                    ready::now(flow::record_results(tx, &round.results))?
+                })
+            };
+            let woken = match round.wake_limit {
+                Some(limit) => {
+                    writer::part(tx, |tx| ready::now(flow::wake_due(tx, round.now, limit))?)
+                }
+                None => Ok(0),
+            };
+            let claimed = writer::part(tx, |tx| {
+                ready::now(flow::claim(
+                    tx,
+                    round.now,
+                    round.limit,
+                    round.lease_ms,
+                    &round.budget,
+                ))?
+            });
+            let next_due_at = write::next_due_at(tx);
+            Ok(RoundDone {
+                recorded,
+                woken,
+                claimed,
+                next_due_at,
+            })
+        })
+        .await
     }
 
     async fn delete_type(&self, tenant_id: &str, key: &str) -> Result<bool> {
@@ -458,6 +451,34 @@ impl Store for SqliteStore {
     ) -> Result<Vec<(String, herald_core::Recipient)>> {
         self.recipients(tenant_id, kind, q).await
     }
+}
+
+#[async_trait]
+impl SimStore for SqliteStore {
+    async fn sim_send(&self, s: SimSend) -> Result<SimAnswer> {
+        self.write(move |tx| sim::sim_send(tx, &s)).await
+    }
+
+    async fn sim_due_receipts(&self, now: Millis, limit: usize) -> Result<Vec<SimReceiptDue>> {
+        read::sim_due_receipts(&mut *self.reader().await?, now, limit).await
+    }
+
+    async fn sim_mark_sent(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let ids = ids.to_vec();
+        self.write(move |tx| sim::sim_mark_sent(tx, &ids)).await
+    }
+
+    async fn sim_next_receipt_at(&self) -> Result<Option<Millis>> {
+        read::sim_next_receipt_at(&mut *self.reader().await?).await
+    }
+
+    async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>> {
+        read::sim_outbox(&mut *self.reader().await?, tenant_id, q).await
+    }
+
 }
 
 /// The tenant id of an owner; `None` for the operator.

@@ -4,48 +4,34 @@
 //! other mutation does.
 
 use super::codec::col_json;
-use super::writer::{Op, Out};
-use super::{mismatch, SqliteStore};
+use super::error::Db;
+use super::tx::WriteTx;
+use super::SqliteStore;
 use crate::{RecipientQuery, Result};
 use herald_core::{Audience, Recipient};
-use sqlx::{Row, SqliteConnection};
+use rusqlite::params;
+use sqlx::Row;
 
-/// A removal the writer runs.
-pub(super) enum Removal {
-    /// A notification type.
-    Type { tenant_id: String, key: String },
-    /// A client or staff member.
-    Recipient {
-        tenant_id: String,
-        kind: Audience,
-        id: String,
-    },
+/// Removes a notification type; answers whether there was one.
+fn delete_type(tx: &mut WriteTx<'_>, tenant_id: &str, key: &str) -> Result<bool> {
+    let n = tx
+        .conn
+        .prepare_cached("DELETE FROM notification_types WHERE tenant_id = ?1 AND key = ?2")
+        .db()?
+        .execute(params![tenant_id, key])
+        .db()?;
+    Ok(n > 0)
 }
 
-/// Runs a removal on the writer's connection; answers how many rows went.
-pub(super) async fn remove(conn: &mut SqliteConnection, r: Removal) -> Result<usize> {
-    let done = match r {
-        Removal::Type { tenant_id, key } => {
-            sqlx::query("DELETE FROM notification_types WHERE tenant_id = ?1 AND key = ?2")
-                .bind(tenant_id)
-                .bind(key)
-                .execute(conn)
-                .await?
-        }
-        Removal::Recipient {
-            tenant_id,
-            kind,
-            id,
-        } => {
-            sqlx::query("DELETE FROM recipients WHERE tenant_id = ?1 AND kind = ?2 AND id = ?3")
-                .bind(tenant_id)
-                .bind(kind.as_str())
-                .bind(id)
-                .execute(conn)
-                .await?
-        }
-    };
-    Ok(done.rows_affected() as usize)
+/// Removes a client or staff member; answers whether there was one.
+fn delete_recipient(tx: &mut WriteTx<'_>, tenant_id: &str, kind: Audience, id: &str) -> Result<bool> {
+    let n = tx
+        .conn
+        .prepare_cached("DELETE FROM recipients WHERE tenant_id = ?1 AND kind = ?2 AND id = ?3")
+        .db()?
+        .execute(params![tenant_id, kind.as_str(), id])
+        .db()?;
+    Ok(n > 0)
 }
 
 /// `LIKE` pattern of a search text, with its wildcards escaped (`\`).
@@ -63,20 +49,10 @@ fn like_pattern(q: &str) -> String {
 }
 
 impl SqliteStore {
-    async fn removal(&self, r: Removal) -> Result<bool> {
-        match self.call(Op::Remove(r)).await? {
-            Out::Count(n) => Ok(n > 0),
-            _ => Err(mismatch()),
-        }
-    }
-
     /// See `Store::delete_type`.
     pub(super) async fn remove_type(&self, tenant_id: &str, key: &str) -> Result<bool> {
-        self.removal(Removal::Type {
-            tenant_id: tenant_id.to_string(),
-            key: key.to_string(),
-        })
-        .await
+        let (tenant_id, key) = (tenant_id.to_string(), key.to_string());
+        self.write(move |tx| delete_type(tx, &tenant_id, &key)).await
     }
 
     /// See `Store::delete_recipient`.
@@ -86,12 +62,9 @@ impl SqliteStore {
         kind: Audience,
         id: &str,
     ) -> Result<bool> {
-        self.removal(Removal::Recipient {
-            tenant_id: tenant_id.to_string(),
-            kind,
-            id: id.to_string(),
-        })
-        .await
+        let (tenant_id, id) = (tenant_id.to_string(), id.to_string());
+        self.write(move |tx| delete_recipient(tx, &tenant_id, kind, &id))
+            .await
     }
 
     /// See `Store::list_recipients`.
@@ -122,9 +95,10 @@ impl SqliteStore {
         .bind(pattern)
         .bind(i64::try_from(q.limit).unwrap_or(i64::MAX))
         .fetch_all(&mut *self.reader().await?)
-        .await?;
+        .await
+        .db()?;
         rows.iter()
-            .map(|r| Ok((r.try_get::<String, _>("id")?, col_json(r, "doc")?)))
+            .map(|r| Ok((r.try_get::<String, _>("id").db()?, col_json(r, "doc")?)))
             .collect()
     }
 }

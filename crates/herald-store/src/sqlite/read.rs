@@ -3,6 +3,7 @@
 //! must see its own uncommitted batch when it runs a cascade step).
 
 use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
+use super::error::Db;
 use crate::{
     AttemptRecord, Integration, ListQuery, NotificationRecord, NotificationSummary,
     NotificationType, OutboxQuery, ReceiptRecord, Result, SimMessage, SimReceiptDue, StoreError,
@@ -12,14 +13,14 @@ use crate::{HookedIntegration, Owner};
 use herald_core::{Audience, Channel, Millis};
 use sqlx::sqlite::{Sqlite, SqliteRow};
 use sqlx::{QueryBuilder, SqliteConnection};
-use std::collections::HashMap;
 
 /// An operator setting.
 pub(super) async fn get_meta(conn: &mut SqliteConnection, key: &str) -> Result<Option<String>> {
     let row = sqlx::query("SELECT value FROM meta WHERE key = ?1")
         .bind(key)
         .fetch_optional(conn)
-        .await?;
+        .await
+        .db()?;
     row.map(|r| col(&r, "value")).transpose()
 }
 
@@ -31,7 +32,8 @@ pub(super) async fn tenant_by_key(
     let row = sqlx::query("SELECT id, name, created_at FROM tenants WHERE api_key_sha256 = ?1")
         .bind(sha)
         .fetch_optional(conn)
-        .await?;
+        .await
+        .db()?;
     row.map(|r| {
         Ok(Tenant {
             id: col(&r, "id")?,
@@ -82,7 +84,8 @@ pub(super) async fn get_integration(
         .bind(tenant)
         .bind(channel.as_str())
         .fetch_optional(conn)
-        .await?;
+        .await
+        .db()?;
     row.as_ref().map(integration).transpose()
 }
 
@@ -93,7 +96,7 @@ pub(super) async fn list_integrations(
 ) -> Result<Vec<Integration>> {
     let (from, tenant) = integrations_of(owner);
     let sql = format!("SELECT {INTEGRATION_COLS} FROM {from}");
-    let rows = sqlx::query(&sql).bind(tenant).fetch_all(conn).await?;
+    let rows = sqlx::query(&sql).bind(tenant).fetch_all(conn).await.db()?;
     let mut out = rows.iter().map(integration).collect::<Result<Vec<_>>>()?;
     out.sort_by_key(|i| i.channel);
     Ok(out)
@@ -109,7 +112,11 @@ pub(super) async fn integrations_of_provider(
          UNION ALL SELECT NULL AS tenant_id, {INTEGRATION_COLS} FROM operator_integrations
          WHERE provider = ?1"
     );
-    let rows = sqlx::query(&sql).bind(provider).fetch_all(conn).await?;
+    let rows = sqlx::query(&sql)
+        .bind(provider)
+        .fetch_all(conn)
+        .await
+        .db()?;
     rows.iter()
         .map(|r| {
             Ok(HookedIntegration {
@@ -130,7 +137,11 @@ pub(super) async fn integration_by_hook(
          UNION ALL SELECT NULL AS tenant_id, {INTEGRATION_COLS} FROM operator_integrations
          WHERE hook_id = ?1 LIMIT 1"
     );
-    let row = sqlx::query(&sql).bind(hook_id).fetch_optional(conn).await?;
+    let row = sqlx::query(&sql)
+        .bind(hook_id)
+        .fetch_optional(conn)
+        .await
+        .db()?;
     row.map(|r| {
         Ok(HookedIntegration {
             tenant_id: col(&r, "tenant_id")?,
@@ -160,7 +171,8 @@ pub(super) async fn get_type(
     .bind(tenant_id)
     .bind(key)
     .fetch_optional(conn)
-    .await?;
+    .await
+    .db()?;
     row.as_ref().map(notification_type).transpose()
 }
 
@@ -174,7 +186,8 @@ pub(super) async fn list_types(
     )
     .bind(tenant_id)
     .fetch_all(conn)
-    .await?;
+    .await
+    .db()?;
     rows.iter().map(notification_type).collect()
 }
 
@@ -191,7 +204,8 @@ pub(super) async fn get_recipient(
             .bind(kind.as_str())
             .bind(id)
             .fetch_optional(conn)
-            .await?;
+            .await
+            .db()?;
     row.map(|r| col_json(&r, "doc")).transpose()
 }
 
@@ -253,44 +267,13 @@ pub(super) async fn load_attempts(
     let rows = sqlx::query(&sql)
         .bind(notification_id)
         .fetch_all(conn)
-        .await?;
+        .await
+        .db()?;
     let mut attempts: Vec<AttemptRecord> = Vec::with_capacity(rows.len());
     for r in &rows {
         push_attempt_row(&mut attempts, r)?;
     }
     Ok(attempts)
-}
-
-/// `load_attempts` for several notifications in one query. Notifications
-/// without attempts are absent from the map.
-pub(super) async fn load_attempts_many(
-    conn: &mut SqliteConnection,
-    notification_ids: &[&str],
-) -> Result<HashMap<String, Vec<AttemptRecord>>> {
-    let mut out: HashMap<String, Vec<AttemptRecord>> = HashMap::new();
-    if notification_ids.is_empty() {
-        return Ok(out);
-    }
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(ATTEMPT_COLS);
-    qb.push(" WHERE a.notification_id IN ");
-    push_in_list(&mut qb, notification_ids);
-    qb.push(" ORDER BY a.notification_id, a.created_at, a.id, r.at, r.delivered DESC");
-    let rows = qb.build().fetch_all(conn).await?;
-    for r in &rows {
-        let nid: String = col(r, "notification_id")?;
-        push_attempt_row(out.entry(nid).or_default(), r)?;
-    }
-    Ok(out)
-}
-
-/// Pushes `(?, ?, …)` binding each value.
-pub(super) fn push_in_list<'a>(qb: &mut QueryBuilder<'a, Sqlite>, values: &[&'a str]) {
-    qb.push("(");
-    let mut sep = qb.separated(", ");
-    for v in values {
-        sep.push_bind(*v);
-    }
-    sep.push_unseparated(")");
 }
 
 /// A notification with its attempts and receipts, if the tenant owns it.
@@ -307,7 +290,8 @@ pub(super) async fn get_notification(
     .bind(id)
     .bind(tenant_id)
     .fetch_optional(&mut *conn)
-    .await?;
+    .await
+    .db()?;
     let Some(r) = row else { return Ok(None) };
     let attempts = load_attempts(conn, id).await?;
     Ok(Some(NotificationRecord {
@@ -350,7 +334,7 @@ pub(super) async fn list_notifications(
         qb.push(" AND id < ").push_bind(b.clone());
     }
     qb.push(" ORDER BY id DESC LIMIT ").push_bind(int(q.limit));
-    let rows = qb.build().fetch_all(conn).await?;
+    let rows = qb.build().fetch_all(conn).await.db()?;
     rows.iter()
         .map(|r| {
             Ok(NotificationSummary {
@@ -366,16 +350,16 @@ pub(super) async fn list_notifications(
         .collect()
 }
 
+/// The earliest time anything is due: a queued attempt, a lapsed lease, a
+/// pending notification's wake time.
+pub(super) const NEXT_DUE_SQL: &str = "SELECT MIN(t) AS t FROM (
+         SELECT MIN(next_try_at) AS t FROM attempts WHERE status = 'queued'
+         UNION ALL SELECT MIN(lease_until) FROM attempts WHERE status = 'sending'
+         UNION ALL SELECT MIN(wake_at) FROM notifications WHERE status = 'pending')";
+
 /// The earliest time anything is due.
 pub(super) async fn next_due_at(conn: &mut SqliteConnection) -> Result<Option<Millis>> {
-    let row = sqlx::query(
-        "SELECT MIN(t) AS t FROM (
-             SELECT MIN(next_try_at) AS t FROM attempts WHERE status = 'queued'
-             UNION ALL SELECT MIN(lease_until) FROM attempts WHERE status = 'sending'
-             UNION ALL SELECT MIN(wake_at) FROM notifications WHERE status = 'pending')",
-    )
-    .fetch_one(conn)
-    .await?;
+    let row = sqlx::query(NEXT_DUE_SQL).fetch_one(conn).await.db()?;
     col(&row, "t")
 }
 
@@ -393,7 +377,8 @@ pub(super) async fn sim_due_receipts(
     .bind(now)
     .bind(int(limit))
     .fetch_all(conn)
-    .await?;
+    .await
+    .db()?;
     rows.iter()
         .map(|r| {
             let delivered: Option<bool> = col(r, "receipt_delivered")?;
@@ -417,7 +402,8 @@ pub(super) async fn sim_next_receipt_at(conn: &mut SqliteConnection) -> Result<O
          WHERE receipt_sent = 0 AND receipt_due_at IS NOT NULL",
     )
     .fetch_one(conn)
-    .await?;
+    .await
+    .db()?;
     col(&row, "t")
 }
 
@@ -443,7 +429,7 @@ pub(super) async fn sim_outbox(
         qb.push(" AND id > ").push_bind(a.clone());
     }
     qb.push(" ORDER BY id LIMIT ").push_bind(int(q.limit));
-    let rows = qb.build().fetch_all(conn).await?;
+    let rows = qb.build().fetch_all(conn).await.db()?;
     rows.iter()
         .map(|r| {
             Ok(SimMessage {
@@ -462,30 +448,4 @@ pub(super) async fn sim_outbox(
             })
         })
         .collect()
-}
-
-/// The owner (tenant, audience, recipient id) of each notification.
-pub(super) async fn notification_owners(
-    conn: &mut SqliteConnection,
-    ids: &[&str],
-) -> Result<HashMap<String, (String, Audience, String)>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    if ids.is_empty() {
-        return Ok(out);
-    }
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT id, tenant_id, audience, recipient_id FROM notifications WHERE id IN ",
-    );
-    push_in_list(&mut qb, ids);
-    for r in qb.build().fetch_all(conn).await? {
-        out.insert(
-            col(&r, "id")?,
-            (
-                col(&r, "tenant_id")?,
-                col_enum(&r, "audience")?,
-                col(&r, "recipient_id")?,
-            ),
-        );
-    }
-    Ok(out)
 }

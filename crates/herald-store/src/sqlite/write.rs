@@ -1,51 +1,50 @@
 //! The simple mutations, as they run on the writer's connection inside the
 //! batch transaction: operator settings, tenants, integrations, types,
-//! recipients, and the restart recovery. The cascade-changing ones live in
-//! `flow`, the simulator's in `sim`.
+//! recipients, and the restart recovery. The cascade's are `crate::flow`
+//! over `tx`, the simulator's are in `sim`.
 
-use super::codec::{is_unique_violation, name_of, to_json, wall_now};
+use super::codec::{name_of, to_json, wall_now};
+use super::error::{from_rusqlite, is_unique_violation, Db};
+use super::tx::WriteTx;
 use crate::{Integration, NotificationType, Result, StoreError, Tenant};
 use herald_core::{Audience, Channel};
-use sqlx::SqliteConnection;
+use rusqlite::params;
 
 /// Writes an operator setting.
-pub(super) async fn set_meta(conn: &mut SqliteConnection, key: &str, value: &str) -> Result<()> {
-    sqlx::query("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
-        .bind(key)
-        .bind(value)
-        .execute(conn)
-        .await?;
+pub(super) fn set_meta(tx: &mut WriteTx<'_>, key: &str, value: &str) -> Result<()> {
+    tx.conn
+        .prepare_cached(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .db()?
+        .execute(params![key, value])
+        .db()?;
     Ok(())
 }
 
 /// Creates a tenant; a taken id or API key hash is a `Conflict`.
-pub(super) async fn create_tenant(
-    conn: &mut SqliteConnection,
-    t: &Tenant,
-    sha: &str,
-) -> Result<()> {
-    let res = sqlx::query(
-        "INSERT INTO tenants (id, name, api_key_sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
-    )
-    .bind(&t.id)
-    .bind(&t.name)
-    .bind(sha)
-    .bind(t.created_at)
-    .execute(conn)
-    .await;
+pub(super) fn create_tenant(tx: &mut WriteTx<'_>, t: &Tenant, sha: &str) -> Result<()> {
+    let res = tx
+        .conn
+        .prepare_cached(
+            "INSERT INTO tenants (id, name, api_key_sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .db()?
+        .execute(params![t.id, t.name, sha, t.created_at]);
     match res {
         Ok(_) => Ok(()),
         Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(format!(
             "tenant {} or its API key already exists",
             t.id
         ))),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(from_rusqlite(e)),
     }
 }
 
 /// Creates or replaces an integration.
-pub(super) async fn put_integration(
-    conn: &mut SqliteConnection,
+pub(super) fn put_integration(
+    tx: &mut WriteTx<'_>,
     tenant_id: Option<&str>,
     i: &Integration,
 ) -> Result<()> {
@@ -61,6 +60,8 @@ pub(super) async fn put_integration(
                  price_per_segment = excluded.price_per_segment"
         }
         None => {
+            // ?1 (the tenant) is bound but unused: SQLite counts parameters
+            // by their highest index, so both statements take the same list.
             "INSERT INTO operator_integrations (channel, provider, settings, confirm, window_s,
                  updated_at, hook_id, max_per_second, price_per_segment)
              VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
@@ -71,84 +72,86 @@ pub(super) async fn put_integration(
                  price_per_segment = excluded.price_per_segment"
         }
     };
-    sqlx::query(sql)
-        .bind(tenant_id.unwrap_or(""))
-        .bind(i.channel.as_str())
-        .bind(&i.provider)
-        .bind(to_json(&i.settings)?)
-        .bind(name_of(&i.confirm)?)
-        .bind(i64::from(i.window_s))
-        .bind(i.updated_at)
-        .bind(&i.hook_id)
-        .bind(i.max_per_second)
-        .bind(i.price_per_segment)
-        .execute(conn)
-        .await?;
+    tx.conn
+        .prepare_cached(sql)
+        .db()?
+        .execute(params![
+            tenant_id.unwrap_or(""),
+            i.channel.as_str(),
+            i.provider,
+            to_json(&i.settings)?,
+            name_of(&i.confirm)?,
+            i64::from(i.window_s),
+            i.updated_at,
+            i.hook_id,
+            i.max_per_second,
+            i.price_per_segment,
+        ])
+        .db()?;
     Ok(())
 }
 
 /// Removes an integration; answers how many rows went.
-pub(super) async fn delete_integration(
-    conn: &mut SqliteConnection,
+pub(super) fn delete_integration(
+    tx: &mut WriteTx<'_>,
     tenant_id: Option<&str>,
     channel: Channel,
 ) -> Result<usize> {
-    let done = match tenant_id {
-        Some(t) => {
-            sqlx::query("DELETE FROM integrations WHERE tenant_id = ?1 AND channel = ?2")
-                .bind(t)
-                .bind(channel.as_str())
-                .execute(conn)
-                .await?
-        }
-        None => {
-            sqlx::query("DELETE FROM operator_integrations WHERE channel = ?1")
-                .bind(channel.as_str())
-                .execute(conn)
-                .await?
-        }
-    };
-    Ok(done.rows_affected() as usize)
+    match tenant_id {
+        Some(t) => tx
+            .conn
+            .prepare_cached("DELETE FROM integrations WHERE tenant_id = ?1 AND channel = ?2")
+            .db()?
+            .execute(params![t, channel.as_str()])
+            .db(),
+        None => tx
+            .conn
+            .prepare_cached("DELETE FROM operator_integrations WHERE channel = ?1")
+            .db()?
+            .execute(params![channel.as_str()])
+            .db(),
+    }
 }
 
 /// Creates or replaces a notification type.
-pub(super) async fn put_type(
-    conn: &mut SqliteConnection,
-    tenant_id: &str,
-    t: &NotificationType,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO notification_types (tenant_id, key, config, updated_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (tenant_id, key) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
-    )
-    .bind(tenant_id)
-    .bind(&t.key)
-    .bind(to_json(&t.config)?)
-    .bind(t.updated_at)
-    .execute(conn)
-    .await?;
+pub(super) fn put_type(tx: &mut WriteTx<'_>, tenant_id: &str, t: &NotificationType) -> Result<()> {
+    tx.conn
+        .prepare_cached(
+            "INSERT INTO notification_types (tenant_id, key, config, updated_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (tenant_id, key) DO UPDATE SET config = excluded.config,
+                 updated_at = excluded.updated_at",
+        )
+        .db()?
+        .execute(params![tenant_id, t.key, to_json(&t.config)?, t.updated_at])
+        .db()?;
     Ok(())
 }
 
 /// Creates or replaces a recipient's document.
-pub(super) async fn put_recipient(
-    conn: &mut SqliteConnection,
+pub(super) fn put_recipient(
+    tx: &mut WriteTx<'_>,
     tenant_id: &str,
     kind: Audience,
     id: &str,
     doc: &herald_core::Recipient,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO recipients (tenant_id, kind, id, doc, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (tenant_id, kind, id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
-    )
-    .bind(tenant_id)
-    .bind(kind.as_str())
-    .bind(id)
-    .bind(to_json(doc)?)
-    .bind(wall_now())
-    .execute(conn)
-    .await?;
+    tx.conn
+        .prepare_cached(
+            "INSERT INTO recipients (tenant_id, kind, id, doc, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (tenant_id, kind, id) DO UPDATE SET doc = excluded.doc,
+                 updated_at = excluded.updated_at",
+        )
+        .db()?
+        .execute(params![
+            tenant_id,
+            kind.as_str(),
+            id,
+            to_json(doc)?,
+            wall_now()
+        ])
+        .db()?;
     Ok(())
 }
 
@@ -156,11 +159,24 @@ pub(super) async fn put_recipient(
 /// node that is the database's sole user, on start: whatever was sending
 /// died with the previous process. Their `next_try_at` is already past, so
 /// they are due at once, with their keys unchanged.
-pub(super) async fn recover_after_restart(conn: &mut SqliteConnection) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE attempts SET status = 'queued', lease_until = NULL WHERE status = 'sending'",
-    )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected())
+pub(super) fn recover_after_restart(tx: &mut WriteTx<'_>) -> Result<u64> {
+    let n = tx
+        .conn
+        .prepare_cached(
+            "UPDATE attempts SET status = 'queued', lease_until = NULL WHERE status = 'sending'",
+        )
+        .db()?
+        .execute([])
+        .db()?;
+    Ok(n as u64)
+}
+
+/// The earliest time anything is due, as the writer sees it (its own
+/// writes included).
+pub(super) fn next_due_at(tx: &mut WriteTx<'_>) -> Result<Option<herald_core::Millis>> {
+    tx.conn
+        .prepare_cached(super::read::NEXT_DUE_SQL)
+        .db()?
+        .query_row([], |r| r.get(0))
+        .db()
 }

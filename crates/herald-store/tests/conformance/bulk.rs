@@ -4,7 +4,7 @@ use super::*;
 use herald_core::{Channel, Rendered, Status};
 use herald_store::{
     Accepted, AttemptStatus, ListQuery, OutboxQuery, ReceiptMatch, SendOutcome, SendResult,
-    SimAnswer, SimFinal, SimSend, Store,
+    SimAnswer, SimFinal, SimSend, SimStore, Store,
 };
 use std::sync::Arc;
 
@@ -206,8 +206,8 @@ pub async fn check_answers_in_bulk(store: Arc<dyn Store>) {
     assert_eq!(of(&rec, Channel::Sms)[0].receipts.len(), 1);
 }
 
-pub async fn check_sim_sends_at_once(store: Arc<dyn Store>) {
-    let tenant = new_tenant(&*store).await;
+pub async fn check_sim_sends_at_once(config: Arc<dyn Store>, store: Arc<dyn SimStore>) {
+    let tenant = new_tenant(&*config).await;
     let send = |key: String, at: i64| SimSend {
         hook_id: "hook-sim".into(),
         tenant_id: tenant.clone(),

@@ -699,3 +699,55 @@ pub async fn check_claim_budget_is_fair(store: &dyn Store) {
         .unwrap();
     assert_eq!(c.len(), 4, "{c:?}");
 }
+
+pub async fn check_dispatch_round(store: &dyn Store) {
+    use herald_store::{ClaimBudget, Round};
+    let tenant = new_tenant(store).await;
+    let id = accept(
+        store,
+        notification(&tenant, plan(vec![email(), fallback_sms()]), T0),
+    )
+    .await;
+    let round = |results: Vec<SendResult>, now: i64| Round {
+        results,
+        now,
+        wake_limit: Some(100),
+        limit: 10,
+        lease_ms: 30_000,
+        budget: ClaimBudget::unbounded(),
+    };
+    // The first round claims the e-mail and says its lease is next due.
+    let first = store.dispatch_round(round(vec![], T0)).await.unwrap();
+    first.recorded.unwrap();
+    let claimed = first.claimed.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].channel, Channel::Email);
+    assert_eq!(first.next_due_at.unwrap(), Some(T0 + 30_000));
+    // The next round records the refusal, and the SMS it starts is claimed
+    // in the same round.
+    let refused = SendResult {
+        attempt_id: claimed[0].id.clone(),
+        at: T0 + 10,
+        outcome: SendOutcome::Refused {
+            error: "bounced".into(),
+            unreachable: false,
+        },
+    };
+    let second = store
+        .dispatch_round(round(vec![refused], T0 + 10))
+        .await
+        .unwrap();
+    second.recorded.unwrap();
+    let sms = second.claimed.unwrap();
+    assert_eq!(sms.len(), 1);
+    assert_eq!(sms[0].channel, Channel::Sms);
+    assert_eq!(sms[0].notification_id, id);
+    assert_eq!(second.next_due_at.unwrap(), Some(T0 + 10 + 30_000));
+    let rec = get(store, &tenant, &id).await;
+    assert_eq!(of(&rec, Channel::Email)[0].status, AttemptStatus::Refused);
+    assert_eq!(of(&rec, Channel::Sms)[0].status, AttemptStatus::Sending);
+    // With nothing to claim the round is empty but still answers.
+    let third = store.dispatch_round(round(vec![], T0 + 20)).await.unwrap();
+    assert!(third.claimed.unwrap().is_empty());
+    assert_eq!(third.woken.unwrap(), 0);
+}

@@ -2,10 +2,10 @@
 
 use super::*;
 use herald_core::{Channel, Rendered};
-use herald_store::{OutboxQuery, SimAnswer, SimFinal, SimSend, Store};
+use herald_store::{OutboxQuery, SimAnswer, SimFinal, SimSend, SimStore, Store};
 
-pub async fn check_sim_send(store: &dyn Store) {
-    let tenant = new_tenant(store).await;
+pub async fn check_sim_send(config: &dyn Store, store: &dyn SimStore) {
+    let tenant = new_tenant(config).await;
     let send = |key: &str, at: i64, record: bool| SimSend {
         hook_id: "hook-sim".into(),
         tenant_id: tenant.clone(),
@@ -141,6 +141,6 @@ pub async fn check_sim_send(store: &dyn Store) {
             .len(),
         2
     );
-    let other = new_tenant(store).await;
+    let other = new_tenant(config).await;
     assert!(store.sim_outbox(&other, &q).await.unwrap().is_empty());
 }

@@ -6,6 +6,7 @@ use super::extract::{QueryParams, TenantAuth};
 use super::{query, views};
 use crate::service::App;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -17,8 +18,15 @@ pub async fn outbox(
     QueryParams(params): QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let q = query::outbox_query(&params)?;
-    let messages: Vec<Value> = app
-        .store
+    let Some(sim) = &app.sim else {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "simulator_unavailable",
+            "this store keeps no simulator outbox",
+            None,
+        ));
+    };
+    let messages: Vec<Value> = sim
         .sim_outbox(&tenant.id, &q)
         .await?
         .iter()

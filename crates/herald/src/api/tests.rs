@@ -13,7 +13,7 @@ use herald_store::{
     Accepted, ClaimBudget, ClaimedAttempt, HookedIntegration, IncomingReceipt, Integration,
     ListQuery, NewNotification, NotificationRecord, NotificationSummary, NotificationType,
     OutboxQuery, Owner, ReceiptMatch, SendResult, SimAnswer, SimMessage, SimReceiptDue, SimSend,
-    Store, StoreError, Tenant,
+    SimStore, Store, StoreError, Tenant,
 };
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -286,35 +286,7 @@ impl Store for MockStore {
     async fn next_due_at(&self) -> Result<Option<Millis>, StoreError> {
         Ok(None)
     }
-    async fn sim_send(&self, _s: SimSend) -> Result<SimAnswer, StoreError> {
-        Err(StoreError::Corrupt("not in the mock".into()))
-    }
-    async fn sim_due_receipts(
-        &self,
-        _now: Millis,
-        _limit: usize,
-    ) -> Result<Vec<SimReceiptDue>, StoreError> {
-        Ok(vec![])
-    }
-    async fn sim_mark_sent(&self, _ids: &[String]) -> Result<(), StoreError> {
-        Ok(())
-    }
-    async fn sim_next_receipt_at(&self) -> Result<Option<Millis>, StoreError> {
-        Ok(None)
-    }
-    async fn sim_outbox(
-        &self,
-        tenant_id: &str,
-        q: &OutboxQuery,
-    ) -> Result<Vec<SimMessage>, StoreError> {
-        let d = self.lock();
-        Ok(d.outbox
-            .iter()
-            .filter(|(t, m)| t == tenant_id && q.channel.is_none_or(|c| c == m.channel))
-            .map(|(_, m)| m.clone())
-            .take(q.limit)
-            .collect())
-    }
+
     async fn delete_type(&self, tenant_id: &str, key: &str) -> Result<bool, StoreError> {
         let k = (tenant_id.to_string(), key.to_string());
         Ok(self.lock().types.remove(&k).is_some())
@@ -346,6 +318,39 @@ impl Store for MockStore {
         found.sort_by(|a, b| a.0.cmp(&b.0));
         found.truncate(q.limit);
         Ok(found)
+    }
+}
+
+#[async_trait]
+impl SimStore for MockStore {
+    async fn sim_send(&self, _s: SimSend) -> Result<SimAnswer, StoreError> {
+        Err(StoreError::Corrupt("not in the mock".into()))
+    }
+    async fn sim_due_receipts(
+        &self,
+        _now: Millis,
+        _limit: usize,
+    ) -> Result<Vec<SimReceiptDue>, StoreError> {
+        Ok(vec![])
+    }
+    async fn sim_mark_sent(&self, _ids: &[String]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn sim_next_receipt_at(&self) -> Result<Option<Millis>, StoreError> {
+        Ok(None)
+    }
+    async fn sim_outbox(
+        &self,
+        tenant_id: &str,
+        q: &OutboxQuery,
+    ) -> Result<Vec<SimMessage>, StoreError> {
+        let d = self.lock();
+        Ok(d.outbox
+            .iter()
+            .filter(|(t, m)| t == tenant_id && q.channel.is_none_or(|c| c == m.channel))
+            .map(|(_, m)| m.clone())
+            .take(q.limit)
+            .collect())
     }
 }
 
@@ -402,9 +407,11 @@ struct Env {
 
 async fn env_with(store: MockStore) -> Env {
     let store = Arc::new(store);
-    let app = App::new(
+    let app = App::with_sim(
         store.clone(),
+        Some(store.clone() as Arc<dyn SimStore>),
         Registry::default().with(Arc::new(TestProvider)),
+        crate::service::Env::ephemeral(),
     );
     app.ensure_admin_token(Some(ADMIN)).await.unwrap();
     Env {

@@ -18,7 +18,7 @@ use crate::error::{invalid, Result, ServiceError};
 use crate::metrics::Metrics;
 use crate::providers::Registry;
 use herald_core::{Channel, Millis};
-use herald_store::{NotificationType, Store, Tenant};
+use herald_store::{NotificationType, SimStore, Store, Tenant};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -70,6 +70,8 @@ pub fn check_id(field: &str, id: &str) -> Result<()> {
 pub struct App {
     /// The durable store.
     pub store: Arc<dyn Store>,
+    /// The simulator's state, when the store keeps one.
+    pub sim: Option<Arc<dyn SimStore>>,
     /// Known providers.
     pub providers: Registry,
     /// Wakes the dispatcher when new work is committed.
@@ -124,11 +126,22 @@ impl App {
 
     /// Builds the service with its providers' environment.
     pub fn with_env(store: Arc<dyn Store>, providers: Registry, env: Env) -> Arc<App> {
+        App::with_sim(store, None, providers, env)
+    }
+
+    /// Builds the service with the simulator's state beside the store.
+    pub fn with_sim(
+        store: Arc<dyn Store>,
+        sim: Option<Arc<dyn SimStore>>,
+        providers: Registry,
+        env: Env,
+    ) -> Arc<App> {
         let (pushed, pushed_rx) = tokio::sync::mpsc::unbounded_channel();
         Arc::new(App {
             pushed,
             pushed_rx: std::sync::Mutex::new(Some(pushed_rx)),
             store,
+            sim,
             providers,
             work: Arc::new(Notify::new()),
             metrics: Metrics::default(),

@@ -14,7 +14,7 @@ use super::{Client, Configure, Provider, SendReply, SendRequest};
 use crate::service::now_ms;
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError, Millis, Route, RouteKind};
-use herald_store::{SimAnswer, SimFinal, SimSend, Store};
+use herald_store::{SimAnswer, SimFinal, SimSend, SimStore};
 use settings::MAX_MS;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,14 +22,16 @@ use tokio::sync::Notify;
 
 /// The simulator provider.
 pub struct Simulator {
-    store: Arc<dyn Store>,
+    /// `None` when the store keeps no simulator state: then no simulator
+    /// integration can be configured.
+    store: Option<Arc<dyn SimStore>>,
     /// Wakes the receipt pump when a receipt was scheduled.
     pub receipts: Arc<Notify>,
 }
 
 impl Simulator {
-    /// A simulator keeping its state in the store.
-    pub fn new(store: Arc<dyn Store>) -> Simulator {
+    /// A simulator keeping its state in the store's `SimStore`.
+    pub fn new(store: Option<Arc<dyn SimStore>>) -> Simulator {
         Simulator {
             store,
             receipts: Arc::new(Notify::new()),
@@ -118,8 +120,15 @@ impl Provider for Simulator {
     fn configure(&self, cfg: &Configure<'_>) -> Result<Arc<dyn Client>, FieldError> {
         let settings: SimSettings = super::parse_settings(cfg.settings, &[])?;
         validate(cfg.channel, &settings)?;
+        let store = self.store.clone().ok_or_else(|| {
+            FieldError::new(
+                "provider",
+                "unavailable",
+                "the simulator keeps its outbox in the store, and this database backend has none",
+            )
+        })?;
         Ok(Arc::new(SimClient {
-            store: self.store.clone(),
+            store,
             receipts: self.receipts.clone(),
             hook_id: cfg.hook_id.to_string(),
             settings,
@@ -148,7 +157,7 @@ impl Provider for Simulator {
 
 /// A configured simulator integration.
 struct SimClient {
-    store: Arc<dyn Store>,
+    store: Arc<dyn SimStore>,
     receipts: Arc<Notify>,
     hook_id: String,
     settings: SimSettings,

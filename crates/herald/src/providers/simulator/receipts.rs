@@ -1,7 +1,7 @@
 //! The simulator's receipts, handed to the service as webhooks would be.
 
 use crate::service::{now_ms, App};
-use herald_store::{IncomingReceipt, Store};
+use herald_store::{IncomingReceipt, SimStore};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 /// it (receipts are idempotent).
 pub async fn run_receipts(
     app: Weak<App>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn SimStore>,
     wake: Arc<Notify>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {

@@ -1,0 +1,208 @@
+//! The cascade step, written once for every backend over the primitives of
+//! `CascadeTx`: accepting a notification, recording providers' answers
+//! (and removing dead push tokens), recording receipts, waking due
+//! notifications and claiming due attempts. Each records its facts and
+//! then runs `herald_core::decide` on the notification's facts inside the
+//! same transaction, storing what it decided (verdicts, status, wake time,
+//! new attempts).
+
+use crate::cascade;
+use crate::primitives::CascadeTx;
+use crate::{
+    Accepted, ClaimBudget, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptMatch, Result,
+    SendOutcome, SendResult, StoreError,
+};
+use herald_core::{Channel, Millis};
+use std::collections::HashMap;
+
+/// Stores a notification with its first decision (at `created_at`) and
+/// first attempts, or answers with the one that has its idempotency key
+/// (`Existing` for the same request, `Conflict` for another).
+pub async fn accept<T: CascadeTx>(tx: &mut T, n: &NewNotification) -> Result<Accepted> {
+    let step = cascade::step(&n.plan, &[], n.created_at)?;
+    let attempts = cascade::new_attempts(&n.plan, &n.rendered, &step.start, n.created_at)?;
+    if tx.insert_notification(n, &step).await? {
+        tx.insert_attempts(&n.id, &n.tenant_id, &attempts).await?;
+        return Ok(Accepted::Created(n.id.clone()));
+    }
+    let found = match &n.idempotency_key {
+        Some(key) => tx.notification_by_key(&n.tenant_id, key).await?,
+        None => None,
+    };
+    match found {
+        Some((id, sha)) if sha == n.request_sha256 => Ok(Accepted::Existing(id)),
+        Some((id, _)) => Ok(Accepted::Conflict(id)),
+        None => Err(StoreError::Conflict(format!(
+            "notification {} already exists",
+            n.id
+        ))),
+    }
+}
+
+/// Decides again for one notification at `now` and stores the result.
+pub async fn decide<T: CascadeTx>(tx: &mut T, id: &str, now: Millis) -> Result<()> {
+    let loaded = tx.load_notification(id).await?.ok_or_else(|| {
+        StoreError::Corrupt(format!("notification {id} vanished during a cascade step"))
+    })?;
+    let step = cascade::step(&loaded.plan, &loaded.attempts, now)?;
+    tx.write_step(id, &step, now).await?;
+    if step.start.is_empty() {
+        return Ok(());
+    }
+    // The texts are read (and parsed) only when attempts start.
+    let rendered = tx.load_rendered(id).await?;
+    let new = cascade::new_attempts(&loaded.plan, &rendered, &step.start, now)?;
+    tx.insert_attempts(id, &loaded.tenant_id, &new).await
+}
+
+/// Decides once per notification, at the latest time it was named with,
+/// in the order they were first named.
+async fn decide_each<T: CascadeTx>(tx: &mut T, targets: Vec<(String, Millis)>) -> Result<()> {
+    let mut order: Vec<(String, Millis)> = Vec::with_capacity(targets.len());
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(targets.len());
+    for (id, now) in targets {
+        match seen.get(&id) {
+            Some(&i) => order[i].1 = order[i].1.max(now),
+            None => {
+                seen.insert(id.clone(), order.len());
+                order.push((id, now));
+            }
+        }
+    }
+    for (id, now) in &order {
+        decide(tx, id, *now).await?;
+    }
+    Ok(())
+}
+
+/// Records providers' answers, removes dead push tokens, then decides once
+/// per touched notification. Per attempt the answers count as if applied
+/// in order: the first final one wins, else the last retry; answers for
+/// attempts already final (or unknown) change nothing.
+pub async fn record_results<T: CascadeTx>(tx: &mut T, results: &[SendResult]) -> Result<()> {
+    let mut chosen: Vec<&SendResult> = Vec::with_capacity(results.len());
+    let mut pos: HashMap<&str, usize> = HashMap::with_capacity(results.len());
+    for r in results {
+        match pos.get(r.attempt_id.as_str()) {
+            Some(&i) => {
+                if matches!(chosen[i].outcome, SendOutcome::Retry { .. }) {
+                    chosen[i] = r;
+                }
+            }
+            None => {
+                pos.insert(&r.attempt_id, chosen.len());
+                chosen.push(r);
+            }
+        }
+    }
+    let mut touched = Vec::with_capacity(chosen.len());
+    for r in chosen {
+        let Some(a) = tx.record_answer(r).await? else {
+            continue;
+        };
+        let dead = matches!(
+            r.outcome,
+            SendOutcome::Refused {
+                unreachable: true,
+                ..
+            }
+        );
+        if dead && a.channel.is_push() {
+            remove_device_token(tx, &a.notification_id, a.channel, &a.to, r.at).await?;
+        }
+        touched.push((a.notification_id, r.at));
+    }
+    decide_each(tx, touched).await
+}
+
+/// Removes an unregistered device token from the notification's recipient.
+async fn remove_device_token<T: CascadeTx>(
+    tx: &mut T,
+    notification_id: &str,
+    app: Channel,
+    token: &str,
+    now: Millis,
+) -> Result<()> {
+    let Some(mut who) = tx.recipient_of(notification_id).await? else {
+        return Ok(());
+    };
+    if cascade::remove_token(&mut who.doc, app, token) {
+        tx.put_recipient_doc(&who, now).await?;
+    }
+    Ok(())
+}
+
+/// Records a receipt idempotently (matched, among the attempts sent
+/// through its hook, by the provider's message id, else the attempt's
+/// key), then decides for its notification.
+pub async fn record_receipt<T: CascadeTx>(tx: &mut T, r: &IncomingReceipt) -> Result<ReceiptMatch> {
+    let mut found = None;
+    if let Some(pm) = &r.provider_message_id {
+        found = tx.attempt_by_message_id(&r.hook_id, pm).await?;
+    }
+    if found.is_none() {
+        if let Some(key) = &r.idempotency_key {
+            found = tx.attempt_by_key(&r.hook_id, key).await?;
+        }
+    }
+    let Some(a) = found else {
+        return Ok(ReceiptMatch::Unknown);
+    };
+    let late = cascade::is_late(a.deadline, r.at);
+    if !tx.insert_receipt(&a.id, r, late).await? {
+        return Ok(ReceiptMatch::Duplicate);
+    }
+    decide(tx, &a.notification_id, r.at).await?;
+    Ok(ReceiptMatch::Recorded { late })
+}
+
+/// Decides again for pending notifications whose wake time has come;
+/// answers how many.
+pub async fn wake_due<T: CascadeTx>(tx: &mut T, now: Millis, limit: usize) -> Result<usize> {
+    let ids = tx.due_notifications(now, limit).await?;
+    for id in &ids {
+        decide(tx, id, now).await?;
+    }
+    Ok(ids.len())
+}
+
+/// Claims up to `limit` due attempts (see `Store::claim_attempts`): keys
+/// at their budget are skipped, no key gets more than it has left, and the
+/// claimed come back in id order.
+pub async fn claim<T: CascadeTx>(
+    tx: &mut T,
+    now: Millis,
+    limit: usize,
+    lease_ms: Millis,
+    budget: &ClaimBudget,
+) -> Result<Vec<ClaimedAttempt>> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    // Rows of keys with some budget left may still exceed it; read a few
+    // more than asked so one busy key does not leave the round short.
+    let scan = limit.saturating_mul(4).min(4_096);
+    let skip: Vec<&(String, Channel)> = budget.saturated().collect();
+    let rows = tx.claim_candidates(now, scan, &skip).await?;
+    let mut taken: HashMap<(String, Channel), usize> = HashMap::new();
+    let mut ids = Vec::with_capacity(limit.min(rows.len()));
+    for c in rows {
+        let left = budget.remaining(&c.tenant_id, c.channel);
+        let n = taken.entry((c.tenant_id, c.channel)).or_insert(0);
+        if *n < left {
+            *n += 1;
+            ids.push(c.id);
+            if ids.len() == limit {
+                break;
+            }
+        }
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = tx
+        .mark_claimed(&ids, now, now.saturating_add(lease_ms))
+        .await?;
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}

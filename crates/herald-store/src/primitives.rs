@@ -1,0 +1,199 @@
+//! The transactional primitives a backend implements so that the cascade
+//! (`crate::flow`) runs on it: small reads and writes in domain terms, all
+//! inside one transaction the backend opened. They hold no rule of the
+//! cascade: which attempt an answer applies to, when to decide, what a
+//! decision writes, which keys are over their budget all live in `flow`,
+//! written once for every backend.
+//!
+//! The methods are async so that a backend over a network (PostgreSQL
+//! through sqlx) implements them directly; SQLite's writer thread answers
+//! them synchronously, so its futures are ready at once (see
+//! `crate::ready`).
+
+use crate::cascade::{NewAttempt, Step};
+use crate::{AttemptRecord, ClaimedAttempt, IncomingReceipt, NewNotification, Result, SendResult};
+use herald_core::{Audience, Channel, Millis, Plan, Recipient, Rendered};
+use std::future::Future;
+
+/// What `load_notification` returns: the facts `decide` runs on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The owning tenant.
+    pub tenant_id: String,
+    /// The plan fixed at acceptance.
+    pub plan: Plan,
+    /// Every attempt, oldest first, with its receipts.
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// An attempt a receipt may be about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRef {
+    /// The attempt.
+    pub id: String,
+    /// Its notification.
+    pub notification_id: String,
+    /// The end of its window.
+    pub deadline: Millis,
+}
+
+/// An attempt whose answer was just recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    /// Its notification.
+    pub notification_id: String,
+    /// Its channel.
+    pub channel: Channel,
+    /// The address or device token it went to.
+    pub to: String,
+}
+
+/// A due attempt, as the claim's first pass sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The attempt.
+    pub id: String,
+    /// Its tenant.
+    pub tenant_id: String,
+    /// Its channel.
+    pub channel: Channel,
+}
+
+/// The owner of a notification's recipient, and the recipient's document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipientOf {
+    /// The tenant.
+    pub tenant_id: String,
+    /// Client or staff.
+    pub kind: Audience,
+    /// The recipient's id.
+    pub id: String,
+    /// The document as stored now.
+    pub doc: Recipient,
+}
+
+/// One transaction's primitives. Each is one statement or a few; every
+/// one sees the writes made before it in the same transaction.
+pub trait CascadeTx: Send {
+    /// Inserts a notification with its first decision. `Ok(false)` when
+    /// the tenant already has one with its idempotency key (nothing is
+    /// written); `StoreError::Conflict` when its id is taken.
+    fn insert_notification(
+        &mut self,
+        n: &NewNotification,
+        step: &Step,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// The id and request hash of the tenant's notification with this
+    /// idempotency key.
+    fn notification_by_key(
+        &mut self,
+        tenant_id: &str,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<(String, String)>>> + Send;
+
+    /// A notification's tenant, plan and attempts with their receipts.
+    fn load_notification(
+        &mut self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Loaded>>> + Send;
+
+    /// A notification's rendered texts, one per plan channel.
+    fn load_rendered(
+        &mut self,
+        id: &str,
+    ) -> impl Future<Output = Result<Vec<Option<Rendered>>>> + Send;
+
+    /// Stores a decision's verdicts, status and wake time (`updated_at`
+    /// never goes back).
+    fn write_step(
+        &mut self,
+        id: &str,
+        step: &Step,
+        now: Millis,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Inserts `queued` attempts, ignoring any that already exist for the
+    /// same notification, channel, route and address.
+    fn insert_attempts(
+        &mut self,
+        notification_id: &str,
+        tenant_id: &str,
+        attempts: &[NewAttempt],
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Applies a provider's answer to its attempt if the attempt is still
+    /// open (`queued` or `sending`): a retry queues it again at
+    /// `next_try_at`, anything else makes it final. `None` when the attempt
+    /// is unknown or already final.
+    fn record_answer(
+        &mut self,
+        r: &SendResult,
+    ) -> impl Future<Output = Result<Option<Answered>>> + Send;
+
+    /// The recipient a notification is for, with its document.
+    fn recipient_of(
+        &mut self,
+        notification_id: &str,
+    ) -> impl Future<Output = Result<Option<RecipientOf>>> + Send;
+
+    /// Replaces a recipient's document (after a device token was removed).
+    fn put_recipient_doc(
+        &mut self,
+        r: &RecipientOf,
+        now: Millis,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The attempt sent through `hook_id` that the provider calls
+    /// `provider_message_id`.
+    fn attempt_by_message_id(
+        &mut self,
+        hook_id: &str,
+        provider_message_id: &str,
+    ) -> impl Future<Output = Result<Option<AttemptRef>>> + Send;
+
+    /// The attempt sent through `hook_id` with this idempotency key.
+    fn attempt_by_key(
+        &mut self,
+        hook_id: &str,
+        idempotency_key: &str,
+    ) -> impl Future<Output = Result<Option<AttemptRef>>> + Send;
+
+    /// Stores a receipt of an attempt; `Ok(false)` when the attempt already
+    /// has a receipt of that kind (delivered or failed).
+    fn insert_receipt(
+        &mut self,
+        attempt_id: &str,
+        r: &IncomingReceipt,
+        late: bool,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Due attempts in due order (`queued` with `next_try_at <= now`, or
+    /// `sending` with `lease_until <= now`), at most `scan`, leaving out
+    /// the keys in `skip`.
+    fn claim_candidates(
+        &mut self,
+        now: Millis,
+        scan: usize,
+        skip: &[&(String, Channel)],
+    ) -> impl Future<Output = Result<Vec<Candidate>>> + Send;
+
+    /// Marks attempts `sending` with a lease until `lease_until`, counts
+    /// the request, keeps the first `sent_at`, fixes the hook each goes out
+    /// through (the tenant's integration for the channel, else the
+    /// operator's) and returns them with their notification's owner.
+    fn mark_claimed(
+        &mut self,
+        ids: &[String],
+        now: Millis,
+        lease_until: Millis,
+    ) -> impl Future<Output = Result<Vec<ClaimedAttempt>>> + Send;
+
+    /// Pending notifications whose wake time is at or before `now`,
+    /// earliest first.
+    fn due_notifications(
+        &mut self,
+        now: Millis,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<String>>> + Send;
+}

@@ -1,0 +1,538 @@
+//! SQLite's implementation of the cascade primitives, on the writer
+//! thread's connection inside the batch transaction. Every statement is
+//! prepared once and kept (`prepare_cached`); each call runs a statement
+//! or two in-process, so per-row statements cost microseconds and need no
+//! multi-row batching. The futures are ready at once.
+
+use super::error::Db;
+use super::row::{attempt_status, enum_of, json_of};
+use crate::cascade::{NewAttempt, Step};
+use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
+use crate::{
+    AttemptRecord, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord, Result,
+    SendOutcome, SendResult, StoreError,
+};
+use herald_core::{Channel, Millis, Rendered};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+
+/// The writer's connection, inside the batch's transaction.
+pub(super) struct WriteTx<'c> {
+    pub conn: &'c mut Connection,
+}
+
+fn int(v: usize) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
+    serde_json::to_string(v)
+        .map_err(|e| StoreError::Corrupt(format!("does not encode as JSON: {e}")))
+}
+
+const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr,
+        a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
+        a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
+        r.delivered, r.at, r.late, r.error
+    FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
+    WHERE a.notification_id = ?1
+    ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
+
+impl WriteTx<'_> {
+    fn attempts_of(&self, id: &str) -> Result<Vec<AttemptRecord>> {
+        let mut stmt = self.conn.prepare_cached(ATTEMPTS_OF).db()?;
+        let mut rows = stmt.query(params![id]).db()?;
+        let mut out: Vec<AttemptRecord> = Vec::new();
+        while let Some(r) = rows.next().db()? {
+            let aid: String = r.get(0).db()?;
+            if out.last().is_none_or(|a| a.id != aid) {
+                let channel_idx: i64 = r.get(1).db()?;
+                let requests: i64 = r.get(10).db()?;
+                out.push(AttemptRecord {
+                    id: aid,
+                    channel_idx: usize::try_from(channel_idx)
+                        .map_err(|_| StoreError::Corrupt(format!("channel_idx {channel_idx}")))?,
+                    channel: enum_of(&r.get::<_, String>(2).db()?)?,
+                    route: r.get(3).db()?,
+                    to: r.get(4).db()?,
+                    idempotency_key: r.get(5).db()?,
+                    provider_message_id: r.get(6).db()?,
+                    status: attempt_status(&r.get::<_, String>(7).db()?)?,
+                    error: r.get(8).db()?,
+                    unreachable: r.get(9).db()?,
+                    requests: u32::try_from(requests)
+                        .map_err(|_| StoreError::Corrupt(format!("requests {requests}")))?,
+                    created_at: r.get(11).db()?,
+                    deadline: r.get(12).db()?,
+                    sent_at: r.get(13).db()?,
+                    answered_at: r.get(14).db()?,
+                    cost_micros: r.get(15).db()?,
+                    receipts: Vec::new(),
+                });
+            }
+            let at: Option<Millis> = r.get(17).db()?;
+            if let (Some(at), Some(a)) = (at, out.last_mut()) {
+                a.receipts.push(ReceiptRecord {
+                    delivered: r.get::<_, Option<bool>>(16).db()?.unwrap_or(false),
+                    at,
+                    late: r.get::<_, Option<bool>>(18).db()?.unwrap_or(false),
+                    error: r.get(19).db()?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn attempt_by(&self, sql: &str, value: &str, hook_id: &str) -> Result<Option<AttemptRef>> {
+        let mut stmt = self.conn.prepare_cached(sql).db()?;
+        stmt.query_row(params![value, hook_id], |r| {
+            Ok(AttemptRef {
+                id: r.get(0)?,
+                notification_id: r.get(1)?,
+                deadline: r.get(2)?,
+            })
+        })
+        .optional()
+        .db()
+    }
+}
+
+impl CascadeTx for WriteTx<'_> {
+    async fn insert_notification(&mut self, n: &NewNotification, step: &Step) -> Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
+                     data, idempotency_key, request_sha256, status, plan, rendered, verdicts,
+                     wake_at, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
+                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+            )
+            .db()?;
+        let done = stmt.execute(params![
+            n.id,
+            n.tenant_id,
+            n.type_key,
+            n.audience.as_str(),
+            n.recipient_id,
+            to_json(&n.data)?,
+            n.idempotency_key,
+            n.request_sha256,
+            step.status.as_str(),
+            to_json(&n.plan)?,
+            to_json(&n.rendered)?,
+            step.verdicts_json,
+            step.wake_at,
+            n.created_at,
+        ]);
+        match done {
+            Ok(rows) => Ok(rows > 0),
+            Err(e) if super::error::is_unique_violation(&e) => Err(StoreError::Conflict(
+                "a notification with this id already exists".into(),
+            )),
+            Err(e) => Err(super::error::from_rusqlite(e)),
+        }
+    }
+
+    async fn notification_by_key(
+        &mut self,
+        tenant_id: &str,
+        key: &str,
+    ) -> Result<Option<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, request_sha256 FROM notifications
+                 WHERE tenant_id = ?1 AND idempotency_key = ?2",
+            )
+            .db()?;
+        stmt.query_row(params![tenant_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .db()
+    }
+
+    async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
+        let head: Option<(String, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT tenant_id, plan FROM notifications WHERE id = ?1")
+                .db()?;
+            stmt.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .db()?
+        };
+        let Some((tenant_id, plan)) = head else {
+            return Ok(None);
+        };
+        Ok(Some(Loaded {
+            tenant_id,
+            plan: json_of(&plan, "plan")?,
+            attempts: self.attempts_of(id)?,
+        }))
+    }
+
+    async fn load_rendered(&mut self, id: &str) -> Result<Vec<Option<Rendered>>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT rendered FROM notifications WHERE id = ?1")
+            .db()?;
+        let text: Option<String> = stmt.query_row(params![id], |r| r.get(0)).optional().db()?;
+        let text =
+            text.ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))?;
+        json_of(&text, "rendered")
+    }
+
+    async fn write_step(&mut self, id: &str, step: &Step, now: Millis) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE notifications SET verdicts = ?2, status = ?3, wake_at = ?4,
+                     updated_at = MAX(updated_at, ?5)
+                 WHERE id = ?1",
+            )
+            .db()?;
+        stmt.execute(params![
+            id,
+            step.verdicts_json,
+            step.status.as_str(),
+            step.wake_at,
+            now
+        ])
+        .db()?;
+        Ok(())
+    }
+
+    async fn insert_attempts(
+        &mut self,
+        notification_id: &str,
+        tenant_id: &str,
+        attempts: &[NewAttempt],
+    ) -> Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO attempts (id, notification_id, tenant_id, channel_idx,
+                     channel, route, to_addr, idempotency_key, status, requests, created_at,
+                     deadline, next_try_at, subject, title, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )
+            .db()?;
+        for a in attempts {
+            stmt.execute(params![
+                a.id,
+                notification_id,
+                tenant_id,
+                int(a.channel_idx),
+                a.channel.as_str(),
+                a.route,
+                a.to,
+                a.idempotency_key,
+                a.created_at,
+                a.deadline,
+                a.next_try_at,
+                a.content.subject,
+                a.content.title,
+                a.content.body,
+            ])
+            .db()?;
+        }
+        Ok(())
+    }
+
+    async fn record_answer(&mut self, r: &SendResult) -> Result<Option<Answered>> {
+        let (status, pm, error, unreachable, next, cost) = match &r.outcome {
+            SendOutcome::Accepted {
+                provider_message_id,
+                cost_micros,
+            } => (
+                "accepted",
+                provider_message_id.as_deref(),
+                None,
+                false,
+                None,
+                *cost_micros,
+            ),
+            SendOutcome::Refused { error, unreachable } => (
+                "refused",
+                None,
+                Some(error.as_str()),
+                *unreachable,
+                None,
+                None,
+            ),
+            SendOutcome::Retry { error, next_try_at } => (
+                "queued",
+                None,
+                Some(error.as_str()),
+                false,
+                Some(*next_try_at),
+                None,
+            ),
+            SendOutcome::GaveUp { error } => {
+                ("gave_up", None, Some(error.as_str()), false, None, None)
+            }
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE attempts SET status = ?2,
+                     answered_at = CASE ?2 WHEN 'queued' THEN answered_at ELSE ?3 END,
+                     lease_until = NULL,
+                     provider_message_id = COALESCE(?4, provider_message_id),
+                     error = CASE ?2 WHEN 'accepted' THEN NULL ELSE COALESCE(?5, error) END,
+                     unreachable = CASE ?2 WHEN 'refused' THEN ?6 ELSE unreachable END,
+                     next_try_at = COALESCE(?7, next_try_at),
+                     cost_micros = COALESCE(?8, cost_micros)
+                 WHERE id = ?1 AND status IN ('queued', 'sending')
+                 RETURNING notification_id, channel, to_addr",
+            )
+            .db()?;
+        let row: Option<(String, String, String)> = stmt
+            .query_row(
+                params![
+                    r.attempt_id,
+                    status,
+                    r.at,
+                    pm,
+                    error,
+                    unreachable,
+                    next,
+                    cost
+                ],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()
+            .db()?;
+        row.map(|(notification_id, channel, to)| {
+            Ok(Answered {
+                notification_id,
+                channel: channel_of(&channel)?,
+                to,
+            })
+        })
+        .transpose()
+    }
+
+    async fn recipient_of(&mut self, notification_id: &str) -> Result<Option<RecipientOf>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT n.tenant_id, n.audience, n.recipient_id, r.doc
+                 FROM notifications n JOIN recipients r ON r.tenant_id = n.tenant_id
+                     AND r.kind = n.audience AND r.id = n.recipient_id
+                 WHERE n.id = ?1",
+            )
+            .db()?;
+        let row: Option<(String, String, String, String)> = stmt
+            .query_row(params![notification_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+            .db()?;
+        row.map(|(tenant_id, kind, id, doc)| {
+            Ok(RecipientOf {
+                tenant_id,
+                kind: enum_of(&kind)?,
+                id,
+                doc: json_of(&doc, "doc")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_recipient_doc(&mut self, r: &RecipientOf, now: Millis) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE recipients SET doc = ?4, updated_at = ?5
+                 WHERE tenant_id = ?1 AND kind = ?2 AND id = ?3",
+            )
+            .db()?;
+        stmt.execute(params![
+            r.tenant_id,
+            r.kind.as_str(),
+            r.id,
+            to_json(&r.doc)?,
+            now
+        ])
+        .db()?;
+        Ok(())
+    }
+
+    async fn attempt_by_message_id(
+        &mut self,
+        hook_id: &str,
+        provider_message_id: &str,
+    ) -> Result<Option<AttemptRef>> {
+        self.attempt_by(
+            "SELECT id, notification_id, deadline FROM attempts
+             WHERE provider_message_id = ?1 AND via_hook = ?2 LIMIT 1",
+            provider_message_id,
+            hook_id,
+        )
+    }
+
+    async fn attempt_by_key(
+        &mut self,
+        hook_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<AttemptRef>> {
+        self.attempt_by(
+            "SELECT id, notification_id, deadline FROM attempts
+             WHERE idempotency_key = ?1 AND via_hook = ?2 LIMIT 1",
+            idempotency_key,
+            hook_id,
+        )
+    }
+
+    async fn insert_receipt(
+        &mut self,
+        attempt_id: &str,
+        r: &IncomingReceipt,
+        late: bool,
+    ) -> Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO receipts (attempt_id, delivered, at, late, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            )
+            .db()?;
+        let n = stmt
+            .execute(params![attempt_id, r.delivered, r.at, late, r.error])
+            .db()?;
+        Ok(n > 0)
+    }
+
+    async fn claim_candidates(
+        &mut self,
+        now: Millis,
+        scan: usize,
+        skip: &[&(String, Channel)],
+    ) -> Result<Vec<Candidate>> {
+        // One arm per status, each bounded by its own partial index; the
+        // keys at their bound are left out in SQL, so a long backlog of one
+        // key does not fill the scan.
+        let mut not = String::new();
+        for i in 0..skip.len() {
+            let t = 3 + 2 * i;
+            not.push_str(&format!(
+                " AND NOT (tenant_id = ?{t} AND channel = ?{})",
+                t + 1
+            ));
+        }
+        let sql = format!(
+            "SELECT id, tenant_id, channel FROM (
+                 SELECT * FROM (SELECT id, tenant_id, channel, next_try_at AS due FROM attempts
+                     WHERE status = 'queued' AND next_try_at <= ?1{not}
+                     ORDER BY next_try_at LIMIT ?2)
+                 UNION ALL
+                 SELECT * FROM (SELECT id, tenant_id, channel, lease_until AS due FROM attempts
+                     WHERE status = 'sending' AND lease_until <= ?1{not}
+                     ORDER BY lease_until LIMIT ?2))
+             ORDER BY due LIMIT ?2"
+        );
+        let mut values: Vec<rusqlite::types::Value> = vec![now.into(), int(scan).into()];
+        for (tenant, channel) in skip {
+            values.push(tenant.clone().into());
+            values.push(channel.as_str().to_string().into());
+        }
+        let mut stmt = self.conn.prepare_cached(&sql).db()?;
+        let mut rows = stmt.query(params_from_iter(values)).db()?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().db()? {
+            out.push(Candidate {
+                id: r.get(0).db()?,
+                tenant_id: r.get(1).db()?,
+                channel: channel_of(&r.get::<_, String>(2).db()?)?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn mark_claimed(
+        &mut self,
+        ids: &[String],
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<ClaimedAttempt>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE attempts SET status = 'sending', lease_until = ?2,
+                     requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
+                     via_hook = COALESCE(
+                         (SELECT i.hook_id FROM integrations i
+                          WHERE i.tenant_id = attempts.tenant_id AND i.channel = attempts.channel),
+                         (SELECT o.hook_id FROM operator_integrations o
+                          WHERE o.channel = attempts.channel))
+                 WHERE id = ?1
+                 RETURNING notification_id, tenant_id, channel, route, to_addr, idempotency_key,
+                     subject, title, body, requests, created_at, deadline, via_hook,
+                     (SELECT n.audience FROM notifications n WHERE n.id = attempts.notification_id),
+                     (SELECT n.recipient_id FROM notifications n
+                      WHERE n.id = attempts.notification_id)",
+            )
+            .db()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let mut rows = stmt.query(params![id, lease_until, now]).db()?;
+            let Some(r) = rows.next().db()? else {
+                continue;
+            };
+            let requests: i64 = r.get(9).db()?;
+            let audience: Option<String> = r.get(13).db()?;
+            let recipient_id: Option<String> = r.get(14).db()?;
+            let notification_id: String = r.get(0).db()?;
+            let (Some(audience), Some(recipient_id)) = (audience, recipient_id) else {
+                return Err(StoreError::Corrupt(format!(
+                    "attempt {id} of unknown notification {notification_id}"
+                )));
+            };
+            out.push(ClaimedAttempt {
+                id: id.clone(),
+                notification_id,
+                tenant_id: r.get(1).db()?,
+                audience: enum_of(&audience)?,
+                recipient_id,
+                channel: channel_of(&r.get::<_, String>(2).db()?)?,
+                route: r.get(3).db()?,
+                to: r.get(4).db()?,
+                idempotency_key: r.get(5).db()?,
+                content: Rendered {
+                    subject: r.get(6).db()?,
+                    title: r.get(7).db()?,
+                    body: r.get(8).db()?,
+                },
+                requests: u32::try_from(requests)
+                    .map_err(|_| StoreError::Corrupt(format!("requests {requests}")))?,
+                created_at: r.get(10).db()?,
+                deadline: r.get(11).db()?,
+                via_hook: r.get(12).db()?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn due_notifications(&mut self, now: Millis, limit: usize) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM notifications WHERE status = 'pending' AND wake_at <= ?1
+                 ORDER BY wake_at LIMIT ?2",
+            )
+            .db()?;
+        let ids = stmt
+            .query_map(params![now, int(limit)], |r| r.get(0))
+            .db()?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .db()?;
+        Ok(ids)
+    }
+}
+
+fn channel_of(s: &str) -> Result<Channel> {
+    Channel::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown channel {s:?}")))
+}
