@@ -95,8 +95,11 @@ fn connect_options(url: &str) -> Result<SqliteConnectOptions> {
 fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path).db()?;
     conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    // Every job runs in a savepoint, whose undo pages go to a statement
+    // journal: kept in memory, not in a temporary file opened per batch.
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+         PRAGMA temp_store = MEMORY;",
     )
     .db()?;
     conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);

@@ -37,3 +37,22 @@ fn unknown_setting_is_named() {
     let e = parse_settings(&serde_json::json!({"colour": 1})).unwrap_err();
     assert_eq!(e.field, "settings.colour");
 }
+
+#[test]
+fn without_a_sim_store_no_integration_is_configured() {
+    let sim = Simulator::new(None);
+    let settings = serde_json::json!({});
+    let tls = Default::default();
+    let cfg = Configure {
+        channel: Channel::Email,
+        settings: &settings,
+        hook_id: "h",
+        webhook_url: "http://127.0.0.1/v1/hooks/h",
+        tls: &tls,
+        receipts: None,
+    };
+    match sim.configure(&cfg) {
+        Err(e) => assert!(e.message.contains("has none"), "{}", e.message),
+        Ok(_) => panic!("a simulator without its store was configured"),
+    }
+}
