@@ -263,7 +263,6 @@ pub trait SimStore: Send + Sync + 'static {
     async fn sim_next_receipt_at(&self) -> Result<Option<Millis>>;
     /// The tenant's simulator outbox, oldest first.
     async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>>;
-
 }
 
 /// Filters of a client or staff listing.

@@ -481,7 +481,6 @@ impl SimStore for SqliteStore {
     async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>> {
         read::sim_outbox(&mut *self.reader().await?, tenant_id, q).await
     }
-
 }
 
 /// The tenant id of an owner; `None` for the operator.

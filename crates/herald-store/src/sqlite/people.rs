@@ -24,7 +24,12 @@ fn delete_type(tx: &mut WriteTx<'_>, tenant_id: &str, key: &str) -> Result<bool>
 }
 
 /// Removes a client or staff member; answers whether there was one.
-fn delete_recipient(tx: &mut WriteTx<'_>, tenant_id: &str, kind: Audience, id: &str) -> Result<bool> {
+fn delete_recipient(
+    tx: &mut WriteTx<'_>,
+    tenant_id: &str,
+    kind: Audience,
+    id: &str,
+) -> Result<bool> {
     let n = tx
         .conn
         .prepare_cached("DELETE FROM recipients WHERE tenant_id = ?1 AND kind = ?2 AND id = ?3")
@@ -52,7 +57,8 @@ impl SqliteStore {
     /// See `Store::delete_type`.
     pub(super) async fn remove_type(&self, tenant_id: &str, key: &str) -> Result<bool> {
         let (tenant_id, key) = (tenant_id.to_string(), key.to_string());
-        self.write(move |tx| delete_type(tx, &tenant_id, &key)).await
+        self.write(move |tx| delete_type(tx, &tenant_id, &key))
+            .await
     }
 
     /// See `Store::delete_recipient`.
