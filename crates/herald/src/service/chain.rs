@@ -49,12 +49,7 @@ pub struct RouteInput {
 
 impl std::fmt::Debug for RouteInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self
-            .settings
-            .as_ref()
-            .and_then(Value::as_object)
-            .map(|m| m.keys().map(String::as_str).collect())
-            .unwrap_or_default();
+        let names = super::integrations::setting_names(&self.settings);
         f.debug_struct("RouteInput")
             .field("route", &self.route)
             .field("provider", &self.provider)

@@ -42,14 +42,18 @@ pub struct IntegrationInput {
     pub price_per_segment: Option<f64>,
 }
 
+/// The names of a PUT's settings, for `Debug`: their values may be secrets.
+pub(super) fn setting_names(settings: &Option<Value>) -> Vec<&str> {
+    settings
+        .as_ref()
+        .and_then(Value::as_object)
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
 impl std::fmt::Debug for IntegrationInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self
-            .settings
-            .as_ref()
-            .and_then(Value::as_object)
-            .map(|m| m.keys().map(String::as_str).collect())
-            .unwrap_or_default();
+        let names = setting_names(&self.settings);
         f.debug_struct("IntegrationInput")
             .field("provider", &self.provider)
             .field("routes", &self.routes)
