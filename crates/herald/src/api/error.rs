@@ -25,6 +25,8 @@ pub struct ApiError {
     pub message: String,
     /// The request field at fault, as a JSON path (`channels[1].scenario`).
     pub field: Option<String>,
+    /// Seconds to wait before trying again (`Retry-After`), for a 503.
+    pub retry_after_s: Option<u32>,
 }
 
 impl ApiError {
@@ -40,6 +42,21 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             field,
+            retry_after_s: None,
+        }
+    }
+
+    /// 503 with `Retry-After`: the request was fine, Herald cannot take it
+    /// now; nothing was stored.
+    pub fn unavailable(message: impl Into<String>, retry_after_s: u32) -> Self {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                message,
+                None,
+            )
         }
     }
 
@@ -153,11 +170,15 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m, None),
             StoreError::Closed => {
                 tracing::warn!("request refused: the store is shutting down");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "Herald is shutting down; try again shortly",
-                    None,
+                Self::unavailable("Herald is shutting down; try again shortly", 5)
+            }
+            // The disk is full or the database is locked (a backup): the
+            // request was fine and nothing was stored; the client retries.
+            StoreError::Unavailable(why) => {
+                tracing::warn!("request refused, the database cannot write now: {why}");
+                Self::unavailable(
+                    "Herald cannot write to its database right now; nothing was stored, try again shortly",
+                    1,
                 )
             }
             other => Self::internal(other),
@@ -187,7 +208,12 @@ impl IntoResponse for ApiError {
                 "field": self.field,
             }
         });
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after_s {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        resp
     }
 }
 

@@ -195,3 +195,28 @@ fn strips_positions() {
     );
     assert_eq!(strip_position("plain"), "plain");
 }
+
+#[test]
+fn a_database_that_cannot_write_now_is_503_with_retry_after_and_no_detail() {
+    let e = ApiError::from(StoreError::Unavailable(
+        "database or disk is full (/var/lib/herald/herald.db)".into(),
+    ));
+    assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(e.code, "unavailable");
+    assert!(!e.message.contains("/var/lib"), "{}", e.message);
+    let resp = e.into_response();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        resp.headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let closed = ApiError::from(StoreError::Closed).into_response();
+    assert_eq!(closed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(closed.headers().contains_key("retry-after"));
+    // A fault in the data stays a 500, without a Retry-After.
+    let corrupt = ApiError::from(StoreError::Corrupt("bad plan".into())).into_response();
+    assert_eq!(corrupt.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!corrupt.headers().contains_key("retry-after"));
+}
