@@ -80,20 +80,8 @@ pub async fn test(
     PathChannel(channel): PathChannel,
     StrictJson(body): StrictJson<TestSend>,
 ) -> Result<Json<Value>, ApiError> {
-    use crate::providers::SendReply;
     let reply = app.test_integration(&tenant.id, channel, &body.to).await?;
-    let (error, message_id) = match &reply {
-        SendReply::Accepted { message_id } => (None, message_id.clone()),
-        SendReply::Transient { error, .. }
-        | SendReply::Throttled { error, .. }
-        | SendReply::Permanent { error }
-        | SendReply::RecipientInvalid { error } => (Some(error.clone()), None),
-    };
-    Ok(Json(json!({
-        "result": reply.kind(),
-        "error": error,
-        "message_id": message_id,
-    })))
+    Ok(Json(reply.test_view()))
 }
 
 /// `PUT /v1/operator/integrations/{channel}` (admin token).

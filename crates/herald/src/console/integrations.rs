@@ -6,7 +6,6 @@ use super::form::Fields;
 use super::render::channel_label;
 use super::{see_other, Key, Session, Shared, Signed};
 use crate::error::ServiceError;
-use crate::providers::SendReply;
 use crate::service::{parse_channel, IntegrationInput};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -221,14 +220,9 @@ pub async fn test(
     let to = f.text("to").unwrap_or_default();
     let test = match c.app.test_integration(&s.tenant.id, channel, &to).await {
         Ok(reply) => {
-            let (error, message_id) = match &reply {
-                SendReply::Accepted { message_id } => (None, message_id.clone()),
-                SendReply::Transient { error, .. }
-                | SendReply::Throttled { error, .. }
-                | SendReply::Permanent { error }
-                | SendReply::RecipientInvalid { error } => (Some(error.clone()), None),
-            };
-            json!({"to": to, "result": reply.kind(), "error": error, "message_id": message_id})
+            let mut view = reply.test_view();
+            view["to"] = json!(to);
+            view
         }
         Err(ServiceError::Invalid(e)) => json!({"to": to, "result": "refused", "error": e.message}),
         Err(ServiceError::NotFound(what)) => {
