@@ -104,6 +104,13 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the database answers.
     async fn ping(&self) -> Result<()>;
 
+    /// Whether the latest writes went through: false while the database
+    /// refuses them (disk full, locked by another process), until a write
+    /// succeeds again. Reads may still work meanwhile.
+    fn writable(&self) -> bool {
+        true
+    }
+
     /// Counters of the backend for `/metrics`: (name, help, value).
     fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
         Vec::new()

@@ -27,6 +27,14 @@ pub enum ServiceError {
     Store(#[from] StoreError),
 }
 
+impl ServiceError {
+    /// Whether the store refused for now (full disk, lock) and the same
+    /// call may succeed later: the caller keeps what it holds and retries.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, ServiceError::Store(e) if e.is_retryable())
+    }
+}
+
 /// Short for service results.
 pub type Result<T, E = ServiceError> = std::result::Result<T, E>;
 

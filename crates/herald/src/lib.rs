@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod clock;
 pub mod console;
 pub mod error;
 pub mod json;

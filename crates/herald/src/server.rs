@@ -189,7 +189,9 @@ async fn run_pushed_receipts(
         };
         let app = app.clone();
         tokio::spawn(async move {
-            for _ in 0..PUSHED_TRIES {
+            let mut tries = 0;
+            let mut wait = PUSHED_RETRY;
+            while tries < PUSHED_TRIES {
                 let Some(app) = app.upgrade() else { return };
                 let r = herald_store::IncomingReceipt {
                     hook_id: hook_id.clone(),
@@ -197,18 +199,28 @@ async fn run_pushed_receipts(
                     idempotency_key: None,
                     delivered: receipt.delivered,
                     error: receipt.error.clone(),
-                    at: crate::service::now_ms(),
+                    at: app.now(),
                 };
                 match app.ingest_receipt(r).await {
-                    Ok(herald_store::ReceiptMatch::Unknown) => {}
+                    Ok(herald_store::ReceiptMatch::Unknown) => tries += 1,
                     Ok(_) => {
                         let _ = recorded.send(());
                         return;
                     }
-                    Err(e) => tracing::warn!("pushed receipt {}: {e}", receipt.message_id),
+                    // The store refuses writes for now (full disk, lock):
+                    // the receipt is not acknowledged and waits as long as
+                    // it takes, so the provider need not send it again.
+                    Err(e) if e.is_retryable() => {
+                        tracing::warn!("pushed receipt {} waits: {e}", receipt.message_id);
+                        wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                    }
+                    Err(e) => {
+                        tries += 1;
+                        tracing::warn!("pushed receipt {}: {e}", receipt.message_id)
+                    }
                 }
                 drop(app);
-                tokio::time::sleep(PUSHED_RETRY).await;
+                tokio::time::sleep(wait).await;
             }
             // Known to no message even after waiting: taken and ignored,
             // as a webhook's would be (the provider need not repeat it).

@@ -12,10 +12,11 @@
 //! shorter than the attempt's lease: a hung provider leads to a retry with
 //! the same key, never to a second concurrent send of the attempt.
 
+use crate::clock::Clock;
 use crate::limiter::Limiter;
 use crate::metrics::SendKind;
 use crate::providers::{Client, SendReply, SendRequest, MAX_TIMEOUT_MS};
-use crate::service::{now_ms, App};
+use crate::service::App;
 use herald_core::retry::next_retry_at;
 use herald_core::{Channel, Millis};
 use herald_store::{
@@ -147,6 +148,7 @@ const ADMIT_POLL: Duration = Duration::from_millis(100);
 /// Waits until the integration's pace lets a send start; a wait longer
 /// than `limit` (it would outlast the lease) is a retry then instead.
 async fn admitted(
+    clock: &dyn Clock,
     limiter: &Limiter,
     hook: &str,
     rate: Option<f64>,
@@ -169,7 +171,7 @@ async fn admitted(
             };
             return Err(SendOutcome::Retry {
                 error,
-                next_try_at: now_ms() + left.as_millis() as Millis,
+                next_try_at: clock.now() + left.as_millis() as Millis,
             });
         }
         tokio::time::sleep(left.min(ADMIT_POLL)).await;
@@ -203,7 +205,7 @@ async fn send_one(
     claimed: &ClaimedAttempt,
     limit: Duration,
 ) -> SendOutcome {
-    let now = now_ms();
+    let now = app.now();
     if now >= claimed.deadline {
         return SendOutcome::GaveUp {
             error: "the window closed before the message could be sent".into(),
@@ -223,16 +225,16 @@ async fn send_one(
         }
     };
     let rate = resolved.hooked.integration.max_per_second;
-    if let Err(outcome) = admitted(limiter, hook, rate, limit).await {
+    if let Err(outcome) = admitted(&*app.clock(), limiter, hook, rate, limit).await {
         return outcome;
     }
-    if now_ms() >= claimed.deadline {
+    if app.now() >= claimed.deadline {
         return SendOutcome::GaveUp {
             error: "the window closed while waiting for the integration's send rate".into(),
         };
     }
     let started = Instant::now();
-    let now = now_ms();
+    let now = app.now();
     let req = SendRequest {
         tenant_id: &claimed.tenant_id,
         notification_id: &claimed.notification_id,
@@ -254,7 +256,7 @@ async fn send_one(
     };
     app.metrics.send(claimed.channel, kind);
     let jitter = rand::thread_rng().gen_range(-1.0..=1.0);
-    let mut outcome = classify(&reply, claimed, now_ms(), jitter);
+    let mut outcome = classify(&reply, claimed, app.now(), jitter);
     if let SendOutcome::Accepted { cost_micros, .. } = &mut outcome {
         *cost_micros = sms_cost(app, &resolved.hooked.integration, claimed);
     }
@@ -281,19 +283,52 @@ fn sms_cost(
     Some((f64::from(segments) * price * 1_000_000.0).round() as i64)
 }
 
-/// Tries a batch a few times (the store may be briefly unavailable), then
-/// one answer at a time, so one answer the store keeps refusing cannot hold
-/// the others back. An answer that is never recorded is not lost: its
-/// attempt stays `sending`, and the lease sends it again with the same key.
+/// The longest pause between tries while the store refuses writes.
+const STORE_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Records a batch of answers. While the store refuses writes for now (a
+/// full disk, a lock held by a backup) the answers wait here and are tried
+/// again with backoff for as long as it takes: dropping them would make the
+/// leases send those messages again. On any other error the batch is tried
+/// a few times, then one answer at a time, so one answer the store keeps
+/// refusing cannot hold the others back; an answer never recorded is not
+/// lost either: its attempt stays `sending`, and the lease sends it again
+/// with the same key.
 async fn record_with_retries(app: &App, batch: Vec<SendResult>) {
-    for attempt in 1..=3 {
+    let mut wait = Duration::from_millis(100);
+    let mut failures = 0;
+    let mut refusals: u64 = 0;
+    loop {
         match app.store.record_send_results(batch.clone()).await {
-            Ok(()) => return,
+            Ok(()) => {
+                if refusals > 0 {
+                    tracing::info!(
+                        "{} send results recorded after the store took writes again",
+                        batch.len()
+                    );
+                }
+                return;
+            }
+            Err(e) if matches!(e, StoreError::Unavailable(_)) => {
+                if refusals.is_power_of_two() || refusals == 0 {
+                    tracing::warn!(
+                        "the store refuses writes ({e}); {} send results wait, retrying",
+                        batch.len()
+                    );
+                }
+                refusals += 1;
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(STORE_BACKOFF_MAX);
+            }
             Err(e) => {
+                failures += 1;
                 tracing::error!(
-                    "recording {} send results failed (try {attempt}): {e}",
+                    "recording {} send results failed (try {failures}): {e}",
                     batch.len()
                 );
+                if failures >= 3 {
+                    break;
+                }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
@@ -358,6 +393,14 @@ async fn round(app: &Arc<App>, r: Round) -> Learnt {
     }
 }
 
+/// How long one send may take: it must end before its lease does, with
+/// room to record it.
+fn send_limit(cfg: &WorkerConfig) -> Duration {
+    MAX_SEND.min(Duration::from_millis(
+        (cfg.lease_ms.max(2_000) as u64).saturating_sub(1_000) / 2,
+    ))
+}
+
 /// Runs the dispatcher until `shutdown` resolves.
 pub async fn run(
     app: Arc<App>,
@@ -369,10 +412,7 @@ pub async fn run(
     let in_flight: Arc<Mutex<HashMap<(String, Channel), usize>>> = Default::default();
     let freed = Arc::new(Notify::new());
     let limiter = Arc::new(Limiter::default());
-    // A send must end before its lease does, with room to record it.
-    let limit = MAX_SEND.min(Duration::from_millis(
-        (cfg.lease_ms.max(2_000) as u64).saturating_sub(1_000) / 2,
-    ));
+    let limit = send_limit(&cfg);
     // Deadlines are looked at when a timer fires, and at most every
     // `WAKE_CHECK_MS` while new work keeps the loop busy, so a stream of
     // triggers does not cost the writer a wake-up query each.
@@ -387,7 +427,7 @@ pub async fn run(
         while let Ok(r) = rx.try_recv() {
             answers.push(r);
         }
-        let now = now_ms();
+        let now = app.now();
         let wake = timer_fired || now - last_wake_check >= WAKE_CHECK_MS;
         if wake {
             last_wake_check = now;
@@ -437,7 +477,7 @@ pub async fn run(
                 let _ = tx
                     .send(SendResult {
                         attempt_id: c.id,
-                        at: now_ms(),
+                        at: app.now(),
                         outcome,
                     })
                     .await;
@@ -459,7 +499,7 @@ pub async fn run(
             continue;
         }
         let next = learnt.next_due_at;
-        let mut wait = next.map_or(cfg.sweep_ms, |t| (t - now_ms()).clamp(0, cfg.sweep_ms));
+        let mut wait = next.map_or(cfg.sweep_ms, |t| (t - app.now()).clamp(0, cfg.sweep_ms));
         if wait == 0 && saturated {
             // What is due belongs to integrations at their bound: wait for
             // one of their sends to end rather than spin on the claim.
@@ -483,6 +523,10 @@ pub async fn run(
     }
     record_the_rest(&app, rx).await;
 }
+
+#[path = "worker_idle.rs"]
+mod idle;
+pub use idle::{run_until, run_until_idle, Idle};
 
 #[cfg(test)]
 #[path = "worker_tests.rs"]

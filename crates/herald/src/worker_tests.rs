@@ -175,9 +175,15 @@ async fn a_send_waits_for_its_pace_and_a_wait_past_the_limit_is_a_retry() {
     };
     pace(&limiter, "h", None, t0, &throttled, t0);
     let start = tokio::time::Instant::now();
-    assert!(admitted(&limiter, "h", None, Duration::from_secs(60))
-        .await
-        .is_ok());
+    assert!(admitted(
+        &crate::clock::SystemClock,
+        &limiter,
+        "h",
+        None,
+        Duration::from_secs(60)
+    )
+    .await
+    .is_ok());
     assert!(
         start.elapsed() >= Duration::from_secs(2),
         "{:?}",
@@ -191,7 +197,14 @@ async fn a_send_waits_for_its_pace_and_a_wait_past_the_limit_is_a_retry() {
         &throttled,
         Instant::now(),
     );
-    let r = admitted(&limiter, "h", None, Duration::from_secs(1)).await;
+    let r = admitted(
+        &crate::clock::SystemClock,
+        &limiter,
+        "h",
+        None,
+        Duration::from_secs(1),
+    )
+    .await;
     assert!(
         matches!(&r, Err(SendOutcome::Retry { error, .. }) if error.contains("slower")),
         "{r:?}"

@@ -71,6 +71,44 @@ pub struct WriterStats {
     pub commands: u64,
 }
 
+/// Herald's own options in a `sqlite://` URL's query, taken out before
+/// the rest goes to the driver.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Options {
+    /// `max_page_count=N`: the file may grow to at most N pages (4 KiB
+    /// each); writes past it answer "unavailable" until space is freed,
+    /// as on a full disk.
+    max_page_count: Option<u64>,
+}
+
+/// Splits Herald's own options off a URL.
+fn own_options(url: &str) -> Result<(String, Options)> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), Options::default()));
+    };
+    let mut opts = Options::default();
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("max_page_count", n)) => {
+                let n = n.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    StoreError::BadUrl(format!(
+                        "max_page_count={n}: expected a whole number of pages above 0"
+                    ))
+                })?;
+                opts.max_page_count = Some(n);
+            }
+            _ => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", rest.join("&"))
+    };
+    Ok((url, opts))
+}
+
 fn connect_options(url: &str) -> Result<SqliteConnectOptions> {
     let path = url
         .strip_prefix("sqlite://")
@@ -92,7 +130,7 @@ fn connect_options(url: &str) -> Result<SqliteConnectOptions> {
 }
 
 /// The writer's connection, with the same settings as the readers'.
-fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
+fn open_writer(path: &std::path::Path, own: Options) -> Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(path).db()?;
     conn.busy_timeout(BUSY_TIMEOUT).db()?;
     // Every job runs in a savepoint, whose undo pages go to a statement
@@ -102,16 +140,21 @@ fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
          PRAGMA temp_store = MEMORY;",
     )
     .db()?;
+    if let Some(n) = own.max_page_count {
+        // A connection's own setting: only the writer grows the file.
+        conn.pragma_update(None, "max_page_count", n).db()?;
+    }
     conn.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
     Ok(conn)
 }
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `sqlite://PATH` or
-    /// `sqlite:PATH`, runs the migrations, and starts the writer thread.
+    /// `sqlite:PATH` (`?max_page_count=N` caps the file's size), runs the migrations, and starts the writer thread.
     /// Must be called inside a Tokio runtime.
     pub async fn open(url: &str) -> Result<SqliteStore> {
-        let opts = connect_options(url)?;
+        let (url, own) = own_options(url)?;
+        let opts = connect_options(&url)?;
         let path = opts.get_filename().to_path_buf();
         let mut conn = opts.clone().connect().await.db()?;
         MIGRATOR
@@ -125,7 +168,7 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .db()?;
-        let writer_conn = open_writer(&path)?;
+        let writer_conn = open_writer(&path, own)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let counters = Arc::new(writer::Counters::default());
         let c = counters.clone();
@@ -228,9 +271,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn writable(&self) -> bool {
+        !self.counters.cannot_write.load(Ordering::Relaxed)
+    }
+
     fn counters(&self) -> Vec<(&'static str, &'static str, u64)> {
         let w = self.writer_stats();
         vec![
+            (
+                "herald_store_write_refused_total",
+                "Write batches the database refused for want of space or a lock (answered 503).",
+                self.counters.refused.load(Ordering::Relaxed),
+            ),
             (
                 "herald_store_write_batches_total",
                 "Transactions committed by the SQLite writer (group commit).",
@@ -493,7 +545,7 @@ fn owned(owner: Owner<'_>) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::connect_options;
+    use super::{connect_options, own_options, Options};
 
     #[test]
     fn urls() {
@@ -502,5 +554,24 @@ mod tests {
         assert!(connect_options("sqlite::memory:").is_err());
         assert!(connect_options("sqlite://").is_err());
         assert!(connect_options("postgres://x").is_err());
+    }
+
+    #[test]
+    fn own_options_are_taken_out_of_the_url() {
+        assert_eq!(
+            own_options("sqlite:///x.db?max_page_count=100").unwrap(),
+            (
+                "sqlite:///x.db".to_string(),
+                Options {
+                    max_page_count: Some(100)
+                }
+            )
+        );
+        let (url, own) = own_options("sqlite:///x.db?mode=rwc&max_page_count=7").unwrap();
+        assert_eq!(url, "sqlite:///x.db?mode=rwc");
+        assert_eq!(own.max_page_count, Some(7));
+        assert_eq!(own_options("sqlite:///x.db").unwrap().1, Options::default());
+        assert!(own_options("sqlite:///x.db?max_page_count=0").is_err());
+        assert!(own_options("sqlite:///x.db?max_page_count=lots").is_err());
     }
 }

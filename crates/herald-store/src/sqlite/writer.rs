@@ -15,7 +15,7 @@ use super::error::Db;
 use super::tx::WriteTx;
 use crate::{Result, StoreError};
 use rusqlite::Connection;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -27,6 +27,12 @@ pub(super) const MAX_BATCH: usize = 512;
 pub(super) struct Counters {
     pub batches: AtomicU64,
     pub commands: AtomicU64,
+    /// Batches in which the database refused a write for want of space or
+    /// a lock (each of their callers was told "unavailable").
+    pub refused: AtomicU64,
+    /// Set while the latest batch was refused that way; cleared by the
+    /// next batch that commits cleanly. `/healthz` reads it.
+    pub cannot_write: AtomicBool,
 }
 
 /// Why a whole batch failed, kept to tell each of its callers.
@@ -61,6 +67,8 @@ type Answer = Box<dyn FnOnce(Option<&Failure>) + Send>;
 /// rolled back) and how to answer its caller once the batch's fate is known.
 pub(super) struct Ran {
     ok: bool,
+    /// The job failed because the database could not take the write.
+    unavailable: bool,
     answer: Answer,
 }
 
@@ -88,6 +96,7 @@ where
         let res = f(tx);
         Ran {
             ok: res.is_ok(),
+            unavailable: matches!(res, Err(StoreError::Unavailable(_))),
             answer: Box::new(move |failed| {
                 let res = match failed {
                     // A job's own error says more than the batch's.
@@ -133,6 +142,7 @@ fn run_one(conn: &mut Connection, job: Box<dyn Job>) -> Result<Ran, (StoreError,
     if let Err(e) = exec(conn, "SAVEPOINT cmd") {
         let ran = Ran {
             ok: false,
+            unavailable: false,
             answer: Box::new(|_| {}),
         };
         // The job was not run: answer it as part of the failed batch.
@@ -141,22 +151,25 @@ fn run_one(conn: &mut Connection, job: Box<dyn Job>) -> Result<Ran, (StoreError,
         return Err((e, ran));
     }
     let ran = job.run(&mut WriteTx { conn: &mut *conn });
-    let close = if ran.ok {
+    // SQLite ends the transaction by itself on some errors (a full disk,
+    // an I/O error): what ran before is gone, and so are the savepoints.
+    let lost = || {
+        let msg = "SQLite rolled the transaction back".to_string();
+        // After a full disk the batch is as retryable as the job was.
+        Err(if ran.unavailable {
+            StoreError::Unavailable(msg)
+        } else {
+            StoreError::Backend(msg)
+        })
+    };
+    let close = if conn.is_autocommit() {
+        lost()
+    } else if ran.ok {
         exec(conn, "RELEASE cmd")
     } else {
         exec(conn, "ROLLBACK TO cmd").and_then(|()| exec(conn, "RELEASE cmd"))
     };
-    let close = close.and_then(|()| {
-        // SQLite ends the transaction by itself on some errors (a full
-        // disk, an I/O error): what ran before is gone.
-        if conn.is_autocommit() {
-            Err(StoreError::Backend(
-                "SQLite rolled the transaction back".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    });
+    let close = close.and_then(|()| if conn.is_autocommit() { lost() } else { Ok(()) });
     match close {
         Ok(()) => Ok(ran),
         Err(e) => Err((e, ran)),
@@ -165,7 +178,9 @@ fn run_one(conn: &mut Connection, job: Box<dyn Job>) -> Result<Ran, (StoreError,
 
 /// Runs one batch in one transaction and answers its callers after the
 /// commit (or all of them with an error if the batch could not commit).
-fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) {
+/// Returns whether the database refused a write for want of space or a
+/// lock.
+fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) -> bool {
     let mut done: Vec<Ran> = Vec::with_capacity(batch.len());
     let mut jobs = batch.drain(..);
     let mut state = exec(conn, "BEGIN IMMEDIATE");
@@ -184,11 +199,13 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) {
     if state.is_ok() {
         state = exec(conn, "COMMIT");
     }
+    let refused = done.iter().any(|r| r.unavailable);
     match state {
         Ok(()) => {
             for ran in done {
                 (ran.answer)(None);
             }
+            refused
         }
         Err(e) => {
             tracing::error!(error = %e, "write batch failed; rolling back");
@@ -204,6 +221,7 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) {
             for job in jobs {
                 job.abort(&f);
             }
+            refused || f.unavailable
         }
     }
 }
@@ -228,7 +246,11 @@ pub(super) fn run(
         counters
             .commands
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        run_batch(&mut conn, &mut batch);
+        let refused = run_batch(&mut conn, &mut batch);
+        if refused {
+            counters.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        counters.cannot_write.store(refused, Ordering::Relaxed);
     }
     if let Err((_, e)) = conn.close() {
         tracing::warn!(error = %e, "closing the write connection");

@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use crate::providers::{HookError, HookRequest};
-use crate::service::{now_ms, App, HookFailure};
+use crate::service::{App, HookFailure};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -39,7 +39,7 @@ pub async fn take(
         query,
         headers,
         body,
-        now: now_ms(),
+        now: app.now(),
     };
     match app.take_hook(&hook_id, req).await {
         Ok(outcome) => Ok(match outcome.reply.body {

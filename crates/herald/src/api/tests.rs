@@ -1026,7 +1026,10 @@ async fn outbox_health_and_metrics() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["error"]["field"], "limit");
     let (s, v) = e.call(Method::GET, "/healthz", None, None).await;
-    assert_eq!((s, v), (StatusCode::OK, json!({"status": "ok"})));
+    assert_eq!(
+        (s, v),
+        (StatusCode::OK, json!({"status": "ok", "writable": true}))
+    );
     let req = Request::builder()
         .uri("/metrics")
         .body(Body::empty())

@@ -2,7 +2,7 @@
 //! routed by hook id, links opened at start for providers whose receipts
 //! come on a connection of their own, and test sends.
 
-use super::{now_ms, App};
+use super::App;
 use crate::error::{invalid, Result, ServiceError};
 use crate::providers::{HookError, HookReply, HookRequest, SendReply, SendRequest};
 use herald_core::{Channel, Rendered};
@@ -109,7 +109,7 @@ impl App {
             body: format!("This is a test message from Herald through your {channel} integration."),
         };
         let key = format!("test-{}", uuid::Uuid::now_v7());
-        let now = now_ms();
+        let now = self.now();
         let route = self
             .routes_of(channel, i)
             .into_iter()

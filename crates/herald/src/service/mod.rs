@@ -14,6 +14,7 @@ pub use integrations::{IntegrationInput, Resolved};
 pub use notify::{Planned, PreviewItem, TriggerInput, Triggered};
 
 use crate::cache::Caches;
+use crate::clock::{Clock, SystemClock};
 use crate::error::{invalid, Result, ServiceError};
 use crate::metrics::Metrics;
 use crate::providers::Registry;
@@ -29,7 +30,9 @@ pub const MAX_ID: usize = 255;
 /// Meta key of the operator token's hash.
 const ADMIN_META: &str = "admin_token_sha256";
 
-/// The current time in epoch milliseconds.
+/// The machine's time in epoch milliseconds, for what is not part of a
+/// cascade (configuration stamps, console sessions); cascades go by
+/// `App::now`.
 pub fn now_ms() -> Millis {
     chrono::Utc::now().timestamp_millis()
 }
@@ -89,6 +92,8 @@ pub struct App {
     pub pushed: crate::providers::ReceiptSink,
     /// The receiving end, until `server` takes it.
     pushed_rx: std::sync::Mutex<Option<PushedReceipts>>,
+    /// What cascades take the time from.
+    clock: Arc<dyn Clock>,
 }
 
 /// The receiving end of the pushed receipts.
@@ -136,6 +141,17 @@ impl App {
         providers: Registry,
         env: Env,
     ) -> Arc<App> {
+        App::with_clock(store, sim, providers, env, Arc::new(SystemClock))
+    }
+
+    /// Builds the service on a clock of its own (a test's `ManualClock`).
+    pub fn with_clock(
+        store: Arc<dyn Store>,
+        sim: Option<Arc<dyn SimStore>>,
+        providers: Registry,
+        env: Env,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<App> {
         let (pushed, pushed_rx) = tokio::sync::mpsc::unbounded_channel();
         Arc::new(App {
             pushed,
@@ -148,7 +164,18 @@ impl App {
             caches: Caches::default(),
             clients: Default::default(),
             env,
+            clock,
         })
+    }
+
+    /// The time cascades go by (the machine's, or a test's clock).
+    pub fn now(&self) -> Millis {
+        self.clock.now()
+    }
+
+    /// The clock itself, for parts that outlive a call (the simulator).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     /// Takes the receiving end of pushed receipts (once; `None` after).

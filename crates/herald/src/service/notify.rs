@@ -1,7 +1,7 @@
 //! Notifications: planning a trigger (reach, routes, rendered texts),
 //! accepting it durably, the dry run, and receipts coming back.
 
-use super::{check_id, now_ms, App};
+use super::{check_id, App};
 use crate::error::{invalid, Result, ServiceError};
 use herald_core::{
     preview, reach, Audience, ChannelPlan, Plan, PreviewChannel, Reach, Recipient, Rendered,
@@ -195,7 +195,7 @@ impl App {
             request_sha256: hex::encode(Sha256::digest(&body)),
             plan: planned.plan,
             rendered: planned.rendered,
-            created_at: now_ms(),
+            created_at: self.now(),
         };
         match self.store.accept_notification(n).await? {
             Accepted::Created(id) => {

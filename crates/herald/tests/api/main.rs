@@ -8,6 +8,7 @@ mod config;
 mod console;
 mod contract;
 mod crash;
+mod disk;
 mod errors;
 mod fuzz;
 mod helpers;

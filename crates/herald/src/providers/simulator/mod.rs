@@ -7,11 +7,10 @@
 mod receipts;
 mod settings;
 
-pub use receipts::run_receipts;
+pub use receipts::{hand_over_due, run_receipts, Handed};
 pub use settings::{SimOutcome, SimSettings};
 
 use super::{Client, Configure, Provider, SendReply, SendRequest};
-use crate::service::now_ms;
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError, Millis, Route, RouteKind};
 use herald_store::{SimAnswer, SimFinal, SimSend, SimStore};
@@ -170,7 +169,8 @@ impl Client for SimClient {
         if s.latency_ms > 0 {
             tokio::time::sleep(Duration::from_millis(s.latency_ms)).await;
         }
-        let now = now_ms();
+        // The sender's clock, so a test's clock moves receipts too.
+        let now = req.now;
         let outcome = s.outcome_for(req.route, req.to);
         let receipt_at = |delivered: bool| Some((delivered, now + s.receipt_ms as Millis));
         let (transient_first, final_answer) = match outcome {
