@@ -366,6 +366,10 @@ pub struct ClaimedAttempt {
     pub requests: u32,
     /// Window start.
     pub created_at: Millis,
+    /// Started by a later decision than the notification's first: a
+    /// fallback after a failure (its `created_at` is when that failure was
+    /// recorded).
+    pub fallback: bool,
     /// End of the confirmation window.
     pub deadline: Millis,
     /// The hook id of the integration it goes out through (fixed when it

@@ -12,6 +12,56 @@ pub struct Metrics {
     late_receipts: AtomicU64,
     /// Send answers per channel (index of `Channel::ALL`) and kind.
     sends: [[AtomicU64; 4]; 5],
+    /// From a failure recorded to its fallback's send.
+    fallback_reaction: Histogram,
+}
+
+/// Upper bounds of the fallback reaction's buckets, in seconds: the
+/// cascade's promise is milliseconds, a backlog shows as seconds.
+const REACTION_BOUNDS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// A Prometheus histogram of durations with fixed buckets.
+#[derive(Default)]
+struct Histogram {
+    /// Observations per bucket (not cumulative); the last is `+Inf`.
+    buckets: [AtomicU64; REACTION_BOUNDS.len() + 1],
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, ms: i64) {
+        let secs = ms.max(0) as f64 / 1_000.0;
+        let i = REACTION_BOUNDS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(REACTION_BOUNDS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(ms.max(0) as u64 * 1_000, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (i, b) in self.buckets.iter().enumerate() {
+            cumulative += b.load(Ordering::Relaxed);
+            match REACTION_BOUNDS.get(i) {
+                Some(le) => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+                }
+                None => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+                }
+            }
+        }
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1_000_000.0;
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {}", self.count.load(Ordering::Relaxed));
+    }
 }
 
 /// The kinds of send answers counted.
@@ -48,6 +98,13 @@ impl Metrics {
     pub fn send(&self, channel: Channel, kind: SendKind) {
         let c = Channel::ALL.iter().position(|x| *x == channel).unwrap_or(0);
         self.sends[c][kind as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A fallback attempt went out `ms` after the decision that started it
+    /// (the previous channel's failure being recorded, or its window
+    /// closing).
+    pub fn fallback_reaction(&self, ms: i64) {
+        self.fallback_reaction.observe(ms);
     }
 
     /// Renders the Prometheus text exposition, with the store's own
@@ -88,6 +145,11 @@ impl Metrics {
                 );
             }
         }
+        self.fallback_reaction.render(
+            &mut out,
+            "herald_fallback_reaction_seconds",
+            "From a channel's failure being recorded to its fallback's first send request.",
+        );
         for (name, help, v) in store_counters {
             let _ = writeln!(
                 out,
@@ -95,5 +157,27 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_reaction_is_a_cumulative_histogram() {
+        let m = Metrics::default();
+        m.fallback_reaction(3);
+        m.fallback_reaction(15);
+        m.fallback_reaction(40_000);
+        let text = m.render(&[]);
+        assert!(text.contains("# TYPE herald_fallback_reaction_seconds histogram"));
+        assert!(text.contains("herald_fallback_reaction_seconds_bucket{le=\"0.001\"} 0\n"));
+        assert!(text.contains("herald_fallback_reaction_seconds_bucket{le=\"0.005\"} 1\n"));
+        assert!(text.contains("herald_fallback_reaction_seconds_bucket{le=\"0.02\"} 2\n"));
+        assert!(text.contains("herald_fallback_reaction_seconds_bucket{le=\"30\"} 2\n"));
+        assert!(text.contains("herald_fallback_reaction_seconds_bucket{le=\"+Inf\"} 3\n"));
+        assert!(text.contains("herald_fallback_reaction_seconds_sum 40.018\n"));
+        assert!(text.contains("herald_fallback_reaction_seconds_count 3\n"));
     }
 }

@@ -235,6 +235,9 @@ async fn send_one(
     }
     let started = Instant::now();
     let now = app.now();
+    if claimed.fallback && claimed.requests == 1 {
+        app.metrics.fallback_reaction(now - claimed.created_at);
+    }
     let req = SendRequest {
         tenant_id: &claimed.tenant_id,
         notification_id: &claimed.notification_id,

@@ -144,6 +144,18 @@ impl Rig {
         v
     }
 
+    async fn metrics(&self) -> String {
+        let req = Request::builder()
+            .uri("/metrics")
+            .body(Body::empty())
+            .expect("request");
+        let resp = router(self.app.clone()).oneshot(req).await.expect("answer");
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     async fn idle(&self) -> Idle {
         run_until_idle(&self.app, &self.cfg)
             .await
@@ -198,6 +210,16 @@ async fn the_sms_fallback_waits_exactly_for_the_email_window_on_the_clock() {
     assert_eq!(n["status"], "delivered", "{n:#}");
     assert_eq!(channel(&n, "email")["outcome"], "failed", "{n:#}");
     assert_eq!(channel(&n, "sms")["outcome"], "delivered", "{n:#}");
+    // The SMS went out at the very instant the window's end was decided.
+    let m = rig.metrics().await;
+    assert!(
+        m.contains("herald_fallback_reaction_seconds_count 1\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("herald_fallback_reaction_seconds_bucket{le=\"0.001\"} 1\n"),
+        "{m}"
+    );
 }
 
 #[tokio::test]

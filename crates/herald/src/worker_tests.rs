@@ -19,6 +19,7 @@ fn claimed(requests: u32, deadline: Millis) -> ClaimedAttempt {
         created_at: 0,
         deadline,
         via_hook: Some("h".into()),
+        fallback: false,
     }
 }
 

@@ -473,7 +473,9 @@ impl CascadeTx for WriteTx<'_> {
                      subject, title, body, requests, created_at, deadline, via_hook,
                      (SELECT n.audience FROM notifications n WHERE n.id = attempts.notification_id),
                      (SELECT n.recipient_id FROM notifications n
-                      WHERE n.id = attempts.notification_id)",
+                      WHERE n.id = attempts.notification_id),
+                     created_at > (SELECT MIN(b.created_at) FROM attempts b
+                                   WHERE b.notification_id = attempts.notification_id)",
             )
             .db()?;
         let mut out = Vec::with_capacity(ids.len());
@@ -511,6 +513,7 @@ impl CascadeTx for WriteTx<'_> {
                 created_at: r.get(10).db()?,
                 deadline: r.get(11).db()?,
                 via_hook: r.get(12).db()?,
+                fallback: r.get(15).db()?,
             });
         }
         Ok(out)
