@@ -1,6 +1,6 @@
 //! Herald's durable store: one trait in domain terms (`Store`), implemented
 //! on SQLite (the embedded default: one writer thread doing group commit)
-//! and, in a later step, PostgreSQL. Every state change of a cascade goes
+//! and PostgreSQL (many nodes on one database). Every state change of a cascade goes
 //! through here: the fact is recorded, `herald_core::decide` is run on the
 //! notification's recorded facts inside the same transaction, and its
 //! actions (new attempts, verdicts, status, wake time) are stored with it.
@@ -44,6 +44,7 @@
 
 pub mod cascade;
 pub mod flow;
+pub mod postgres;
 pub mod primitives;
 mod ready;
 mod sim_types;
@@ -286,7 +287,9 @@ pub struct Backend {
 }
 
 /// Opens the store a database URL names, running migrations.
-/// `sqlite://PATH` (created if missing); `postgres://` comes in its own step.
+/// `sqlite://PATH` (created if missing), or `postgres://…` /
+/// `postgresql://…` (one database shared by any number of nodes). Errors
+/// never show the URL's password.
 pub async fn open(url: &str) -> Result<Backend> {
     if url.starts_with("sqlite:") {
         let s = Arc::new(sqlite::SqliteStore::open(url).await?);
@@ -294,9 +297,16 @@ pub async fn open(url: &str) -> Result<Backend> {
             store: s.clone(),
             sim: Some(s),
         })
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let s = Arc::new(postgres::PgStore::open(url).await?);
+        Ok(Backend {
+            store: s.clone(),
+            sim: Some(s),
+        })
     } else {
         Err(StoreError::BadUrl(format!(
-            "{url}: use sqlite://PATH (PostgreSQL support is not built yet)"
+            "{}: use sqlite://PATH or postgres://USER@HOST/DATABASE",
+            postgres::redact_url(url)
         )))
     }
 }

@@ -1,0 +1,260 @@
+//! The PostgreSQL store, for many nodes on one database: a sqlx pool, each
+//! mutation of a cascade one short transaction running `crate::flow` over
+//! the primitives of `tx` (never held across a provider call), the plain
+//! reads and writes one statement each. Schema: `migrations-pg/`, applied
+//! on open (sqlx takes an advisory lock, so nodes starting together run
+//! them once). Claims and wake-ups take rows with `SKIP LOCKED`, so any
+//! number of workers share the due work; leases take back what a dead
+//! node held.
+
+mod codec;
+mod error;
+mod log;
+mod read;
+mod sim;
+mod tx;
+mod write;
+
+pub use error::redact_url;
+
+use crate::{
+    flow, Accepted, ClaimBudget, ClaimedAttempt, HookedIntegration, IncomingReceipt, Integration,
+    ListQuery, NewNotification, NotificationRecord, NotificationSummary, NotificationType,
+    OutboxQuery, Owner, ReceiptMatch, RecipientQuery, Result, Round, RoundDone, SendResult,
+    SimAnswer, SimMessage, SimReceiptDue, SimSend, SimStore, Store, StoreError, Tenant,
+};
+use error::{is_race, Db};
+use herald_core::{Audience, Channel, Millis};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tx::PgTx;
+
+/// The schema migrations, embedded in the binary.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-pg");
+
+/// Connections the pool opens at most, unless the caller says otherwise.
+pub const DEFAULT_POOL: u32 = 16;
+/// How long a caller waits for a free connection before `Unavailable`.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many times a transaction that lost a race (a deadlock between two
+/// nodes' batches) runs before the error goes to the caller.
+const RACE_TRIES: u32 = 4;
+
+/// Herald's store on a PostgreSQL database (or one schema of it).
+pub struct PgStore {
+    pool: PgPool,
+    /// Transactions committed.
+    commits: AtomicU64,
+    /// Transactions run again after losing a race.
+    retries: AtomicU64,
+}
+
+/// How to open a `PgStore` beyond its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgOptions {
+    /// Connections the pool opens at most.
+    pub max_connections: u32,
+    /// A schema to work in (created if missing); `None`: the URL's
+    /// `search_path` (from `options=-csearch_path=…`), else `public`.
+    pub schema: Option<String>,
+    /// Whether to run the migrations on open.
+    pub migrate: bool,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            max_connections: DEFAULT_POOL,
+            schema: None,
+            migrate: true,
+        }
+    }
+}
+
+/// Whether a schema name is safe to splice into SQL (it cannot be bound).
+fn valid_schema(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(StoreError::BadUrl(format!(
+            "{}: expected postgres://USER@HOST/DATABASE",
+            redact_url(url)
+        )));
+    }
+    let opts = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::BadUrl(format!("{}: {e}", redact_url(url))))?;
+    // Statements are logged at debug only: a slow-statement warning would
+    // print SQL on every busy second.
+    Ok(opts
+        .application_name("herald")
+        .log_statements(tracing::log::LevelFilter::Debug)
+        .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(1)))
+}
+
+impl PgStore {
+    /// Opens the database at `postgres://…` (or `postgresql://…`) and runs
+    /// the migrations.
+    pub async fn open(url: &str) -> Result<PgStore> {
+        PgStore::open_with(url, &PgOptions::default()).await
+    }
+
+    /// Opens the database, working in `schema` (created if missing): what
+    /// the tests use to give every run its own tables.
+    pub async fn open_in_schema(url: &str, schema: &str) -> Result<PgStore> {
+        let opts = PgOptions {
+            schema: Some(schema.to_string()),
+            ..PgOptions::default()
+        };
+        PgStore::open_with(url, &opts).await
+    }
+
+    /// Opens the database with `opts`.
+    pub async fn open_with(url: &str, opts: &PgOptions) -> Result<PgStore> {
+        let mut connect = connect_options(url)?;
+        if let Some(schema) = &opts.schema {
+            if !valid_schema(schema) {
+                return Err(StoreError::BadUrl(format!(
+                    "schema {schema:?}: use lower-case letters, digits and _"
+                )));
+            }
+            let mut conn = connect.connect().await.db()?;
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&mut conn)
+                .await
+                .db()?;
+            sqlx::Connection::close(conn).await.db()?;
+            connect = connect.options([("search_path", schema.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(connect)
+            .await
+            .db()?;
+        if opts.migrate {
+            MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        }
+        Ok(PgStore {
+            pool,
+            commits: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs the migrations (`herald migrate`); opening does it too unless
+    /// told not to.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    /// The pool, for tools and tests that look at the tables.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn begin(&self) -> Result<PgTx> {
+        Ok(PgTx {
+            tx: self.pool.begin().await.db()?,
+        })
+    }
+
+    /// Commits a transaction whose work gave `res`, or rolls it back.
+    async fn finish<T>(&self, tx: PgTx, res: Result<T>) -> Result<T> {
+        match res {
+            Ok(v) => {
+                tx.tx.commit().await.db()?;
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                Ok(v)
+            }
+            Err(e) => {
+                // Dropping would roll back too; this frees the connection
+                // for the retry at once.
+                let _ = tx.tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a failed transaction should run again (and counts it).
+    fn again(&self, e: &StoreError, tries: u32) -> bool {
+        let again = is_race(e) && tries < RACE_TRIES;
+        if again {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        again
+    }
+}
+
+/// Runs `$body` (which uses `$tx`, a `&mut PgTx`) in a transaction of
+/// `$store` and commits; a transaction that lost a race with another node
+/// (deadlock, serialization failure) runs again, a few times.
+macro_rules! in_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let mut t = $store.begin().await?;
+            let res = {
+                let $tx = &mut t;
+                $body
+            };
+            match $store.finish(t, res).await {
+                Err(e) if $store.again(&e, tries) => continue,
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Runs `$body` (which uses `$tx`, a `&mut PgTx`) inside a savepoint of
+/// the open transaction `$t`: its failure rolls back only its own writes,
+/// so one part of a round failing leaves the others to commit.
+macro_rules! part {
+    ($t:expr, |$tx:ident| $body:expr) => {{
+        match sqlx::query("SAVEPOINT part")
+            .execute(&mut *$t.tx)
+            .await
+            .db()
+        {
+            Err(e) => Err(e),
+            Ok(_) => {
+                let res = {
+                    let $tx = &mut $t;
+                    $body
+                };
+                let end = if res.is_ok() {
+                    "RELEASE SAVEPOINT part"
+                } else {
+                    "ROLLBACK TO SAVEPOINT part"
+                };
+                match sqlx::query(end).execute(&mut *$t.tx).await.db() {
+                    Ok(_) => res,
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }};
+}
+
+mod store;
