@@ -233,3 +233,48 @@ async fn pg_errors_hide_the_password() {
         Err(StoreError::BadUrl(_))
     ));
 }
+
+/// A notification accepted on one node wakes the dispatcher watching on
+/// another at once (`LISTEN/NOTIFY`), not after its sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_accept_on_one_node_wakes_another() {
+    on_nodes(2, |v| async move {
+        let wake = Arc::new(tokio::sync::Notify::new());
+        v[1].watch_wake(wake.clone()).await.unwrap();
+        let tenant = new_tenant(&*v[0]).await;
+        // Give the listener its connection; drop any wake it sent itself.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let quiet =
+            tokio::time::timeout(std::time::Duration::from_millis(300), wake.notified()).await;
+        assert!(quiet.is_err(), "woken with nothing accepted");
+        accept(&*v[0], notification(&tenant, plan(vec![email()]), T0)).await;
+        tokio::time::timeout(std::time::Duration::from_secs(5), wake.notified())
+            .await
+            .expect("the other node is woken");
+    })
+    .await;
+}
+
+/// A node started without migrating refuses a schema behind its build,
+/// saying what to run; after `migrate` it opens.
+#[tokio::test]
+async fn pg_no_migrate_needs_a_migrated_schema() {
+    let Some(url) = database_url() else { return };
+    let schema = fresh_schema();
+    let no_migrate = PgOptions {
+        schema: Some(schema.clone()),
+        migrate: false,
+        max_connections: 2,
+    };
+    let refused = PgStore::open_with(&url, &no_migrate).await;
+    let migrated = PgStore::open_in_schema(&url, &schema).await;
+    let reopened = PgStore::open_with(&url, &no_migrate).await;
+    drop_schema(&url, &schema).await;
+    match refused {
+        Err(StoreError::Migrate(msg)) => assert!(msg.contains("herald migrate"), "{msg}"),
+        Err(e) => panic!("expected a migration error, got {e}"),
+        Ok(_) => panic!("an empty schema opened without migrations"),
+    }
+    migrated.unwrap();
+    reopened.unwrap();
+}

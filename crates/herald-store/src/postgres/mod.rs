@@ -13,6 +13,7 @@ mod log;
 mod read;
 mod sim;
 mod tx;
+mod wake;
 mod write;
 
 pub use error::redact_url;
@@ -29,7 +30,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::ConnectOptions;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 use tx::PgTx;
 
 /// The schema migrations, embedded in the binary.
@@ -46,6 +50,13 @@ const RACE_TRIES: u32 = 4;
 /// Herald's store on a PostgreSQL database (or one schema of it).
 pub struct PgStore {
     pool: PgPool,
+    /// Marked after a commit that may have made work due at once; the
+    /// notifier tells the other nodes (see `wake`).
+    dirty: Arc<Notify>,
+    /// The `LISTEN/NOTIFY` channel of this schema's nodes.
+    channel: String,
+    /// The notifier and, once a dispatcher watches, the listener.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Transactions committed.
     commits: AtomicU64,
     /// Transactions run again after losing a race.
@@ -60,7 +71,8 @@ pub struct PgOptions {
     /// A schema to work in (created if missing); `None`: the URL's
     /// `search_path` (from `options=-csearch_path=…`), else `public`.
     pub schema: Option<String>,
-    /// Whether to run the migrations on open.
+    /// Whether to run the migrations on open; when not, opening fails
+    /// unless every migration of this build is applied.
     pub migrate: bool,
 }
 
@@ -146,9 +158,21 @@ impl PgStore {
                 .run(&pool)
                 .await
                 .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        } else {
+            check_migrated(&pool).await?;
         }
+        let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+            .fetch_one(&pool)
+            .await
+            .db()?;
+        let channel = wake::channel_of(&schema);
+        let dirty = Arc::new(Notify::new());
+        let notifier = wake::spawn_notifier(pool.clone(), channel.clone(), dirty.clone());
         Ok(PgStore {
             pool,
+            channel,
+            dirty,
+            tasks: Mutex::new(vec![notifier]),
             commits: AtomicU64::new(0),
             retries: AtomicU64::new(0),
         })
@@ -168,9 +192,22 @@ impl PgStore {
         &self.pool
     }
 
-    /// Closes every connection.
+    /// Closes every connection and stops the store's tasks.
     pub async fn close(&self) {
+        self.stop_tasks();
         self.pool.close().await;
+    }
+
+    fn stop_tasks(&self) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        for t in tasks.drain(..) {
+            t.abort();
+        }
+    }
+
+    /// Tells the other nodes (soon, once per burst) that work may be due.
+    fn mark_dirty(&self) {
+        self.dirty.notify_one();
     }
 
     async fn begin(&self) -> Result<PgTx> {
@@ -203,6 +240,34 @@ impl PgStore {
             self.retries.fetch_add(1, Ordering::Relaxed);
         }
         again
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.stop_tasks();
+    }
+}
+
+/// Fails unless every migration of this build is applied (for nodes
+/// started with `--no-migrate`, so an old schema is named, not met as an
+/// SQL error mid-cascade).
+async fn check_migrated(pool: &PgPool) -> Result<()> {
+    let applied: Vec<i64> =
+        match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await
+        {
+            Ok(v) => v,
+            Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42P01") => Vec::new(),
+            Err(e) => return Err(error::from_sqlx(e)),
+        };
+    match MIGRATOR.iter().find(|m| !applied.contains(&m.version)) {
+        Some(m) => Err(StoreError::Migrate(format!(
+            "migration {} ({}) is not applied: run `herald migrate`",
+            m.version, m.description
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -45,6 +45,17 @@ impl Store for PgStore {
         ]
     }
 
+    /// Wakes `wake` whenever any node (this one too) commits work that may
+    /// be due at once: one listening connection of the pool.
+    async fn watch_wake(&self, wake: std::sync::Arc<tokio::sync::Notify>) -> Result<()> {
+        let listener = super::wake::spawn_listener(self.pool.clone(), self.channel.clone(), wake);
+        self.tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(listener);
+        Ok(())
+    }
+
     // `recover_after_restart` keeps its default: the database is shared by
     // several nodes, so what was `sending` may be another node's work in
     // flight; leases take back what a dead node held.
@@ -125,7 +136,11 @@ impl Store for PgStore {
     }
 
     async fn accept_notification(&self, n: NewNotification) -> Result<Accepted> {
-        in_tx!(self, |tx| flow::accept(tx, &n).await)
+        let a = in_tx!(self, |tx| flow::accept(tx, &n).await)?;
+        if matches!(a, Accepted::Created(_)) {
+            self.mark_dirty();
+        }
+        Ok(a)
     }
 
     async fn get_notification(
@@ -159,11 +174,18 @@ impl Store for PgStore {
         if results.is_empty() {
             return Ok(());
         }
-        in_tx!(self, |tx| flow::record_results(tx, &results).await)
+        in_tx!(self, |tx| flow::record_results(tx, &results).await)?;
+        // A refusal may have started the next channel.
+        self.mark_dirty();
+        Ok(())
     }
 
     async fn record_receipt(&self, r: IncomingReceipt) -> Result<ReceiptMatch> {
-        in_tx!(self, |tx| flow::record_receipt(tx, &r).await)
+        let m = in_tx!(self, |tx| flow::record_receipt(tx, &r).await)?;
+        if matches!(m, ReceiptMatch::Recorded { .. }) {
+            self.mark_dirty();
+        }
+        Ok(m)
     }
 
     async fn wake_due(&self, now: Millis, limit: usize) -> Result<usize> {
