@@ -104,10 +104,14 @@ fn connect_options(url: &str) -> Result<PgConnectOptions> {
     }
     let opts = PgConnectOptions::from_str(url)
         .map_err(|e| StoreError::BadUrl(format!("{}: {e}", redact_url(url))))?;
+    // Sessions show as `herald` unless the URL names them.
+    let opts = match opts.get_application_name() {
+        Some(_) => opts,
+        None => opts.application_name("herald"),
+    };
     // Statements are logged at debug only: a slow-statement warning would
     // print SQL on every busy second.
     Ok(opts
-        .application_name("herald")
         .log_statements(tracing::log::LevelFilter::Debug)
         .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(1)))
 }
@@ -241,6 +245,45 @@ impl PgStore {
         }
         again
     }
+}
+
+/// Drops a schema and everything in it (tests and tools that made one
+/// with `open_in_schema`). Sessions whose `application_name` is the
+/// schema's name (a test server's) are ended first, so their open
+/// transactions cannot hold the drop up; others are waited for at most
+/// `lock_wait`.
+pub async fn drop_schema(url: &str, schema: &str, lock_wait: Duration) -> Result<()> {
+    if !valid_schema(schema) {
+        return Err(StoreError::BadUrl(format!("schema {schema:?}")));
+    }
+    let mut conn = connect_options(url)?.connect().await.db()?;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(schema)
+    .execute(&mut conn)
+    .await
+    .db()?;
+    sqlx::query(&format!("SET lock_timeout = {}", lock_wait.as_millis()))
+        .execute(&mut conn)
+        .await
+        .db()?;
+    // Drops of several schemas at once may deadlock on the catalogs: the
+    // loser tries again.
+    let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match sqlx::query(&drop).execute(&mut conn).await.db() {
+            Err(e) if is_race(&e) && tries < RACE_TRIES => {
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(tries))).await;
+            }
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    sqlx::Connection::close(conn).await.db()
 }
 
 impl Drop for PgStore {
