@@ -86,6 +86,12 @@ struct NodeArgs {
     /// node refuses a PostgreSQL schema behind its build.
     #[arg(long)]
     no_migrate: bool,
+    /// Seconds a claimed send is this node's before another node may take
+    /// it back (and send it again, with the same key): what a node killed
+    /// mid-send delays its sends by, at most. Sends are cut off well
+    /// before it.
+    #[arg(long, env = "HERALD_LEASE_S", default_value_t = 120, value_parser = clap::value_parser!(u32).range(5..=3600))]
+    lease_s: u32,
     /// The operator's admin token (for POST /v1/tenants).
     #[arg(long, env = "HERALD_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -225,7 +231,10 @@ async fn node(listen: String, a: NodeArgs, role: Role) -> anyhow::Result<()> {
         listen,
         database_url: a.db.database_url.clone(),
         admin_token: a.admin_token,
-        worker: WorkerConfig::default(),
+        worker: WorkerConfig {
+            lease_ms: i64::from(a.lease_s) * 1_000,
+            ..WorkerConfig::default()
+        },
         public_url: a.public_url,
         secret_key: a.secret_key,
         tls,

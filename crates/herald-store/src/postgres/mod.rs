@@ -137,17 +137,7 @@ impl PgStore {
     pub async fn open_with(url: &str, opts: &PgOptions) -> Result<PgStore> {
         let mut connect = connect_options(url)?;
         if let Some(schema) = &opts.schema {
-            if !valid_schema(schema) {
-                return Err(StoreError::BadUrl(format!(
-                    "schema {schema:?}: use lower-case letters, digits and _"
-                )));
-            }
-            let mut conn = connect.connect().await.db()?;
-            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-                .execute(&mut conn)
-                .await
-                .db()?;
-            sqlx::Connection::close(conn).await.db()?;
+            create_schema(url, schema).await?;
             connect = connect.options([("search_path", schema.as_str())]);
         }
         let pool = PgPoolOptions::new()
@@ -245,6 +235,22 @@ impl PgStore {
         }
         again
     }
+}
+
+/// Creates a schema if it does not exist (names: lower-case letters,
+/// digits and `_`).
+pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
+    if !valid_schema(schema) {
+        return Err(StoreError::BadUrl(format!(
+            "schema {schema:?}: use lower-case letters, digits and _"
+        )));
+    }
+    let mut conn = connect_options(url)?.connect().await.db()?;
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .execute(&mut conn)
+        .await
+        .db()?;
+    sqlx::Connection::close(conn).await.db()
 }
 
 /// Drops a schema and everything in it (tests and tools that made one

@@ -13,6 +13,7 @@ mod fuzz;
 mod helpers;
 mod integrations;
 mod isolation;
+mod nodes;
 mod notifications;
 mod providers;
 mod recipients;
