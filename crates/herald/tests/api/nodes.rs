@@ -163,7 +163,7 @@ fn email(i: usize) -> String {
 }
 
 fn failing(i: usize) -> bool {
-    i % 3 == 0
+    i.is_multiple_of(3)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
