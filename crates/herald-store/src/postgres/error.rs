@@ -24,7 +24,9 @@ pub(super) fn from_sqlx(e: sqlx::Error) -> StoreError {
         sqlx::Error::Database(d) => match d.code().as_deref() {
             Some("40001" | "40P01") => StoreError::Unavailable(format!("{RACE}: {e}")),
             Some(code) if retryable_state(code) => StoreError::Unavailable(e.to_string()),
-            Some("23505") => StoreError::Conflict(e.to_string()),
+            // The constraint's name and the taken values stay out of the
+            // answer: the callers that expect a taken key say which.
+            Some("23505") => StoreError::Conflict("a unique key is already taken".into()),
             _ => StoreError::Backend(e.to_string()),
         },
         sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => StoreError::Unavailable(e.to_string()),
