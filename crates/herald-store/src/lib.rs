@@ -1,6 +1,6 @@
 //! Herald's durable store: one trait in domain terms (`Store`), implemented
 //! on SQLite (the embedded default: one writer thread doing group commit)
-//! and, in a later step, PostgreSQL. Every state change of a cascade goes
+//! and PostgreSQL (many nodes on one database). Every state change of a cascade goes
 //! through here: the fact is recorded, `herald_core::decide` is run on the
 //! notification's recorded facts inside the same transaction, and its
 //! actions (new attempts, verdicts, status, wake time) are stored with it.
@@ -44,6 +44,7 @@
 
 pub mod cascade;
 pub mod flow;
+pub mod postgres;
 pub mod primitives;
 mod ready;
 mod sim_types;
@@ -122,6 +123,15 @@ pub trait Store: Send + Sync + 'static {
     /// by several nodes leaves this to the leases. Returns how many.
     async fn recover_after_restart(&self) -> Result<u64> {
         Ok(0)
+    }
+
+    /// Wakes `wake` whenever another node commits work that may be due at
+    /// once (PostgreSQL: `LISTEN/NOTIFY`), so a dispatcher starts it without
+    /// waiting for its sweep. A backend with one node per database has no
+    /// other node to hear from: the default does nothing.
+    async fn watch_wake(&self, wake: Arc<tokio::sync::Notify>) -> Result<()> {
+        let _ = wake;
+        Ok(())
     }
 
     /// Reads an operator setting (e.g. `admin_token_sha256`).
@@ -292,18 +302,80 @@ pub struct Backend {
     pub sim: Option<Arc<dyn SimStore>>,
 }
 
+/// How `open_with` opens a store beyond its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Run the migrations on open (SQLite always does: one node owns the
+    /// file); when not, a PostgreSQL schema behind this build is an error
+    /// that says to run `herald migrate`.
+    pub migrate: bool,
+    /// PostgreSQL: connections this node's pool opens at most.
+    pub max_connections: u32,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            migrate: true,
+            max_connections: postgres::DEFAULT_POOL,
+        }
+    }
+}
+
+/// Whether a database URL names PostgreSQL.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// Opens the store a database URL names, running migrations.
-/// `sqlite://PATH` (created if missing); `postgres://` comes in its own step.
+/// `sqlite://PATH` (created if missing), or `postgres://…` /
+/// `postgresql://…` (one database shared by any number of nodes). Errors
+/// never show the URL's password.
 pub async fn open(url: &str) -> Result<Backend> {
+    open_with(url, &OpenOptions::default()).await
+}
+
+/// Opens the store a database URL names, as `opts` say.
+pub async fn open_with(url: &str, opts: &OpenOptions) -> Result<Backend> {
     if url.starts_with("sqlite:") {
         let s = Arc::new(sqlite::SqliteStore::open(url).await?);
         Ok(Backend {
             store: s.clone(),
             sim: Some(s),
         })
+    } else if is_postgres_url(url) {
+        let pg = postgres::PgOptions {
+            migrate: opts.migrate,
+            max_connections: opts.max_connections,
+            schema: None,
+        };
+        let s = Arc::new(postgres::PgStore::open_with(url, &pg).await?);
+        Ok(Backend {
+            store: s.clone(),
+            sim: Some(s),
+        })
     } else {
         Err(StoreError::BadUrl(format!(
-            "{url}: use sqlite://PATH (PostgreSQL support is not built yet)"
+            "{}: use sqlite://PATH or postgres://USER@HOST/DATABASE",
+            postgres::redact_url(url)
         )))
+    }
+}
+
+/// Runs the migrations of the database a URL names (`herald migrate`) and
+/// closes it again.
+pub async fn migrate(url: &str) -> Result<()> {
+    if url.starts_with("sqlite:") {
+        sqlite::SqliteStore::open(url).await?.close().await;
+        Ok(())
+    } else if is_postgres_url(url) {
+        let pg = postgres::PgOptions {
+            max_connections: 1,
+            ..postgres::PgOptions::default()
+        };
+        postgres::PgStore::open_with(url, &pg).await?.close().await;
+        Ok(())
+    } else {
+        open(url).await.map(|_| ())
     }
 }

@@ -65,6 +65,26 @@ async fn sqlite_concurrent_accepts_group_commit() {
     );
 }
 
+/// SQLite is one node per file: the multi-node checks run with the same
+/// handle as every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_as_many_nodes() {
+    let (_dir, store) = fresh().await;
+    let store: Arc<dyn herald_store::Store> = Arc::new(store);
+    let nodes = || vec![store.clone(), store.clone(), store.clone()];
+    check_same_key_on_many_nodes(nodes()).await;
+    check_claimers_never_share(nodes()).await;
+    check_answer_and_receipt_on_two_nodes(nodes()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sim_outbox_as_many_nodes() {
+    let (_dir, store) = fresh().await;
+    let store = Arc::new(store);
+    let sim: Arc<dyn herald_store::SimStore> = store.clone();
+    check_sim_outbox_across_nodes(store, vec![sim.clone(), sim]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_answers_in_bulk() {
     let (_dir, store) = fresh().await;

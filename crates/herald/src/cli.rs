@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use herald::server::{self, ServeConfig};
+use herald::server::{self, Role, ServeConfig};
 use herald::service::App;
 use herald::worker::WorkerConfig;
 use serde_json::Value;
@@ -26,9 +26,20 @@ enum Command {
     /// Run the HTTP API and the delivery workers.
     ///
     /// Keeps everything in a SQLite file (herald.db in the working directory
-    /// by default), created on first start. When no admin token is given,
-    /// one is made on first start and printed once.
+    /// by default), created on first start; or, for many nodes, in one
+    /// PostgreSQL database (--database-url postgres://…). When no admin
+    /// token is given, one is made on first start and printed once.
     Serve(ServeArgs),
+    /// Run the delivery workers only, against a PostgreSQL database that
+    /// API nodes (`herald serve --no-workers`) write to. Listens for
+    /// /healthz and /metrics only.
+    Worker(WorkerArgs),
+    /// Apply the database migrations and exit (nodes also apply them on
+    /// start unless --no-migrate).
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Manage tenants (the businesses using this Herald).
     Tenants {
         #[command(subcommand)]
@@ -49,8 +60,38 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HERALD_LISTEN", default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Run the HTTP API only: `herald worker` processes (or other nodes)
+    /// send. PostgreSQL only.
+    #[arg(long)]
+    no_workers: bool,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// Address of /healthz and /metrics.
+    #[arg(long, env = "HERALD_LISTEN", default_value = "127.0.0.1:8081")]
+    listen: String,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+/// What every node (API or worker) is started with.
+#[derive(Debug, Args)]
+struct NodeArgs {
     #[command(flatten)]
     db: DbArgs,
+    /// Do not apply migrations on start (run `herald migrate` first): the
+    /// node refuses a PostgreSQL schema behind its build.
+    #[arg(long)]
+    no_migrate: bool,
+    /// Seconds a claimed send is this node's before another node may take
+    /// it back (and send it again, with the same key): what a node killed
+    /// mid-send delays its sends by, at most. Sends are cut off well
+    /// before it.
+    #[arg(long, env = "HERALD_LEASE_S", default_value_t = 120, value_parser = clap::value_parser!(u32).range(5..=3600))]
+    lease_s: u32,
     /// The operator's admin token (for POST /v1/tenants).
     #[arg(long, env = "HERALD_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -61,7 +102,8 @@ struct ServeArgs {
     /// The key that seals provider secrets at rest: 32 bytes as 64 hex
     /// digits or base64. When unset, a key file is made on first start
     /// beside the SQLite database (herald.db.secret-key, mode 0600); keep
-    /// it with the database's backups.
+    /// it with the database's backups. Required with PostgreSQL: every
+    /// node must have the same key.
     #[arg(long, env = "HERALD_SECRET_KEY", hide_env_values = true)]
     secret_key: Option<String>,
     /// A PEM file of certificates providers trust beside the built-in
@@ -72,13 +114,27 @@ struct ServeArgs {
 
 #[derive(Debug, Args)]
 struct DbArgs {
-    /// Where Herald keeps its data: sqlite://PATH or postgres://...
+    /// Where Herald keeps its data: sqlite://PATH or
+    /// postgres://USER:PASSWORD@HOST/DATABASE (a schema other than public:
+    /// ?options=-csearch_path%3DSCHEMA).
     #[arg(
         long,
         env = "HERALD_DATABASE_URL",
-        default_value = "sqlite://herald.db"
+        default_value = "sqlite://herald.db",
+        hide_env_values = true
     )]
     database_url: String,
+    /// PostgreSQL: connections this process opens at most (one of them
+    /// listens for other nodes' work).
+    #[arg(long, env = "HERALD_DATABASE_POOL", default_value_t = herald_store::postgres::DEFAULT_POOL)]
+    database_pool: u32,
+}
+
+impl DbArgs {
+    /// The URL fit to print (no password).
+    fn shown(&self) -> String {
+        herald_store::postgres::redact_url(&self.database_url)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,38 +196,71 @@ struct ShowArgs {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(a) => serve(a).await,
+        Command::Serve(a) => {
+            let role = if a.no_workers { Role::Api } else { Role::Serve };
+            node(a.listen, a.node, role).await
+        }
+        Command::Worker(a) => node(a.listen, a.node, Role::Worker).await,
+        Command::Migrate { db } => {
+            herald_store::migrate(&db.database_url)
+                .await
+                .with_context(|| format!("migrating {}", db.shown()))?;
+            println!("Migrations applied to {}", db.shown());
+            Ok(())
+        }
         Command::Tenants {
             command: TenantsCommand::Create { name, db },
-        } => create_tenant(&name, &db.database_url).await,
+        } => create_tenant(&name, &db).await,
         Command::Send(a) => send(a).await,
         Command::Show(a) => show(a).await,
     }
 }
 
-async fn serve(a: ServeArgs) -> anyhow::Result<()> {
+async fn node(listen: String, a: NodeArgs, role: Role) -> anyhow::Result<()> {
+    if role != Role::Serve && !herald_store::is_postgres_url(&a.db.database_url) {
+        bail!(
+            "separate API and worker processes need PostgreSQL (--database-url postgres://…); \
+             on SQLite one `herald serve` does both"
+        );
+    }
     let tls = match &a.tls_ca_file {
         Some(path) => herald::providers::tls::Roots::from_file(path)?,
         None => Default::default(),
     };
     let running = server::start(ServeConfig {
-        listen: a.listen,
+        listen,
         database_url: a.db.database_url.clone(),
         admin_token: a.admin_token,
-        worker: WorkerConfig::default(),
+        worker: WorkerConfig {
+            lease_ms: i64::from(a.lease_s) * 1_000,
+            ..WorkerConfig::default()
+        },
         public_url: a.public_url,
         secret_key: a.secret_key,
         tls,
+        role,
+        open: herald_store::OpenOptions {
+            migrate: !a.no_migrate,
+            max_connections: a.db.database_pool,
+        },
     })
     .await?;
     if let Some(token) = &running.new_admin_token {
         println!("Admin token (shown once; set HERALD_ADMIN_TOKEN to choose your own): {token}");
     }
+    let what = match role {
+        Role::Serve => "API and workers",
+        Role::Api => "API only",
+        Role::Worker => "workers only; /healthz and /metrics",
+    };
     println!(
-        "Herald listening on http://{} (data: {})",
-        running.addr, a.db.database_url
+        "Herald listening on http://{} ({what}; data: {})",
+        running.addr,
+        a.db.shown()
     );
-    println!("Console: http://{}/", running.addr);
+    if role != Role::Worker {
+        println!("Console: http://{}/", running.addr);
+    }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate() => {}
@@ -196,10 +285,10 @@ async fn terminate() {
     std::future::pending().await
 }
 
-async fn create_tenant(name: &str, url: &str) -> anyhow::Result<()> {
-    let store = herald_store::open(url)
+async fn create_tenant(name: &str, db: &DbArgs) -> anyhow::Result<()> {
+    let store = herald_store::open(&db.database_url)
         .await
-        .with_context(|| format!("opening {url}"))?
+        .with_context(|| format!("opening {}", db.shown()))?
         .store;
     let app = App::new(store, herald::providers::Registry::default());
     let (tenant, key) = app.create_tenant(name).await?;

@@ -13,6 +13,27 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// What a node runs: any number of each may share one PostgreSQL (on
+/// SQLite, one `Serve` per file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The HTTP API and the delivery workers (`herald serve`).
+    Serve,
+    /// The HTTP API only (`herald serve --no-workers`): triggers and
+    /// receipts are taken here, other nodes' workers send.
+    Api,
+    /// The delivery workers only (`herald worker`), with `/healthz` and
+    /// `/metrics` on the listen address.
+    Worker,
+}
+
+impl Role {
+    /// Whether the node runs the dispatcher and the simulator's receipts.
+    pub fn works(self) -> bool {
+        matches!(self, Role::Serve | Role::Worker)
+    }
+}
+
 /// What `serve` needs.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -33,6 +54,10 @@ pub struct ServeConfig {
     pub secret_key: Option<String>,
     /// Certificates providers trust beside the built-in roots.
     pub tls: crate::providers::tls::Roots,
+    /// What this node runs.
+    pub role: Role,
+    /// How the store is opened (migrations, pool size).
+    pub open: herald_store::OpenOptions,
 }
 
 impl ServeConfig {
@@ -46,6 +71,8 @@ impl ServeConfig {
             public_url: None,
             secret_key: None,
             tls: Default::default(),
+            role: Role::Serve,
+            open: herald_store::OpenOptions::default(),
         }
     }
 }
@@ -64,18 +91,31 @@ pub struct Running {
 
 /// Opens the store, starts the workers and the HTTP server.
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
-    let backend = herald_store::open(&cfg.database_url)
-        .await
-        .with_context(|| format!("opening the store at {}", cfg.database_url))?;
-    let store = backend.store;
-    let requeued = store
-        .recover_after_restart()
-        .await
-        .context("recovering in-flight work")?;
-    if requeued > 0 {
-        tracing::info!(
-            "{requeued} attempts that were in flight at the last stop go out again with their keys"
+    let shown_url = herald_store::postgres::redact_url(&cfg.database_url);
+    let shared = herald_store::is_postgres_url(&cfg.database_url);
+    if shared && cfg.secret_key.is_none() {
+        // A key file per node would seal each node's secrets with its own
+        // key: the others could not read them.
+        anyhow::bail!(
+            "set HERALD_SECRET_KEY (or --secret-key) with PostgreSQL: every node sharing \
+             the database must seal provider secrets with the same key"
         );
+    }
+    let backend = herald_store::open_with(&cfg.database_url, &cfg.open)
+        .await
+        .with_context(|| format!("opening the store at {shown_url}"))?;
+    let store = backend.store;
+    if cfg.role.works() {
+        let requeued = store
+            .recover_after_restart()
+            .await
+            .context("recovering in-flight work")?;
+        if requeued > 0 {
+            tracing::info!(
+                "{requeued} attempts that were in flight at the last stop go out again with \
+                 their keys"
+            );
+        }
     }
     let sealer = match &cfg.secret_key {
         Some(k) => Sealer::from_key(k).context("HERALD_SECRET_KEY")?,
@@ -106,40 +146,57 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         tls: cfg.tls.clone(),
     };
     let app = App::with_sim(store.clone(), backend.sim.clone(), providers, env);
-    let new_admin_token = app
-        .ensure_admin_token(cfg.admin_token.as_deref())
-        .await
-        .context("setting up the admin token")?;
+    // A worker takes no operator calls: it neither makes nor prints a
+    // token (an API node does).
+    let new_admin_token = match (cfg.role, cfg.admin_token.as_deref()) {
+        (Role::Worker, None) => None,
+        (_, configured) => app
+            .ensure_admin_token(configured)
+            .await
+            .context("setting up the admin token")?,
+    };
     let (shutdown, rx) = watch::channel(false);
 
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(worker::run(
-        app.clone(),
-        cfg.worker.clone(),
-        rx.clone(),
-    )));
-    if let Some(sim_store) = backend.sim {
-        tasks.push(tokio::spawn(simulator::run_receipts(
-            Arc::downgrade(&app),
-            sim_store,
-            receipts_wake,
+    if cfg.role.works() {
+        // Work committed by other nodes (a trigger on an API node, a
+        // receipt at any node) wakes this dispatcher at once.
+        store
+            .watch_wake(app.work.clone())
+            .await
+            .context("listening for other nodes' work")?;
+        tasks.push(tokio::spawn(worker::run(
+            app.clone(),
+            cfg.worker.clone(),
             rx.clone(),
         )));
+        if let Some(sim_store) = backend.sim {
+            tasks.push(tokio::spawn(simulator::run_receipts(
+                Arc::downgrade(&app),
+                sim_store,
+                receipts_wake,
+                rx.clone(),
+            )));
+        }
+        // Clients that keep a link of their own (SMPP) are opened now:
+        // receipts owed for messages sent before a restart arrive only on
+        // such a link.
+        {
+            let app = app.clone();
+            tasks.push(tokio::spawn(async move { app.open_links().await }));
+        }
+        if let Some(pushed) = app.take_pushed_receipts() {
+            tasks.push(tokio::spawn(run_pushed_receipts(
+                Arc::downgrade(&app),
+                pushed,
+                rx.clone(),
+            )));
+        }
     }
-    // Clients that keep a link of their own (SMPP) are opened now: receipts
-    // owed for messages sent before a restart arrive only on such a link.
-    {
-        let app = app.clone();
-        tasks.push(tokio::spawn(async move { app.open_links().await }));
-    }
-    if let Some(pushed) = app.take_pushed_receipts() {
-        tasks.push(tokio::spawn(run_pushed_receipts(
-            Arc::downgrade(&app),
-            pushed,
-            rx.clone(),
-        )));
-    }
-    let router = crate::api::router(app.clone());
+    let router = match cfg.role {
+        Role::Serve | Role::Api => crate::api::router(app.clone()),
+        Role::Worker => health_router(app.clone()),
+    };
     let mut http_rx = rx.clone();
     tasks.push(tokio::spawn(async move {
         let stop = async move {
@@ -159,6 +216,15 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         shutdown,
         tasks,
     })
+}
+
+/// A worker node's HTTP surface: only what monitoring asks.
+fn health_router(app: Arc<App>) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/healthz", get(crate::api::health::healthz))
+        .route("/metrics", get(crate::api::health::metrics))
+        .with_state(app)
 }
 
 /// How often a pushed receipt that matched no message yet is tried again

@@ -1,18 +1,21 @@
 //! The storage conformance suite: checks every `Store` backend must pass.
 //! Each `check_*` takes a `&dyn Store` (or an `Arc<dyn Store>` when it
-//! spawns tasks) on a fresh, empty database, so any backend's test file can
-//! run them with `mod conformance;`.
+//! spawns tasks, or a `Vec<Arc<dyn Store>>` of several nodes' handles to
+//! one database) on a fresh, empty database, so any backend's test file
+//! can run them with `mod conformance;`.
 
 #![allow(dead_code)]
 
 mod bulk;
 mod cascade;
 mod config;
+mod nodes;
 mod sim;
 
 pub use bulk::*;
 pub use cascade::*;
 pub use config::*;
+pub use nodes::*;
 pub use sim::*;
 
 use herald_core::{

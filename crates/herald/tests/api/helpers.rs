@@ -1,5 +1,9 @@
 //! What every test needs: a real Herald on a port-0 listener over a fresh
 //! SQLite file, and a small HTTP client that speaks API.md and nothing else.
+//!
+//! With `HERALD_TEST_E2E_DATABASE_URL=postgres://…` set, every test server
+//! runs on PostgreSQL instead, in a fresh schema of its own (dropped when
+//! the test ends).
 
 use herald::server::{self, Running, ServeConfig};
 use herald::worker::WorkerConfig;
@@ -41,6 +45,62 @@ pub struct TestApp {
     api: Api,
     _running: Running,
     _dir: TempDir,
+    _schema: Option<Schema>,
+}
+
+/// The env var that puts the test servers on PostgreSQL.
+const E2E_DATABASE: &str = "HERALD_TEST_E2E_DATABASE_URL";
+
+/// A test's PostgreSQL schema, dropped with it.
+struct Schema {
+    url: String,
+    name: String,
+}
+
+impl Schema {
+    /// A fresh, migrated schema, and the URL of a server working in it.
+    async fn create(url: &str) -> (Schema, String) {
+        let name = format!("herald_e2e_{}", uuid::Uuid::now_v7().simple());
+        herald_store::postgres::PgStore::open_in_schema(url, &name)
+            .await
+            .expect("a test schema")
+            .close()
+            .await;
+        let sep = if url.contains('?') { '&' } else { '?' };
+        // Named after the schema, so the drop can end the server's sessions.
+        let in_schema = format!("{url}{sep}options=-csearch_path%3D{name}&application_name={name}");
+        (
+            Schema {
+                url: url.to_string(),
+                name,
+            },
+            in_schema,
+        )
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        // On a thread of its own with its own runtime: this runs inside the
+        // test's runtime, which cannot be blocked on. The server still runs
+        // (its tasks wait on this runtime): its sessions are ended first.
+        let (url, name) = (self.url.clone(), self.name.clone());
+        let done = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            rt.block_on(herald_store::postgres::drop_schema(
+                &url,
+                &name,
+                Duration::from_secs(5),
+            ))
+        })
+        .join();
+        if !matches!(done, Ok(Ok(()))) {
+            eprintln!("test schema {} was not dropped: {done:?}", self.name);
+        }
+    }
 }
 
 impl Deref for TestApp {
@@ -62,6 +122,13 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut ServeConfig)) -> TestApp {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("herald.db");
     let mut cfg = ServeConfig::new(format!("sqlite://{}", path.display()));
+    let mut schema = None;
+    if let Ok(url) = std::env::var(E2E_DATABASE) {
+        let (s, in_schema) = Schema::create(&url).await;
+        schema = Some(s);
+        cfg.database_url = in_schema;
+        cfg.secret_key = Some("ab".repeat(32));
+    }
     cfg.admin_token = Some(ADMIN_TOKEN.into());
     cfg.worker = WorkerConfig::default();
     change(&mut cfg);
@@ -71,6 +138,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut ServeConfig)) -> TestApp {
         api,
         _running: running,
         _dir: dir,
+        _schema: schema,
     }
 }
 

@@ -14,6 +14,7 @@ mod fuzz;
 mod helpers;
 mod integrations;
 mod isolation;
+mod nodes;
 mod notifications;
 mod providers;
 mod recipients;

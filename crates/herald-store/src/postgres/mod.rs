@@ -1,0 +1,374 @@
+//! The PostgreSQL store, for many nodes on one database: a sqlx pool, each
+//! mutation of a cascade one short transaction running `crate::flow` over
+//! the primitives of `tx` (never held across a provider call), the plain
+//! reads and writes one statement each. Schema: `migrations-pg/`, applied
+//! on open (sqlx takes an advisory lock, so nodes starting together run
+//! them once). Claims and wake-ups take rows with `SKIP LOCKED`, so any
+//! number of workers share the due work; leases take back what a dead
+//! node held.
+
+mod codec;
+mod error;
+mod log;
+mod read;
+mod sim;
+mod tx;
+mod wake;
+mod write;
+
+pub use error::redact_url;
+
+use crate::{
+    flow, Accepted, ClaimBudget, ClaimedAttempt, HookedIntegration, IncomingReceipt, Integration,
+    ListQuery, NewNotification, NotificationRecord, NotificationSummary, NotificationType,
+    OutboxQuery, Owner, ReceiptMatch, RecipientQuery, Result, Round, RoundDone, SendResult,
+    SimAnswer, SimMessage, SimReceiptDue, SimSend, SimStore, Store, StoreError, Tenant,
+};
+use error::{is_race, Db};
+use herald_core::{Audience, Channel, Millis};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::ConnectOptions;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tx::PgTx;
+
+/// The schema migrations, embedded in the binary.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations-pg");
+
+/// Connections the pool opens at most, unless the caller says otherwise.
+pub const DEFAULT_POOL: u32 = 16;
+/// How long a caller waits for a free connection before `Unavailable`.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many times a transaction that lost a race (a deadlock between two
+/// nodes' batches) runs before the error goes to the caller.
+const RACE_TRIES: u32 = 4;
+
+/// Herald's store on a PostgreSQL database (or one schema of it).
+pub struct PgStore {
+    pool: PgPool,
+    /// Marked after a commit that may have made work due at once; the
+    /// notifier tells the other nodes (see `wake`).
+    dirty: Arc<Notify>,
+    /// The `LISTEN/NOTIFY` channel of this schema's nodes.
+    channel: String,
+    /// The notifier and, once a dispatcher watches, the listener.
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Transactions committed.
+    commits: AtomicU64,
+    /// Transactions run again after losing a race.
+    retries: AtomicU64,
+}
+
+/// How to open a `PgStore` beyond its URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgOptions {
+    /// Connections the pool opens at most.
+    pub max_connections: u32,
+    /// A schema to work in (created if missing); `None`: the URL's
+    /// `search_path` (from `options=-csearch_path=…`), else `public`.
+    pub schema: Option<String>,
+    /// Whether to run the migrations on open; when not, opening fails
+    /// unless every migration of this build is applied.
+    pub migrate: bool,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            max_connections: DEFAULT_POOL,
+            schema: None,
+            migrate: true,
+        }
+    }
+}
+
+/// Whether a schema name is safe to splice into SQL (it cannot be bound).
+fn valid_schema(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+fn connect_options(url: &str) -> Result<PgConnectOptions> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(StoreError::BadUrl(format!(
+            "{}: expected postgres://USER@HOST/DATABASE",
+            redact_url(url)
+        )));
+    }
+    let opts = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::BadUrl(format!("{}: {e}", redact_url(url))))?;
+    // Sessions show as `herald` unless the URL names them.
+    let opts = match opts.get_application_name() {
+        Some(_) => opts,
+        None => opts.application_name("herald"),
+    };
+    // Statements are logged at debug only: a slow-statement warning would
+    // print SQL on every busy second.
+    Ok(opts
+        .log_statements(tracing::log::LevelFilter::Debug)
+        .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(1)))
+}
+
+impl PgStore {
+    /// Opens the database at `postgres://…` (or `postgresql://…`) and runs
+    /// the migrations.
+    pub async fn open(url: &str) -> Result<PgStore> {
+        PgStore::open_with(url, &PgOptions::default()).await
+    }
+
+    /// Opens the database, working in `schema` (created if missing): what
+    /// the tests use to give every run its own tables.
+    pub async fn open_in_schema(url: &str, schema: &str) -> Result<PgStore> {
+        let opts = PgOptions {
+            schema: Some(schema.to_string()),
+            ..PgOptions::default()
+        };
+        PgStore::open_with(url, &opts).await
+    }
+
+    /// Opens the database with `opts`.
+    pub async fn open_with(url: &str, opts: &PgOptions) -> Result<PgStore> {
+        let mut connect = connect_options(url)?;
+        if let Some(schema) = &opts.schema {
+            create_schema(url, schema).await?;
+            connect = connect.options([("search_path", schema.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(opts.max_connections.max(1))
+            .min_connections(1)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(connect)
+            .await
+            .db()?;
+        if opts.migrate {
+            MIGRATOR
+                .run(&pool)
+                .await
+                .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        } else {
+            check_migrated(&pool).await?;
+        }
+        let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+            .fetch_one(&pool)
+            .await
+            .db()?;
+        let channel = wake::channel_of(&schema);
+        let dirty = Arc::new(Notify::new());
+        let notifier = wake::spawn_notifier(pool.clone(), channel.clone(), dirty.clone());
+        Ok(PgStore {
+            pool,
+            channel,
+            dirty,
+            tasks: Mutex::new(vec![notifier]),
+            commits: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs the migrations (`herald migrate`); opening does it too unless
+    /// told not to.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    /// The pool, for tools and tests that look at the tables.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes every connection and stops the store's tasks.
+    pub async fn close(&self) {
+        self.stop_tasks();
+        self.pool.close().await;
+    }
+
+    fn stop_tasks(&self) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(|p| p.into_inner());
+        for t in tasks.drain(..) {
+            t.abort();
+        }
+    }
+
+    /// Tells the other nodes (soon, once per burst) that work may be due.
+    fn mark_dirty(&self) {
+        self.dirty.notify_one();
+    }
+
+    async fn begin(&self) -> Result<PgTx> {
+        Ok(PgTx {
+            tx: self.pool.begin().await.db()?,
+        })
+    }
+
+    /// Commits a transaction whose work gave `res`, or rolls it back.
+    async fn finish<T>(&self, tx: PgTx, res: Result<T>) -> Result<T> {
+        match res {
+            Ok(v) => {
+                tx.tx.commit().await.db()?;
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                Ok(v)
+            }
+            Err(e) => {
+                // Dropping would roll back too; this frees the connection
+                // for the retry at once.
+                let _ = tx.tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether a failed transaction should run again (and counts it).
+    fn again(&self, e: &StoreError, tries: u32) -> bool {
+        let again = is_race(e) && tries < RACE_TRIES;
+        if again {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        again
+    }
+}
+
+/// Creates a schema if it does not exist (names: lower-case letters,
+/// digits and `_`).
+pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
+    if !valid_schema(schema) {
+        return Err(StoreError::BadUrl(format!(
+            "schema {schema:?}: use lower-case letters, digits and _"
+        )));
+    }
+    let mut conn = connect_options(url)?.connect().await.db()?;
+    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+        .execute(&mut conn)
+        .await
+        .db()?;
+    sqlx::Connection::close(conn).await.db()
+}
+
+/// Drops a schema and everything in it (tests and tools that made one
+/// with `open_in_schema`). Sessions whose `application_name` is the
+/// schema's name (a test server's) are ended first, so their open
+/// transactions cannot hold the drop up; others are waited for at most
+/// `lock_wait`.
+pub async fn drop_schema(url: &str, schema: &str, lock_wait: Duration) -> Result<()> {
+    if !valid_schema(schema) {
+        return Err(StoreError::BadUrl(format!("schema {schema:?}")));
+    }
+    let mut conn = connect_options(url)?.connect().await.db()?;
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(schema)
+    .execute(&mut conn)
+    .await
+    .db()?;
+    sqlx::query(&format!("SET lock_timeout = {}", lock_wait.as_millis()))
+        .execute(&mut conn)
+        .await
+        .db()?;
+    // Drops of several schemas at once may deadlock on the catalogs: the
+    // loser tries again.
+    let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match sqlx::query(&drop).execute(&mut conn).await.db() {
+            Err(e) if is_race(&e) && tries < RACE_TRIES => {
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(tries))).await;
+            }
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    sqlx::Connection::close(conn).await.db()
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.stop_tasks();
+    }
+}
+
+/// Fails unless every migration of this build is applied (for nodes
+/// started with `--no-migrate`, so an old schema is named, not met as an
+/// SQL error mid-cascade).
+async fn check_migrated(pool: &PgPool) -> Result<()> {
+    let applied: Vec<i64> =
+        match sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await
+        {
+            Ok(v) => v,
+            Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42P01") => Vec::new(),
+            Err(e) => return Err(error::from_sqlx(e)),
+        };
+    match MIGRATOR.iter().find(|m| !applied.contains(&m.version)) {
+        Some(m) => Err(StoreError::Migrate(format!(
+            "migration {} ({}) is not applied: run `herald migrate`",
+            m.version, m.description
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Runs `$body` (which uses `$tx`, a `&mut PgTx`) in a transaction of
+/// `$store` and commits; a transaction that lost a race with another node
+/// (deadlock, serialization failure) runs again, a few times.
+macro_rules! in_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {{
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            let mut t = $store.begin().await?;
+            let res = {
+                let $tx = &mut t;
+                $body
+            };
+            match $store.finish(t, res).await {
+                Err(e) if $store.again(&e, tries) => continue,
+                other => break other,
+            }
+        }
+    }};
+}
+
+/// Runs `$body` (which uses `$tx`, a `&mut PgTx`) inside a savepoint of
+/// the open transaction `$t`: its failure rolls back only its own writes,
+/// so one part of a round failing leaves the others to commit.
+macro_rules! part {
+    ($t:expr, |$tx:ident| $body:expr) => {{
+        match sqlx::query("SAVEPOINT part")
+            .execute(&mut *$t.tx)
+            .await
+            .db()
+        {
+            Err(e) => Err(e),
+            Ok(_) => {
+                let res = {
+                    let $tx = &mut $t;
+                    $body
+                };
+                let end = if res.is_ok() {
+                    "RELEASE SAVEPOINT part"
+                } else {
+                    "ROLLBACK TO SAVEPOINT part"
+                };
+                match sqlx::query(end).execute(&mut *$t.tx).await.db() {
+                    Ok(_) => res,
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }};
+}
+
+mod store;

@@ -1,0 +1,565 @@
+//! PostgreSQL's implementation of the cascade primitives, inside one
+//! transaction of the pool (READ COMMITTED). sqlx prepares each statement
+//! once per connection and keeps it. Many nodes run these at once, so:
+//! - a decision locks its notification first (`load_notification` takes
+//!   `FOR NO KEY UPDATE`): two nodes moving one cascade (a receipt here, a
+//!   send answer there) decide one after the other, the second on every
+//!   fact the first committed;
+//! - the claim and the wake take their rows with `SKIP LOCKED`, so nodes
+//!   share due work instead of queueing behind each other, and the claim's
+//!   `UPDATE` re-checks that each row is still due;
+//! - uniqueness (idempotency keys, one attempt per channel, route and
+//!   address, one receipt per kind) rests on unique indexes with
+//!   `ON CONFLICT DO NOTHING`, which wait for a concurrent insert of the
+//!   same key to commit and then do nothing.
+//!
+//! `NO KEY UPDATE` rather than `UPDATE` locks: they do not block the
+//! foreign-key checks of concurrent inserts (an attempt of the
+//! notification, a receipt of the attempt).
+
+use super::codec::{col, col_attempt_status, col_channel, col_enum, col_json, col_u32, col_usize};
+use super::codec::{int, to_json};
+use super::error::{from_sqlx, is_unique_violation, Db};
+use crate::cascade::{NewAttempt, Step};
+use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
+use crate::{
+    AttemptRecord, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord, Result,
+    SendOutcome, SendResult, StoreError,
+};
+use herald_core::{Channel, Millis, Rendered};
+use sqlx::postgres::{PgRow, Postgres};
+
+/// One transaction on the pool.
+pub(super) struct PgTx {
+    /// The open transaction.
+    pub tx: sqlx::Transaction<'static, Postgres>,
+}
+
+const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr,
+        a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
+        a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
+        r.delivered AS r_delivered, r.at AS r_at, r.late AS r_late, r.error AS r_error
+    FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
+    WHERE a.notification_id = $1
+    ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
+
+/// Adds one row of `ATTEMPTS_OF` to `out`: a new attempt, or one more
+/// receipt of the last one (rows come ordered by attempt, then receipt).
+pub(super) fn push_attempt_row(out: &mut Vec<AttemptRecord>, r: &PgRow) -> Result<()> {
+    let id: &str = col(r, "id")?;
+    if out.last().is_none_or(|a| a.id != id) {
+        out.push(AttemptRecord {
+            id: id.to_string(),
+            channel_idx: col_usize(r, "channel_idx")?,
+            channel: col_channel(r, "channel")?,
+            route: col(r, "route")?,
+            to: col(r, "to_addr")?,
+            idempotency_key: col(r, "idempotency_key")?,
+            provider_message_id: col(r, "provider_message_id")?,
+            status: col_attempt_status(r, "status")?,
+            error: col(r, "error")?,
+            unreachable: col(r, "unreachable")?,
+            requests: col_u32(r, "requests")?,
+            created_at: col(r, "created_at")?,
+            deadline: col(r, "deadline")?,
+            sent_at: col(r, "sent_at")?,
+            answered_at: col(r, "answered_at")?,
+            cost_micros: col(r, "cost_micros")?,
+            receipts: Vec::new(),
+        });
+    }
+    let at: Option<Millis> = col(r, "r_at")?;
+    if let (Some(at), Some(a)) = (at, out.last_mut()) {
+        let delivered: Option<bool> = col(r, "r_delivered")?;
+        let late: Option<bool> = col(r, "r_late")?;
+        a.receipts.push(ReceiptRecord {
+            delivered: delivered.unwrap_or(false),
+            at,
+            late: late.unwrap_or(false),
+            error: col(r, "r_error")?,
+        });
+    }
+    Ok(())
+}
+
+/// Every attempt of a notification, oldest first, with its receipts.
+pub(super) async fn attempts_of(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+) -> Result<Vec<AttemptRecord>> {
+    let rows = sqlx::query(ATTEMPTS_OF)
+        .bind(id)
+        .fetch_all(conn)
+        .await
+        .db()?;
+    let mut out: Vec<AttemptRecord> = Vec::with_capacity(rows.len());
+    for r in &rows {
+        push_attempt_row(&mut out, r)?;
+    }
+    Ok(out)
+}
+
+impl PgTx {
+    async fn attempt_by(
+        &mut self,
+        sql: &str,
+        value: &str,
+        hook: &str,
+    ) -> Result<Option<AttemptRef>> {
+        let row = sqlx::query(sql)
+            .bind(value)
+            .bind(hook)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .db()?;
+        row.map(|r| {
+            Ok(AttemptRef {
+                id: col(&r, "id")?,
+                notification_id: col(&r, "notification_id")?,
+                deadline: col(&r, "deadline")?,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// The columns of an answer: status, provider message id, error,
+/// unreachable, next try, cost.
+type AnswerCols<'a> = (
+    &'static str,
+    Option<&'a str>,
+    Option<&'a str>,
+    bool,
+    Option<Millis>,
+    Option<i64>,
+);
+
+fn answer_cols(outcome: &SendOutcome) -> AnswerCols<'_> {
+    match outcome {
+        SendOutcome::Accepted {
+            provider_message_id,
+            cost_micros,
+        } => (
+            "accepted",
+            provider_message_id.as_deref(),
+            None,
+            false,
+            None,
+            *cost_micros,
+        ),
+        SendOutcome::Refused { error, unreachable } => {
+            ("refused", None, Some(error), *unreachable, None, None)
+        }
+        SendOutcome::Retry { error, next_try_at } => {
+            ("queued", None, Some(error), false, Some(*next_try_at), None)
+        }
+        SendOutcome::GaveUp { error } => ("gave_up", None, Some(error), false, None, None),
+    }
+}
+
+impl CascadeTx for PgTx {
+    async fn insert_notification(&mut self, n: &NewNotification, step: &Step) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
+                 data, idempotency_key, request_sha256, status, plan, rendered, verdicts,
+                 wake_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+        )
+        .bind(&n.id)
+        .bind(&n.tenant_id)
+        .bind(&n.type_key)
+        .bind(n.audience.as_str())
+        .bind(&n.recipient_id)
+        .bind(to_json(&n.data)?)
+        .bind(n.idempotency_key.as_deref())
+        .bind(&n.request_sha256)
+        .bind(step.status.as_str())
+        .bind(to_json(&n.plan)?)
+        .bind(to_json(&n.rendered)?)
+        .bind(&step.verdicts_json)
+        .bind(step.wake_at)
+        .bind(n.created_at)
+        .execute(&mut *self.tx)
+        .await;
+        match done {
+            Ok(r) => Ok(r.rows_affected() > 0),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(
+                "a notification with this id already exists".into(),
+            )),
+            Err(e) => Err(from_sqlx(e)),
+        }
+    }
+
+    async fn notification_by_key(
+        &mut self,
+        tenant_id: &str,
+        key: &str,
+    ) -> Result<Option<(String, String)>> {
+        let row = sqlx::query(
+            "SELECT id, request_sha256 FROM notifications
+             WHERE tenant_id = $1 AND idempotency_key = $2",
+        )
+        .bind(tenant_id)
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .db()?;
+        row.map(|r| Ok((col(&r, "id")?, col(&r, "request_sha256")?)))
+            .transpose()
+    }
+
+    async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
+        // The lock orders the decisions of one notification across nodes.
+        let head = sqlx::query(
+            "SELECT tenant_id, plan FROM notifications WHERE id = $1 FOR NO KEY UPDATE",
+        )
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .db()?;
+        let Some(head) = head else {
+            return Ok(None);
+        };
+        Ok(Some(Loaded {
+            tenant_id: col(&head, "tenant_id")?,
+            plan: col_json(&head, "plan")?,
+            attempts: attempts_of(&mut self.tx, id).await?,
+        }))
+    }
+
+    async fn load_rendered(&mut self, id: &str) -> Result<Vec<Option<Rendered>>> {
+        let row = sqlx::query("SELECT rendered FROM notifications WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .db()?
+            .ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))?;
+        col_json(&row, "rendered")
+    }
+
+    async fn write_step(&mut self, id: &str, step: &Step, now: Millis) -> Result<()> {
+        sqlx::query(
+            "UPDATE notifications SET verdicts = $2, status = $3, wake_at = $4,
+                 updated_at = GREATEST(updated_at, $5)
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&step.verdicts_json)
+        .bind(step.status.as_str())
+        .bind(step.wake_at)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn insert_attempts(
+        &mut self,
+        notification_id: &str,
+        tenant_id: &str,
+        attempts: &[NewAttempt],
+    ) -> Result<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        // One statement for all of them: arrays, one per column.
+        let mut ids = Vec::with_capacity(attempts.len());
+        let mut idx = Vec::with_capacity(attempts.len());
+        let mut channels = Vec::with_capacity(attempts.len());
+        let mut routes = Vec::with_capacity(attempts.len());
+        let mut tos = Vec::with_capacity(attempts.len());
+        let mut keys = Vec::with_capacity(attempts.len());
+        let mut created = Vec::with_capacity(attempts.len());
+        let mut deadlines = Vec::with_capacity(attempts.len());
+        let mut next = Vec::with_capacity(attempts.len());
+        let mut subjects = Vec::with_capacity(attempts.len());
+        let mut titles = Vec::with_capacity(attempts.len());
+        let mut bodies = Vec::with_capacity(attempts.len());
+        for a in attempts {
+            ids.push(a.id.as_str());
+            idx.push(int(a.channel_idx));
+            channels.push(a.channel.as_str());
+            routes.push(a.route.as_str());
+            tos.push(a.to.as_str());
+            keys.push(a.idempotency_key.as_str());
+            created.push(a.created_at);
+            deadlines.push(a.deadline);
+            next.push(a.next_try_at);
+            subjects.push(a.content.subject.as_deref());
+            titles.push(a.content.title.as_deref());
+            bodies.push(a.content.body.as_str());
+        }
+        sqlx::query(
+            "INSERT INTO attempts (id, notification_id, tenant_id, channel_idx, channel, route,
+                 to_addr, idempotency_key, status, requests, created_at, deadline, next_try_at,
+                 subject, title, body)
+             SELECT id, $1, $2, idx, channel, route, to_addr, key, 'queued', 0, created,
+                 deadline, next, subject, title, body
+             FROM UNNEST($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
+                 $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[],
+                 $13::text[], $14::text[])
+                 AS a(id, idx, channel, route, to_addr, key, created, deadline, next, subject,
+                      title, body)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(notification_id)
+        .bind(tenant_id)
+        .bind(ids)
+        .bind(idx)
+        .bind(channels)
+        .bind(routes)
+        .bind(tos)
+        .bind(keys)
+        .bind(created)
+        .bind(deadlines)
+        .bind(next)
+        .bind(subjects)
+        .bind(titles)
+        .bind(bodies)
+        .execute(&mut *self.tx)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn record_answer(&mut self, r: &SendResult) -> Result<Option<Answered>> {
+        let (status, pm, error, unreachable, next, cost) = answer_cols(&r.outcome);
+        let row = sqlx::query(
+            "UPDATE attempts SET status = $2,
+                 answered_at = CASE $2 WHEN 'queued' THEN answered_at ELSE $3 END,
+                 lease_until = NULL,
+                 provider_message_id = COALESCE($4, provider_message_id),
+                 error = CASE $2 WHEN 'accepted' THEN NULL ELSE COALESCE($5, error) END,
+                 unreachable = CASE $2 WHEN 'refused' THEN $6 ELSE unreachable END,
+                 next_try_at = COALESCE($7, next_try_at),
+                 cost_micros = COALESCE($8, cost_micros)
+             WHERE id = $1 AND status IN ('queued', 'sending')
+             RETURNING notification_id, channel, to_addr",
+        )
+        .bind(&r.attempt_id)
+        .bind(status)
+        .bind(r.at)
+        .bind(pm)
+        .bind(error)
+        .bind(unreachable)
+        .bind(next)
+        .bind(cost)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .db()?;
+        row.map(|row| {
+            Ok(Answered {
+                notification_id: col(&row, "notification_id")?,
+                channel: col_channel(&row, "channel")?,
+                to: col(&row, "to_addr")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn recipient_of(&mut self, notification_id: &str) -> Result<Option<RecipientOf>> {
+        // Locked: two nodes removing two dead tokens of one person must
+        // not each write back a document missing only their own.
+        let row = sqlx::query(
+            "SELECT n.tenant_id, n.audience, n.recipient_id, r.doc
+             FROM notifications n JOIN recipients r ON r.tenant_id = n.tenant_id
+                 AND r.kind = n.audience AND r.id = n.recipient_id
+             WHERE n.id = $1
+             FOR NO KEY UPDATE OF r",
+        )
+        .bind(notification_id)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .db()?;
+        row.map(|r| {
+            Ok(RecipientOf {
+                tenant_id: col(&r, "tenant_id")?,
+                kind: col_enum(&r, "audience")?,
+                id: col(&r, "recipient_id")?,
+                doc: col_json(&r, "doc")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_recipient_doc(&mut self, r: &RecipientOf, now: Millis) -> Result<()> {
+        sqlx::query(
+            "UPDATE recipients SET doc = $4, updated_at = $5
+             WHERE tenant_id = $1 AND kind = $2 AND id = $3",
+        )
+        .bind(&r.tenant_id)
+        .bind(r.kind.as_str())
+        .bind(&r.id)
+        .bind(to_json(&r.doc)?)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn attempt_by_message_id(
+        &mut self,
+        hook_id: &str,
+        provider_message_id: &str,
+    ) -> Result<Option<AttemptRef>> {
+        self.attempt_by(
+            "SELECT id, notification_id, deadline FROM attempts
+             WHERE provider_message_id = $1 AND via_hook = $2 LIMIT 1",
+            provider_message_id,
+            hook_id,
+        )
+        .await
+    }
+
+    async fn attempt_by_key(
+        &mut self,
+        hook_id: &str,
+        idempotency_key: &str,
+    ) -> Result<Option<AttemptRef>> {
+        self.attempt_by(
+            "SELECT id, notification_id, deadline FROM attempts
+             WHERE idempotency_key = $1 AND via_hook = $2 LIMIT 1",
+            idempotency_key,
+            hook_id,
+        )
+        .await
+    }
+
+    async fn insert_receipt(
+        &mut self,
+        attempt_id: &str,
+        r: &IncomingReceipt,
+        late: bool,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO receipts (attempt_id, delivered, at, late, error)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(attempt_id)
+        .bind(r.delivered)
+        .bind(r.at)
+        .bind(late)
+        .bind(r.error.as_deref())
+        .execute(&mut *self.tx)
+        .await
+        .db()?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn claim_candidates(
+        &mut self,
+        now: Millis,
+        scan: usize,
+        skip: &[&(String, Channel)],
+    ) -> Result<Vec<Candidate>> {
+        // One arm per status, each on its own partial index, each locking
+        // what it reads and skipping what another node has locked; the keys
+        // at their bound are left out in SQL. `flow::claim` then picks at
+        // most its limit and `mark_claimed` updates those in one statement:
+        // the rest stay locked only until this short transaction ends.
+        let tenants: Vec<&str> = skip.iter().map(|k| k.0.as_str()).collect();
+        let channels: Vec<&str> = skip.iter().map(|k| k.1.as_str()).collect();
+        let rows = sqlx::query(
+            "WITH skip AS (SELECT * FROM UNNEST($3::text[], $4::text[]) AS k(t, c)),
+             q AS (SELECT id, tenant_id, channel, next_try_at AS due FROM attempts
+                 WHERE status = 'queued' AND next_try_at <= $1
+                   AND (tenant_id, channel) NOT IN (SELECT t, c FROM skip)
+                 ORDER BY next_try_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED),
+             s AS (SELECT id, tenant_id, channel, lease_until AS due FROM attempts
+                 WHERE status = 'sending' AND lease_until <= $1
+                   AND (tenant_id, channel) NOT IN (SELECT t, c FROM skip)
+                 ORDER BY lease_until LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)
+             SELECT id, tenant_id, channel FROM (SELECT * FROM q UNION ALL SELECT * FROM s) u
+             ORDER BY due, id LIMIT $2",
+        )
+        .bind(now)
+        .bind(int(scan))
+        .bind(tenants)
+        .bind(channels)
+        .fetch_all(&mut *self.tx)
+        .await
+        .db()?;
+        rows.iter()
+            .map(|r| {
+                Ok(Candidate {
+                    id: col(r, "id")?,
+                    tenant_id: col(r, "tenant_id")?,
+                    channel: col_channel(r, "channel")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_claimed(
+        &mut self,
+        ids: &[String],
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<ClaimedAttempt>> {
+        // One statement; the WHERE re-checks that each is still due, so a
+        // caller that did not lock them cannot claim one a second time.
+        let rows = sqlx::query(
+            "UPDATE attempts a SET status = 'sending', lease_until = $2,
+                 requests = a.requests + 1, sent_at = COALESCE(a.sent_at, $3),
+                 via_hook = COALESCE(
+                     (SELECT i.hook_id FROM integrations i
+                      WHERE i.tenant_id = a.tenant_id AND i.channel = a.channel),
+                     (SELECT o.hook_id FROM operator_integrations o
+                      WHERE o.channel = a.channel))
+             FROM notifications n
+             WHERE a.id = ANY($1) AND n.id = a.notification_id
+               AND ((a.status = 'queued' AND a.next_try_at <= $3)
+                    OR (a.status = 'sending' AND a.lease_until <= $3))
+             RETURNING a.id, a.notification_id, a.tenant_id, a.channel, a.route, a.to_addr,
+                 a.idempotency_key, a.subject, a.title, a.body, a.requests, a.created_at,
+                 a.deadline, a.via_hook, n.audience, n.recipient_id",
+        )
+        .bind(ids)
+        .bind(lease_until)
+        .bind(now)
+        .fetch_all(&mut *self.tx)
+        .await
+        .db()?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClaimedAttempt {
+                    id: col(r, "id")?,
+                    notification_id: col(r, "notification_id")?,
+                    tenant_id: col(r, "tenant_id")?,
+                    audience: col_enum(r, "audience")?,
+                    recipient_id: col(r, "recipient_id")?,
+                    channel: col_channel(r, "channel")?,
+                    route: col(r, "route")?,
+                    to: col(r, "to_addr")?,
+                    idempotency_key: col(r, "idempotency_key")?,
+                    content: Rendered {
+                        subject: col(r, "subject")?,
+                        title: col(r, "title")?,
+                        body: col(r, "body")?,
+                    },
+                    requests: col_u32(r, "requests")?,
+                    created_at: col(r, "created_at")?,
+                    deadline: col(r, "deadline")?,
+                    via_hook: col(r, "via_hook")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn due_notifications(&mut self, now: Millis, limit: usize) -> Result<Vec<String>> {
+        // Each due wake-up is fired by one node: the others skip it.
+        let rows = sqlx::query(
+            "SELECT id FROM notifications WHERE status = 'pending' AND wake_at <= $1
+             ORDER BY wake_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED",
+        )
+        .bind(now)
+        .bind(int(limit))
+        .fetch_all(&mut *self.tx)
+        .await
+        .db()?;
+        rows.iter().map(|r| col(r, "id")).collect()
+    }
+}
