@@ -1,32 +1,48 @@
 //! `GET /healthz` and `GET /metrics`: no key needed.
 
+use super::model::{ErrorDetail, Health, HealthStatus};
 use crate::service::App;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 use std::sync::Arc;
 
 /// The Prometheus text exposition format's content type.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 
 /// `200 {"status": "ok"}` when the store answers, `503` otherwise.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "The store answers.", body = Health),
+        (status = 503, description = "The store does not answer.", body = Health),
+    ),
+)]
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
     match app.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))).into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(Health {
+                status: HealthStatus::Ok,
+                error: None,
+            }),
+        )
+            .into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "health check: the store does not answer");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({
-                    "status": "unavailable",
-                    "error": {
-                        "code": "store_unavailable",
-                        "message": "the database does not answer",
-                        "field": null,
-                    }
-                })),
+                Json(Health {
+                    status: HealthStatus::Unavailable,
+                    error: Some(ErrorDetail {
+                        code: "store_unavailable".into(),
+                        message: "the database does not answer".into(),
+                        field: None,
+                    }),
+                }),
             )
                 .into_response()
         }
@@ -34,6 +50,12 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
 }
 
 /// The counters in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    responses((status = 200, description = "Prometheus text exposition format; no key.", content_type = "text/plain", body = String)),
+)]
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     (
         [(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)],
