@@ -21,12 +21,19 @@ use serde_json::Value;
 
 /// An epoch-milliseconds time as an RFC 3339 string (`None` if out of range).
 pub fn time(ms: Millis) -> Timestamp {
-    DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    Timestamp(
+        DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    )
+}
+
+/// An optional time: `null` when not set.
+fn opt_time(ms: Option<Millis>) -> Timestamp {
+    ms.map(time).unwrap_or_default()
 }
 
 /// [`time`] as a JSON value (`null` if out of range).
 pub fn timestamp(ms: Millis) -> Value {
-    time(ms).map_or(Value::Null, Value::String)
+    time(ms).0.map_or(Value::Null, Value::String)
 }
 
 /// The API name of a channel outcome.
@@ -115,8 +122,8 @@ pub fn attempt(a: &AttemptRecord) -> AttemptView {
         idempotency_key: a.idempotency_key.clone(),
         provider_message_id: a.provider_message_id.clone(),
         created_at: time(a.created_at),
-        sent_at: a.sent_at.and_then(time),
-        answered_at: a.answered_at.and_then(time),
+        sent_at: opt_time(a.sent_at),
+        answered_at: opt_time(a.answered_at),
         deadline: time(a.deadline),
         receipts: a.receipts.iter().map(receipt).collect(),
         cost: a.cost_micros.map(|c| c as f64 / 1_000_000.0),

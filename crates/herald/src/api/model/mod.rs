@@ -11,6 +11,10 @@
 //! Adding a field: add it to the struct here (and to its `From` in
 //! `views.rs`); the document follows. Adding a route: see `api::routes`.
 
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::RefOr;
+
 pub mod errors;
 pub mod health;
 pub mod integrations;
@@ -36,5 +40,29 @@ pub use tenants::{NewTenant, TenantCreated};
 pub use types::{NotificationTypeList, NotificationTypeView};
 
 /// A time as the API writes it: RFC 3339 UTC with milliseconds
-/// (`2026-11-25T10:00:00.123Z`); `null` only for a time out of range.
-pub type Timestamp = Option<String>;
+/// (`2026-11-25T10:00:00.123Z`); `null` for a time not set (or out of
+/// range).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub Option<String>);
+
+impl Timestamp {
+    /// The time's text, if set.
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some(
+                "RFC 3339 UTC with milliseconds (`2026-11-25T10:00:00.123Z`); `null` when not set.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Timestamp {}
