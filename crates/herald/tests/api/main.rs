@@ -14,6 +14,7 @@ mod helpers;
 mod integrations;
 mod isolation;
 mod notifications;
+mod openapi;
 mod providers;
 mod recipients;
 mod removing;
