@@ -276,6 +276,7 @@ pub fn preview(planned: &Planned, items: &[PreviewItem]) -> Result<Value, ApiErr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use herald_core::Rendered;
     use serde_json::json;
     use herald_core::{
         Channel, ChannelPlan, ChannelVerdict, Confirm, FallbackWhen, Plan, Reach, Scenario, Status,

@@ -93,6 +93,22 @@ pub enum AttemptStatusName {
     Unregistered,
 }
 
+impl AttemptStatusName {
+    /// The API's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatusName::Queued => "queued",
+            AttemptStatusName::Retrying => "retrying",
+            AttemptStatusName::Sending => "sending",
+            AttemptStatusName::Accepted => "accepted",
+            AttemptStatusName::Delivered => "delivered",
+            AttemptStatusName::Failed => "failed",
+            AttemptStatusName::Rejected => "rejected",
+            AttemptStatusName::Unregistered => "unregistered",
+        }
+    }
+}
+
 /// What a receipt said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -101,6 +117,16 @@ pub enum ReceiptStatus {
     Delivered,
     /// Not delivered.
     Failed,
+}
+
+impl ReceiptStatus {
+    /// The API's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReceiptStatus::Delivered => "delivered",
+            ReceiptStatus::Failed => "failed",
+        }
+    }
 }
 
 /// One message to one address or device over one route; its retries carry
@@ -220,4 +246,66 @@ pub struct PreviewChannelView {
     /// Billed SMS parts (SMS only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `as_str` (the CLI's words) is what goes over the wire.
+    #[test]
+    fn names_are_the_wire_names() {
+        use AttemptStatusName as A;
+        for s in [
+            A::Queued,
+            A::Retrying,
+            A::Sending,
+            A::Accepted,
+            A::Delivered,
+            A::Failed,
+            A::Rejected,
+            A::Unregistered,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for r in [ReceiptStatus::Delivered, ReceiptStatus::Failed] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+    }
+
+    /// A view reads back as itself: the CLI parses what the API writes.
+    #[test]
+    fn a_notification_round_trips() {
+        let v = NotificationView {
+            id: "n1".into(),
+            type_key: "reminder".into(),
+            status: Status::Delivered,
+            client: Some("c1".into()),
+            staff: None,
+            created_at: Timestamp(Some("2026-11-25T10:00:00.123Z".into())),
+            updated_at: Timestamp(None),
+            idempotency_key: None,
+            data: serde_json::json!({"time": "10:00"}),
+            channels: vec![ChannelView {
+                channel: Channel::Sms,
+                scenario: Scenario::Fallback,
+                outcome: Outcome::Delivered,
+                reason: "delivered".into(),
+                routes: vec!["sms".into()],
+                window_s: 600,
+                rendered: Some(Rendered {
+                    subject: None,
+                    title: None,
+                    body: "Hi".into(),
+                }),
+                attempts: vec![],
+            }],
+        };
+        let json = serde_json::to_value(&v).unwrap();
+        assert!(json.get("staff").is_none(), "{json}");
+        assert_eq!(json["type"], "reminder");
+        assert_eq!(json["updated_at"], serde_json::Value::Null);
+        let back: NotificationView = serde_json::from_value(json).unwrap();
+        assert_eq!(back, v);
+    }
 }
