@@ -4,7 +4,7 @@
 
 use super::error::ApiError;
 use super::model::HookAck;
-use super::openapi::{E400, E401, E404};
+use super::openapi::{E400, E401, E404, E413};
 use crate::providers::{HookError, HookRequest};
 use crate::service::{now_ms, App, HookFailure};
 use axum::body::Bytes;
@@ -20,10 +20,10 @@ use std::sync::Arc;
     path = "/v1/hooks/{hook_id}",
     tag = "hooks",
     params(("hook_id" = String, Path, description = "The integration's random hook id, from its `webhook_url`.")),
-    request_body(content = Object, description = "The provider's own callback format (form or JSON), signed the provider's way."),
+    request_body(content = String, content_type = "*/*", description = "The provider's own callback format (a form for Twilio, JSON for the others), signed the provider's way."),
     responses(
         (status = 200, description = "Taken (a receipt for an unknown message id is ignored; a repeat is recorded once).", body = HookAck),
-        E400, E401, E404,
+        E400, E401, E404, E413,
     ),
 )]
 pub async fn receive(

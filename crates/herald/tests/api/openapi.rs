@@ -105,6 +105,16 @@ async fn every_route_the_router_serves_is_documented_with_its_methods() {
                 "{method} {path} needs a key and does not document 401"
             );
         }
+        // A JSON body can be malformed, too large, not JSON, or break a
+        // rule (API.md's statuses).
+        if op["requestBody"]["content"]["application/json"].is_object() {
+            for status in ["400", "413", "415", "422"] {
+                assert!(
+                    op["responses"].get(status).is_some(),
+                    "{method} {path} takes a JSON body and does not document {status}"
+                );
+            }
+        }
     }
 
     // Both keys are described as bearer schemes.
@@ -318,6 +328,33 @@ async fn real_answers_validate_against_the_document() {
         s.doc["paths"]["/v1/clients/{id}"]["delete"]["responses"]["204"].is_object(),
         "DELETE answers 204, the document should say so"
     );
+
+    let (st, body) = app
+        .call(Method::POST, "/v1/tenants", Some(key), Some(&json!({"name": "X"})))
+        .await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    s.check("tenant key for the operator", "/v1/tenants", "post", st, &body);
+    let big = format!("{{\"to\": \"{}\"}}", "x".repeat(1_100_000));
+    let (st, body) = app
+        .raw(
+            Method::POST,
+            "/v1/integrations/sms/test",
+            Some(key),
+            Some("application/json"),
+            big.into_bytes(),
+        )
+        .await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    s.check("too large", "/v1/integrations/{channel}/test", "post", st, &body);
+
+    // Every schema of the document compiles as JSON Schema 2020-12.
+    for name in s.doc["components"]["schemas"]
+        .as_object()
+        .expect("component schemas")
+        .keys()
+    {
+        s.component(name);
+    }
 
     // The validator can fail: the same answers with one thing wrong.
     let notification = s.component("NotificationView");
