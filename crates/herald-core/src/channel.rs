@@ -9,7 +9,19 @@ use std::fmt;
 pub type Millis = i64;
 
 /// A delivery channel, in the vocabulary of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Channel {
     /// E-mail over SMTP.
@@ -163,7 +175,9 @@ impl Audience {
 }
 
 /// Which earlier outcome makes a `fallback` channel go out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum FallbackWhen {
     /// Send when no earlier channel delivered (the cost-saving default).

@@ -248,7 +248,8 @@ async fn call(
 
 /// Reads an answer as the API's type for it.
 fn read<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> anyhow::Result<T> {
-    serde_json::from_value(body).with_context(|| format!("Herald's answer to {what} is not what the API describes"))
+    serde_json::from_value(body)
+        .with_context(|| format!("Herald's answer to {what} is not what the API describes"))
 }
 
 async fn send(a: SendArgs) -> anyhow::Result<()> {

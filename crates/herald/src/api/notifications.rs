@@ -39,12 +39,10 @@ pub async fn trigger(
     };
     match app.trigger(&tenant, input).await? {
         Triggered::Created(id) => Ok((StatusCode::ACCEPTED, Json(accepted(id))).into_response()),
-        Triggered::Existing(id) => Ok(
-            match app.store.get_notification(&tenant.id, &id).await? {
-                Some(n) => (StatusCode::OK, Json(views::notification_view(&n))).into_response(),
-                None => (StatusCode::OK, Json(accepted(id))).into_response(),
-            },
-        ),
+        Triggered::Existing(id) => Ok(match app.store.get_notification(&tenant.id, &id).await? {
+            Some(n) => (StatusCode::OK, Json(views::notification_view(&n))).into_response(),
+            None => (StatusCode::OK, Json(accepted(id))).into_response(),
+        }),
     }
 }
 

@@ -25,7 +25,10 @@ pub const TENANT_KEY: &str = "tenant_key";
 pub const ADMIN_TOKEN: &str = "admin_token";
 
 /// One error response with the error shape as its body.
-fn error_response(status: u16, description: &str) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+fn error_response(
+    status: u16,
+    description: &str,
+) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
     let content = ContentBuilder::new()
         .schema(Some(Ref::from_schema_name(ErrorBody::name())))
         .build();

@@ -27,7 +27,7 @@ pub fn time(ms: Millis) -> Timestamp {
 }
 
 /// An optional time: `null` when not set.
-fn opt_time(ms: Option<Millis>) -> Timestamp {
+pub fn opt_time(ms: Option<Millis>) -> Timestamp {
     ms.map(time).unwrap_or_default()
 }
 
@@ -277,10 +277,10 @@ pub fn preview(planned: &Planned, items: &[PreviewItem]) -> Result<Value, ApiErr
 mod tests {
     use super::*;
     use herald_core::Rendered;
-    use serde_json::json;
     use herald_core::{
         Channel, ChannelPlan, ChannelVerdict, Confirm, FallbackWhen, Plan, Reach, Scenario, Status,
     };
+    use serde_json::json;
 
     fn att(status: AttemptStatus) -> AttemptRecord {
         AttemptRecord {

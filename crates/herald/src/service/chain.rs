@@ -9,11 +9,11 @@
 
 use super::integrations::{check_window, kept_hook_id, settings_object, Unconfigured};
 use super::App;
+use crate::api::model::ChainRouteView;
 use crate::error::{invalid, Result};
 use crate::providers::{
     Client, HookError, HookReply, HookRequest, Provider, SendReply, SendRequest,
 };
-use crate::api::model::ChainRouteView;
 use crate::secrets;
 use async_trait::async_trait;
 use herald_core::{Channel, Confirm, FieldError, Route};

@@ -22,7 +22,9 @@ async fn document(api: &Api) -> Value {
     let (status, doc) = api.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, StatusCode::OK, "GET /openapi.json: {doc}");
     assert!(
-        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
         "not OpenAPI 3.1: {}",
         doc["openapi"]
     );
@@ -49,7 +51,9 @@ fn fill(template: &str, value: &str) -> String {
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e + 1);
+        let end = rest[start..]
+            .find('}')
+            .map_or(rest.len(), |e| start + e + 1);
         out.push_str(value);
         rest = &rest[end..];
     }
@@ -70,7 +74,10 @@ async fn every_route_the_router_serves_is_documented_with_its_methods() {
     assert!(missing.is_empty(), "served but not documented: {missing:?}");
     let extra: Vec<_> = described.difference(&served).collect();
     assert!(extra.is_empty(), "documented but not served: {extra:?}");
-    assert!(served.len() >= 30, "the route table looks cut short: {served:?}");
+    assert!(
+        served.len() >= 30,
+        "the route table looks cut short: {served:?}"
+    );
 
     // Each documented operation is served (neither the unknown-path 404
     // nor a 405), and asks for a key exactly when the document says so.
@@ -225,9 +232,19 @@ async fn real_answers_validate_against_the_document() {
     let (st, body) = app.get("/v1/integrations", key).await;
     s.check("integrations", "/v1/integrations", "get", st, &body);
     let (st, body) = app
-        .post("/v1/integrations/sms/test", key, &json!({"to": "+15550001111"}))
+        .post(
+            "/v1/integrations/sms/test",
+            key,
+            &json!({"to": "+15550001111"}),
+        )
         .await;
-    s.check("test send", "/v1/integrations/{channel}/test", "post", st, &body);
+    s.check(
+        "test send",
+        "/v1/integrations/{channel}/test",
+        "post",
+        st,
+        &body,
+    );
 
     // The help article's type, and a client with every field.
     let (st, body) = app
@@ -245,7 +262,8 @@ async fn real_answers_validate_against_the_document() {
     s.check("clients", "/v1/clients", "get", st, &body);
 
     // Preview, trigger, the cascade's end, the log and the outbox.
-    let trigger = json!({"type": "reminder", "client": "c1", "data": seed_data(), "idempotency_key": "k1"});
+    let trigger =
+        json!({"type": "reminder", "client": "c1", "data": seed_data(), "idempotency_key": "k1"});
     let (st, body) = app.post("/v1/notifications/preview", key, &trigger).await;
     s.check("preview", "/v1/notifications/preview", "post", st, &body);
     let (st, accepted) = app.post("/v1/notifications", key, &trigger).await;
@@ -253,16 +271,30 @@ async fn real_answers_validate_against_the_document() {
     assert_eq!(st, StatusCode::ACCEPTED);
     let id = accepted["id"].as_str().expect("id").to_string();
     let pending = app.notification(key, &id).await;
-    s.check("pending", "/v1/notifications/{id}", "get", StatusCode::OK, &pending);
+    s.check(
+        "pending",
+        "/v1/notifications/{id}",
+        "get",
+        StatusCode::OK,
+        &pending,
+    );
     let done = app.wait_final(key, &id).await;
-    s.check("final", "/v1/notifications/{id}", "get", StatusCode::OK, &done);
+    s.check(
+        "final",
+        "/v1/notifications/{id}",
+        "get",
+        StatusCode::OK,
+        &done,
+    );
     let sms_attempts = done["channels"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["channel"] == "sms"))
         .map(|c| c["attempts"].clone())
         .unwrap_or_default();
     assert!(
-        sms_attempts[0]["receipts"].as_array().is_some_and(|r| !r.is_empty()),
+        sms_attempts[0]["receipts"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty()),
         "the scenario should reach an SMS receipt: {done:#}"
     );
     let (st, again) = app.post("/v1/notifications", key, &trigger).await;
@@ -295,7 +327,13 @@ async fn real_answers_validate_against_the_document() {
         )
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
-    s.check("wrong type", "/v1/notification-types/{key}", "put", st, &body);
+    s.check(
+        "wrong type",
+        "/v1/notification-types/{key}",
+        "put",
+        st,
+        &body,
+    );
     let (st, body) = app.get("/v1/notifications", "hk_nope").await;
     s.check("no key", "/v1/notifications", "get", st, &body);
     let (st, body) = app.get("/v1/notifications/nope", key).await;
@@ -311,18 +349,24 @@ async fn real_answers_validate_against_the_document() {
     assert_eq!(st, StatusCode::CONFLICT, "{body}");
     s.check("conflict", "/v1/notifications", "post", st, &body);
     let (st, body) = app
-        .raw(Method::PUT, "/v1/clients/c2", Some(key), Some("text/plain"), b"{}".to_vec())
+        .raw(
+            Method::PUT,
+            "/v1/clients/c2",
+            Some(key),
+            Some("text/plain"),
+            b"{}".to_vec(),
+        )
         .await;
     s.check("media type", "/v1/clients/{id}", "put", st, &body);
     let mut broken = seed_type();
     broken["channels"][0]["scenario"] = json!("fallback");
-    let (st, body) = app
-        .put("/v1/notification-types/bad", key, &broken)
-        .await;
+    let (st, body) = app.put("/v1/notification-types/bad", key, &broken).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["field"], "channels[0].scenario");
     s.check("rule", "/v1/notification-types/{key}", "put", st, &body);
-    let (st, body) = app.call(Method::DELETE, "/v1/clients/c1", Some(key), None).await;
+    let (st, body) = app
+        .call(Method::DELETE, "/v1/clients/c1", Some(key), None)
+        .await;
     assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
     assert!(
         s.doc["paths"]["/v1/clients/{id}"]["delete"]["responses"]["204"].is_object(),
@@ -330,10 +374,21 @@ async fn real_answers_validate_against_the_document() {
     );
 
     let (st, body) = app
-        .call(Method::POST, "/v1/tenants", Some(key), Some(&json!({"name": "X"})))
+        .call(
+            Method::POST,
+            "/v1/tenants",
+            Some(key),
+            Some(&json!({"name": "X"})),
+        )
         .await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
-    s.check("tenant key for the operator", "/v1/tenants", "post", st, &body);
+    s.check(
+        "tenant key for the operator",
+        "/v1/tenants",
+        "post",
+        st,
+        &body,
+    );
     let big = format!("{{\"to\": \"{}\"}}", "x".repeat(1_100_000));
     let (st, body) = app
         .raw(
@@ -345,7 +400,13 @@ async fn real_answers_validate_against_the_document() {
         )
         .await;
     assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
-    s.check("too large", "/v1/integrations/{channel}/test", "post", st, &body);
+    s.check(
+        "too large",
+        "/v1/integrations/{channel}/test",
+        "post",
+        st,
+        &body,
+    );
 
     // Every schema of the document compiles as JSON Schema 2020-12.
     for name in s.doc["components"]["schemas"]

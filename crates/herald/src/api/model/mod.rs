@@ -31,8 +31,7 @@ pub use integrations::{
 };
 pub use notifications::{
     AttemptStatusName, AttemptView, ChannelView, NotificationList, NotificationSummaryView,
-    NotificationView, PreviewChannelView, PreviewView, ReceiptStatus, ReceiptView,
-    TriggerAccepted,
+    NotificationView, PreviewChannelView, PreviewView, ReceiptStatus, ReceiptView, TriggerAccepted,
 };
 pub use recipients::{ClientList, RecipientView, StaffList};
 pub use simulator::{Outbox, SimMessageView};
