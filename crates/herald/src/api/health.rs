@@ -15,6 +15,7 @@ pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4";
 #[utoipa::path(
     get,
     path = "/healthz",
+    operation_id = "healthz",
     tag = "health",
     responses(
         (status = 200, description = "The store answers.", body = Health),
@@ -53,6 +54,7 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
 #[utoipa::path(
     get,
     path = "/metrics",
+    operation_id = "metrics",
     tag = "health",
     responses((status = 200, description = "Prometheus text exposition format; no key.", content_type = "text/plain", body = String)),
 )]

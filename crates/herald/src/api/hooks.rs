@@ -18,6 +18,7 @@ use std::sync::Arc;
 #[utoipa::path(
     post,
     path = "/v1/hooks/{hook_id}",
+    operation_id = "receive_hook",
     tag = "hooks",
     params(("hook_id" = String, Path, description = "The integration's random hook id, from its `webhook_url`.")),
     request_body(content = String, content_type = "*/*", description = "The provider's own callback format (a form for Twilio, JSON for the others), signed the provider's way."),
@@ -42,6 +43,7 @@ pub async fn receive(
 #[utoipa::path(
     get,
     path = "/v1/hooks/{hook_id}",
+    operation_id = "hook_handshake",
     tag = "hooks",
     params(("hook_id" = String, Path, description = "The integration's random hook id, from its `webhook_url`.")),
     responses(

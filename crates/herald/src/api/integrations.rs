@@ -18,6 +18,7 @@ use std::sync::Arc;
 #[utoipa::path(
     put,
     path = "/v1/integrations/{channel}",
+    operation_id = "put_integration",
     tag = "integrations",
     security(("tenant_key" = [])),
     params(("channel" = herald_core::Channel, Path, description = "The channel the integration serves.")),
@@ -44,6 +45,7 @@ pub async fn put(
 #[utoipa::path(
     get,
     path = "/v1/integrations/{channel}",
+    operation_id = "get_integration",
     tag = "integrations",
     security(("tenant_key" = [])),
     params(("channel" = herald_core::Channel, Path, description = "The channel.")),
@@ -69,6 +71,7 @@ pub async fn get_one(
 #[utoipa::path(
     get,
     path = "/v1/integrations",
+    operation_id = "list_integrations",
     tag = "integrations",
     security(("tenant_key" = [])),
     responses(
@@ -90,6 +93,7 @@ pub async fn list(
 #[utoipa::path(
     delete,
     path = "/v1/integrations/{channel}",
+    operation_id = "delete_integration",
     tag = "integrations",
     security(("tenant_key" = [])),
     params(("channel" = herald_core::Channel, Path, description = "The channel.")),
@@ -113,6 +117,7 @@ pub async fn delete(
 #[utoipa::path(
     post,
     path = "/v1/integrations/{channel}/test",
+    operation_id = "test_integration",
     tag = "integrations",
     security(("tenant_key" = [])),
     params(("channel" = herald_core::Channel, Path, description = "The channel.")),
@@ -136,6 +141,7 @@ pub async fn test(
 #[utoipa::path(
     put,
     path = "/v1/operator/integrations/{channel}",
+    operation_id = "put_operator_integration",
     tag = "operator",
     security(("admin_token" = [])),
     params(("channel" = herald_core::Channel, Path, description = "The channel.")),
@@ -159,6 +165,7 @@ pub async fn put_operator(
 #[utoipa::path(
     get,
     path = "/v1/operator/integrations/{channel}",
+    operation_id = "get_operator_integration",
     tag = "operator",
     security(("admin_token" = [])),
     params(("channel" = herald_core::Channel, Path, description = "The channel.")),
@@ -186,6 +193,7 @@ pub async fn get_operator(
 #[utoipa::path(
     get,
     path = "/v1/operator/integrations",
+    operation_id = "list_operator_integrations",
     tag = "operator",
     security(("admin_token" = [])),
     responses(
@@ -206,6 +214,7 @@ pub async fn list_operator(
 #[utoipa::path(
     delete,
     path = "/v1/operator/integrations/{channel}",
+    operation_id = "delete_operator_integration",
     tag = "operator",
     security(("admin_token" = [])),
     params(("channel" = herald_core::Channel, Path, description = "The channel.")),

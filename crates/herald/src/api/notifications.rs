@@ -19,6 +19,7 @@ use std::sync::Arc;
 #[utoipa::path(
     post,
     path = "/v1/notifications",
+    operation_id = "trigger_notification",
     tag = "notifications",
     security(("tenant_key" = [])),
     request_body = TriggerInput,
@@ -51,6 +52,7 @@ pub async fn trigger(
 #[utoipa::path(
     get,
     path = "/v1/notifications/{id}",
+    operation_id = "get_notification",
     tag = "notifications",
     security(("tenant_key" = [])),
     params(("id" = String, Path, description = "The notification's id.")),
@@ -77,6 +79,7 @@ pub async fn get_one(
 #[utoipa::path(
     get,
     path = "/v1/notifications",
+    operation_id = "list_notifications",
     tag = "notifications",
     security(("tenant_key" = [])),
     params(
@@ -130,6 +133,7 @@ pub async fn list(
 #[utoipa::path(
     post,
     path = "/v1/notifications/preview",
+    operation_id = "preview_notification",
     tag = "notifications",
     security(("tenant_key" = [])),
     request_body(content = TriggerInput, description = "The same body as a trigger."),

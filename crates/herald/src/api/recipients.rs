@@ -44,6 +44,7 @@ async fn get(
 #[utoipa::path(
     put,
     path = "/v1/clients/{id}",
+    operation_id = "put_client",
     tag = "recipients",
     security(("tenant_key" = [])),
     params(("id" = String, Path, description = "The client's id (up to 255 characters).")),
@@ -66,6 +67,7 @@ pub async fn put_client(
 #[utoipa::path(
     get,
     path = "/v1/clients/{id}",
+    operation_id = "get_client",
     tag = "recipients",
     security(("tenant_key" = [])),
     params(("id" = String, Path, description = "The client's id.")),
@@ -86,6 +88,7 @@ pub async fn get_client(
 #[utoipa::path(
     put,
     path = "/v1/staff/{id}",
+    operation_id = "put_staff",
     tag = "recipients",
     security(("tenant_key" = [])),
     params(("id" = String, Path, description = "The staff member's id (up to 255 characters).")),
@@ -108,6 +111,7 @@ pub async fn put_staff(
 #[utoipa::path(
     get,
     path = "/v1/staff/{id}",
+    operation_id = "get_staff",
     tag = "recipients",
     security(("tenant_key" = [])),
     params(("id" = String, Path, description = "The staff member's id.")),
@@ -139,6 +143,7 @@ async fn delete(
 #[utoipa::path(
     delete,
     path = "/v1/clients/{id}",
+    operation_id = "delete_client",
     tag = "recipients",
     security(("tenant_key" = [])),
     params(("id" = String, Path, description = "The client's id.")),
@@ -159,6 +164,7 @@ pub async fn delete_client(
 #[utoipa::path(
     delete,
     path = "/v1/staff/{id}",
+    operation_id = "delete_staff",
     tag = "recipients",
     security(("tenant_key" = [])),
     params(("id" = String, Path, description = "The staff member's id.")),
@@ -179,6 +185,7 @@ pub async fn delete_staff(
 #[utoipa::path(
     get,
     path = "/v1/clients",
+    operation_id = "list_clients",
     tag = "recipients",
     security(("tenant_key" = [])),
     params(
@@ -206,6 +213,7 @@ pub async fn list_clients(
 #[utoipa::path(
     get,
     path = "/v1/staff",
+    operation_id = "list_staff",
     tag = "recipients",
     security(("tenant_key" = [])),
     params(

@@ -16,6 +16,7 @@ use std::sync::Arc;
 #[utoipa::path(
     get,
     path = "/v1/simulator/outbox",
+    operation_id = "simulator_outbox",
     tag = "simulator",
     security(("tenant_key" = [])),
     params(

@@ -15,6 +15,7 @@ use std::sync::Arc;
 #[utoipa::path(
     post,
     path = "/v1/tenants",
+    operation_id = "create_tenant",
     tag = "operator",
     security(("admin_token" = [])),
     request_body = NewTenant,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 #[utoipa::path(
     put,
     path = "/v1/notification-types/{key}",
+    operation_id = "put_notification_type",
     tag = "notification-types",
     security(("tenant_key" = [])),
     params(("key" = String, Path, description = "The type's key (up to 255 characters).")),
@@ -40,6 +41,7 @@ pub async fn put(
 #[utoipa::path(
     get,
     path = "/v1/notification-types/{key}",
+    operation_id = "get_notification_type",
     tag = "notification-types",
     security(("tenant_key" = [])),
     params(("key" = String, Path, description = "The type's key.")),
@@ -65,6 +67,7 @@ pub async fn get_one(
 #[utoipa::path(
     get,
     path = "/v1/notification-types",
+    operation_id = "list_notification_types",
     tag = "notification-types",
     security(("tenant_key" = [])),
     responses(
@@ -91,6 +94,7 @@ pub async fn list(
 #[utoipa::path(
     delete,
     path = "/v1/notification-types/{key}",
+    operation_id = "delete_notification_type",
     tag = "notification-types",
     security(("tenant_key" = [])),
     params(("key" = String, Path, description = "The type's key.")),

@@ -124,6 +124,15 @@ async fn every_route_the_router_serves_is_documented_with_its_methods() {
         }
     }
 
+    // Every operation has its own id (client generators name methods by it).
+    let mut ids = BTreeSet::new();
+    for (path, method) in &described {
+        let id = doc["paths"][path][method]["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+        assert!(ids.insert(id.to_string()), "operationId {id} twice");
+    }
+
     // Both keys are described as bearer schemes.
     for scheme in ["tenant_key", "admin_token"] {
         assert_eq!(
