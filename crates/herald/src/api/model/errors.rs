@@ -21,5 +21,6 @@ pub struct ErrorDetail {
     /// The request field at fault as a JSON path (`channels[1].scenario`,
     /// `templates.email.en.subject`, `data.client_name`); `null` when the
     /// error is not about one field.
+    #[schema(required)]
     pub field: Option<String>,
 }

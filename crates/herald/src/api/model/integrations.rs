@@ -25,8 +25,10 @@ pub struct IntegrationView {
     /// The confirmation window in seconds.
     pub window_s: u32,
     /// At most this many sends a second, if limited.
+    #[schema(required)]
     pub max_per_second: Option<f64>,
     /// What one SMS segment costs through it, if set.
+    #[schema(required)]
     pub price_per_segment: Option<f64>,
     /// When it was last changed.
     pub updated_at: Timestamp,
@@ -96,8 +98,10 @@ pub struct TestResult {
     /// The provider's answer, classified.
     pub result: TestResultKind,
     /// What the provider said when it did not accept.
+    #[schema(required)]
     pub error: Option<String>,
     /// The provider's message id when it accepted and gave one.
+    #[schema(required)]
     pub message_id: Option<String>,
 }
 

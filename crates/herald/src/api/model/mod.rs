@@ -8,6 +8,10 @@
 //! they derive their schemas where they are defined. A response type here
 //! never denies unknown fields: API.md lets a response grow.
 //!
+//! An `Option` that is always written (`null` when unset) is marked
+//! `#[schema(required)]`: it is there, maybe null; one left out when
+//! unset has `skip_serializing_if` and is optional.
+//!
 //! Adding a field: add it to the struct here (and to its `From` in
 //! `views.rs`); the document follows. Adding a route: see `api::routes`.
 

@@ -41,6 +41,7 @@ pub struct NotificationView {
     /// When it last changed.
     pub updated_at: Timestamp,
     /// The trigger's idempotency key, if it had one.
+    #[schema(required)]
     pub idempotency_key: Option<String>,
     /// The trigger's `data`.
     #[schema(value_type = Object)]
@@ -66,6 +67,7 @@ pub struct ChannelView {
     pub window_s: u32,
     /// The text as rendered for this recipient (`null` when the channel
     /// sends nothing).
+    #[schema(required)]
     pub rendered: Option<Rendered>,
     /// One entry per message to one address or device over one route.
     pub attempts: Vec<AttemptView>,
@@ -142,12 +144,14 @@ pub struct AttemptView {
     /// Where it stands: the first receipt inside the window decides.
     pub status: AttemptStatusName,
     /// The provider's last error, if any.
+    #[schema(required)]
     pub error: Option<String>,
     /// How many send requests were made.
     pub requests: u32,
     /// The key every request of it carries.
     pub idempotency_key: String,
     /// The provider's message id once accepted.
+    #[schema(required)]
     pub provider_message_id: Option<String>,
     /// When it was created.
     pub created_at: Timestamp,
@@ -161,6 +165,7 @@ pub struct AttemptView {
     pub receipts: Vec<ReceiptView>,
     /// What it cost (an SMS with a price per segment), in the business's
     /// currency.
+    #[schema(required)]
     pub cost: Option<f64>,
     /// The SMS text's encoding (SMS route only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,6 +186,7 @@ pub struct ReceiptView {
     /// shown, and does not change the outcome).
     pub late: bool,
     /// The provider's error, for a failure.
+    #[schema(required)]
     pub error: Option<String>,
 }
 
@@ -212,6 +218,7 @@ pub struct NotificationList {
     /// The notifications of this page.
     pub notifications: Vec<NotificationSummaryView>,
     /// The `before=` of the next page, `null` on the last.
+    #[schema(required)]
     pub next: Option<String>,
 }
 
@@ -239,6 +246,7 @@ pub struct PreviewChannelView {
     #[serde(flatten)]
     pub plan: PreviewChannel,
     /// The text that would be sent.
+    #[schema(required)]
     pub rendered: Option<Rendered>,
     /// The SMS text's encoding (SMS only).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -11,14 +11,19 @@ pub struct RecipientView {
     /// The person's id (the path's `{id}`).
     pub id: String,
     /// Display name.
+    #[schema(required)]
     pub name: Option<String>,
     /// E-mail address.
+    #[schema(required)]
     pub email: Option<String>,
     /// Phone in E.164.
+    #[schema(required)]
     pub phone: Option<String>,
     /// Language tag such as `pt-BR`.
+    #[schema(required)]
     pub locale: Option<String>,
     /// IANA time zone.
+    #[schema(required)]
     pub timezone: Option<String>,
     /// Channels the person opted out of.
     pub opt_out: Vec<Channel>,
@@ -59,6 +64,7 @@ pub struct ClientList {
     /// The clients of this page, by id.
     pub clients: Vec<RecipientView>,
     /// The `after=` of the next page, `null` on the last.
+    #[schema(required)]
     pub next: Option<String>,
 }
 
@@ -68,5 +74,6 @@ pub struct StaffList {
     /// The staff members of this page, by id.
     pub staff: Vec<RecipientView>,
     /// The `after=` of the next page, `null` on the last.
+    #[schema(required)]
     pub next: Option<String>,
 }

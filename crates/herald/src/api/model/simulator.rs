@@ -20,8 +20,10 @@ pub struct SimMessageView {
     /// Address, phone number or device token.
     pub to: String,
     /// E-mail subject.
+    #[schema(required)]
     pub subject: Option<String>,
     /// Push title.
+    #[schema(required)]
     pub title: Option<String>,
     /// The body.
     pub body: String,
