@@ -77,3 +77,26 @@ pub struct StaffList {
     #[schema(required)]
     pub next: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The view is the stored person plus `id`, written exactly as the
+    /// person writes itself.
+    #[test]
+    fn the_view_writes_the_person_as_the_person_does() {
+        let r: Recipient = serde_json::from_value(serde_json::json!({
+            "name": "Ana", "phone": "+15550001111", "opt_out": ["email"],
+            "apps": [{"app": "aunio", "token": "t1", "platform": "android"},
+                     {"app": "branded_app", "token": "t2"}]
+        }))
+        .unwrap();
+        let mut shown = serde_json::to_value(RecipientView::new("c1", &r)).unwrap();
+        assert_eq!(
+            shown.as_object_mut().unwrap().remove("id"),
+            Some("c1".into())
+        );
+        assert_eq!(shown, serde_json::to_value(&r).unwrap());
+    }
+}

@@ -57,3 +57,28 @@ pub struct NotificationTypeList {
     /// Every type of the tenant.
     pub notification_types: Vec<NotificationTypeView>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The view is the stored configuration plus `key` and `updated_at`,
+    /// written exactly as the configuration writes itself.
+    #[test]
+    fn the_view_writes_the_config_as_the_config_does() {
+        let config: TypeConfig = serde_json::from_value(serde_json::json!({
+            "audience": "client",
+            "channels": [{"channel": "email", "scenario": "always"},
+                         {"channel": "sms", "scenario": "fallback"}],
+            "fallback_when": "any_failed",
+            "templates": {"sms": {"en": {"body": "Hi {{ name }}"}}}
+        }))
+        .unwrap();
+        let view = NotificationTypeView::new("t", &config, Timestamp(None));
+        let mut shown = serde_json::to_value(&view).unwrap();
+        let obj = shown.as_object_mut().unwrap();
+        assert_eq!(obj.remove("key"), Some("t".into()));
+        assert_eq!(obj.remove("updated_at"), Some(serde_json::Value::Null));
+        assert_eq!(shown, serde_json::to_value(&config).unwrap());
+    }
+}
