@@ -15,6 +15,7 @@ mod integrations;
 mod isolation;
 mod notifications;
 mod openapi;
+mod openapi_answers;
 mod providers;
 mod recipients;
 mod removing;
