@@ -10,7 +10,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 /// Validates answers against the document's schemas.
-/// Validates answers against the document's schemas.
 struct Schemas {
     doc: Value,
 }
