@@ -9,7 +9,19 @@ use std::fmt;
 pub type Millis = i64;
 
 /// A delivery channel, in the vocabulary of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Channel {
     /// E-mail over SMTP.
@@ -120,7 +132,7 @@ impl fmt::Display for Channel {
 }
 
 /// When a channel is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Scenario {
     /// Never sent.
@@ -143,7 +155,7 @@ impl Scenario {
 }
 
 /// Who a notification type is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Audience {
     /// The business's clients.
@@ -163,7 +175,9 @@ impl Audience {
 }
 
 /// Which earlier outcome makes a `fallback` channel go out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum FallbackWhen {
     /// Send when no earlier channel delivered (the cost-saving default).
@@ -174,7 +188,7 @@ pub enum FallbackWhen {
 }
 
 /// What counts as delivered on an integration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Confirm {
     /// The provider's acceptance counts as delivered.
@@ -184,7 +198,7 @@ pub enum Confirm {
 }
 
 /// The outcome of one channel for one notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Outcome {
     /// Not decided yet.
@@ -211,7 +225,7 @@ impl Outcome {
 }
 
 /// The overall status of a notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Status {
     /// Some channel has no outcome yet.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One channel of a type, with its scenario.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelSetting {
     /// The channel.
@@ -18,7 +18,7 @@ pub struct ChannelSetting {
 
 /// The text of one channel in one locale. E-mail uses `subject` and `body`,
 /// push `title` and `body`, SMS `body`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateText {
     /// E-mail subject.
@@ -42,7 +42,7 @@ fn default_locale() -> String {
 }
 
 /// A notification type as the business configures it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TypeConfig {
     /// Clients or staff.
@@ -55,8 +55,10 @@ pub struct TypeConfig {
     /// The locale used when the recipient's has no template.
     #[serde(default = "default_locale")]
     pub default_locale: String,
-    /// Texts per channel and locale.
+    /// Texts per channel and locale (`null` for a channel or a locale is
+    /// the same as leaving it out).
     #[serde(default, deserialize_with = "templates_without_nulls")]
+    #[schema(value_type = BTreeMap<String, BTreeMap<String, TemplateText>>)]
     pub templates: Templates,
 }
 

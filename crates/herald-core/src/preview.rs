@@ -5,7 +5,7 @@ use crate::plan::{Plan, Reach};
 use serde::{Deserialize, Serialize};
 
 /// One channel of a dry run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PreviewChannel {
     /// The channel.
     pub channel: Channel,

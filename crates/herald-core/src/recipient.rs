@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::str::FromStr;
 
 /// The platform of an app installation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum Platform {
     /// Apple devices (APNs).
@@ -18,7 +18,7 @@ pub enum Platform {
 }
 
 /// One device with one app installed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppInstall {
     /// `aunio` or `branded_app` for clients, `admin_app` for staff.
@@ -39,7 +39,7 @@ where
 }
 
 /// A client or a staff member, as stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recipient {
     /// Display name.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 /// What quiet hours do to a channel that would start inside them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(remote = "Self", rename_all = "snake_case")]
 pub enum QuietMode {
     /// Wait until the quiet hours end (expired if that is past the deadline).

@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How the text is encoded on the air.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
     /// GSM 03.38 default alphabet, 7 bits a character.

@@ -26,7 +26,7 @@ const GLOBALS: &[&str] = &[
 ];
 
 /// The text of one message as sent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rendered {
     /// E-mail subject.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,9 +5,12 @@
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
+use herald::api::model::{ErrorBody, NotificationView, Timestamp, TriggerAccepted};
+use herald::api::views::outcome_str;
 use herald::server::{self, Role, ServeConfig};
-use herald::service::App;
+use herald::service::{App, TriggerInput};
 use herald::worker::WorkerConfig;
+use herald_core::Status;
 use serde_json::Value;
 
 /// Herald delivers a booking business's notifications over e-mail, app push
@@ -298,6 +301,8 @@ async fn create_tenant(name: &str, db: &DbArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One request to a running Herald; an error answer becomes an error
+/// naming its status, message and field (read as `ErrorBody`).
 async fn call(
     c: &ClientArgs,
     method: reqwest::Method,
@@ -320,35 +325,35 @@ async fn call(
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     if status >= 400 {
-        let e = &body["error"];
-        let field = e["field"]
-            .as_str()
-            .map(|f| format!(" (field {f})"))
-            .unwrap_or_default();
-        bail!(
-            "{} {}{field}",
-            status,
-            e["message"].as_str().unwrap_or("request failed")
-        );
+        let (message, field) = match serde_json::from_value::<ErrorBody>(body) {
+            Ok(e) => (e.error.message, e.error.field),
+            Err(_) => ("request failed".to_string(), None),
+        };
+        let field = field.map(|f| format!(" (field {f})")).unwrap_or_default();
+        bail!("{status} {message}{field}");
     }
     Ok((status, body))
 }
 
+/// Reads an answer as the API's type for it.
+fn read<T: serde::de::DeserializeOwned>(what: &str, body: Value) -> anyhow::Result<T> {
+    serde_json::from_value(body)
+        .with_context(|| format!("Herald's answer to {what} is not what the API describes"))
+}
+
 async fn send(a: SendArgs) -> anyhow::Result<()> {
     let data: Value = serde_json::from_str(&a.data).context("--data must be a JSON object")?;
-    if !data.is_object() {
+    let Value::Object(data) = data else {
         bail!("--data must be a JSON object, e.g. '{{\"client_name\":\"Ana\"}}'");
-    }
-    let mut body = serde_json::json!({"type": a.type_key, "data": data});
-    if let Some(c) = a.client {
-        body["client"] = c.into();
-    }
-    if let Some(s) = a.staff {
-        body["staff"] = s.into();
-    }
-    if let Some(k) = a.idempotency_key {
-        body["idempotency_key"] = k.into();
-    }
+    };
+    let input = TriggerInput {
+        type_key: a.type_key,
+        client: a.client,
+        staff: a.staff,
+        data: Some(data),
+        idempotency_key: a.idempotency_key,
+    };
+    let body = serde_json::to_value(&input)?;
     let (status, resp) = call(
         &a.client_args,
         reqwest::Method::POST,
@@ -356,7 +361,10 @@ async fn send(a: SendArgs) -> anyhow::Result<()> {
         Some(&body),
     )
     .await?;
-    let id = resp["id"].as_str().unwrap_or_default().to_string();
+    // 202 answers `{"id", "status"}`, 200 (a repeated key) the whole
+    // notification: both have these two.
+    let accepted: TriggerAccepted = read("the trigger", resp)?;
+    let id = accepted.id;
     if status == 200 {
         println!("{id} (already sent with this idempotency key)");
     } else {
@@ -365,14 +373,8 @@ async fn send(a: SendArgs) -> anyhow::Result<()> {
     if a.wait {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3_600);
         loop {
-            let (_, n) = call(
-                &a.client_args,
-                reqwest::Method::GET,
-                &format!("/v1/notifications/{id}"),
-                None,
-            )
-            .await?;
-            if n["status"] != "pending" || std::time::Instant::now() > deadline {
+            let n = notification(&a.client_args, &id).await?;
+            if n.status != Status::Pending || std::time::Instant::now() > deadline {
                 print!("{}", timeline(&n));
                 break;
             }
@@ -382,80 +384,87 @@ async fn send(a: SendArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn show(a: ShowArgs) -> anyhow::Result<()> {
-    let (_, n) = call(
-        &a.client_args,
+/// `GET /v1/notifications/{id}`, read as a `NotificationView`.
+async fn notification(c: &ClientArgs, id: &str) -> anyhow::Result<NotificationView> {
+    let (_, body) = call(
+        c,
         reqwest::Method::GET,
-        &format!("/v1/notifications/{}", a.id),
+        &format!("/v1/notifications/{id}"),
         None,
     )
     .await?;
+    read("GET /v1/notifications/{id}", body)
+}
+
+async fn show(a: ShowArgs) -> anyhow::Result<()> {
     if a.json {
+        let (_, n) = call(
+            &a.client_args,
+            reqwest::Method::GET,
+            &format!("/v1/notifications/{}", a.id),
+            None,
+        )
+        .await?;
         println!("{}", serde_json::to_string_pretty(&n)?);
     } else {
-        print!("{}", timeline(&n));
+        print!("{}", timeline(&notification(&a.client_args, &a.id).await?));
     }
     Ok(())
 }
 
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or("-")
+/// A time as the timeline shows it.
+fn at(t: &Timestamp) -> &str {
+    t.as_deref().unwrap_or("-")
 }
 
 /// The cascade as a terminal timeline.
-pub fn timeline(n: &Value) -> String {
+pub fn timeline(n: &NotificationView) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    let who = if n["client"].is_string() {
-        format!("client {}", s(&n["client"]))
-    } else {
-        format!("staff {}", s(&n["staff"]))
+    let who = match (&n.client, &n.staff) {
+        (Some(c), _) => format!("client {c}"),
+        (None, s) => format!("staff {}", s.as_deref().unwrap_or("-")),
     };
     let _ = writeln!(
         out,
         "{}  {}  to {who}  {}\ncreated {}",
-        s(&n["id"]),
-        s(&n["type"]),
-        s(&n["status"]).to_uppercase(),
-        s(&n["created_at"])
+        n.id,
+        n.type_key,
+        n.status.as_str().to_uppercase(),
+        at(&n.created_at)
     );
-    let empty = Vec::new();
-    for (i, ch) in n["channels"]
-        .as_array()
-        .unwrap_or(&empty)
-        .iter()
-        .enumerate()
-    {
+    for (i, ch) in n.channels.iter().enumerate() {
         let _ = writeln!(
             out,
             "{:>2}. {:<12} {:<9} {:<12} {}",
             i + 1,
-            s(&ch["channel"]),
-            s(&ch["scenario"]),
-            s(&ch["outcome"]),
-            s(&ch["reason"])
+            ch.channel.as_str(),
+            ch.scenario.as_str(),
+            outcome_str(ch.outcome),
+            ch.reason
         );
-        for at in ch["attempts"].as_array().unwrap_or(&empty) {
-            let err = at["error"]
-                .as_str()
+        for a in &ch.attempts {
+            let err = a
+                .error
+                .as_deref()
                 .map(|e| format!("  ({e})"))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
                 "      -> {} via {}: {}, {} request(s), sent {}{err}",
-                s(&at["to"]),
-                s(&at["route"]),
-                s(&at["status"]),
-                at["requests"],
-                s(&at["sent_at"])
+                a.to,
+                a.route,
+                a.status.as_str(),
+                a.requests,
+                at(&a.sent_at)
             );
-            for r in at["receipts"].as_array().unwrap_or(&empty) {
-                let late = if r["late"] == true { " (late)" } else { "" };
+            for r in &a.receipts {
+                let late = if r.late { " (late)" } else { "" };
                 let _ = writeln!(
                     out,
                     "         receipt {} at {}{late}",
-                    s(&r["status"]),
-                    s(&r["at"])
+                    r.status.as_str(),
+                    at(&r.at)
                 );
             }
         }

@@ -3,6 +3,8 @@
 //! authenticates the call (each provider's client checks it).
 
 use super::error::ApiError;
+use super::model::HookAck;
+use super::openapi::{E400, E401, E404, E413};
 use crate::providers::{HookError, HookRequest};
 use crate::service::{App, HookFailure};
 use axum::body::Bytes;
@@ -10,13 +12,60 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 use std::sync::Arc;
 
-/// `POST` or `GET /v1/hooks/{hook id}`.
-pub async fn take(
+/// `POST /v1/hooks/{hook id}`: a provider's receipt callback.
+#[utoipa::path(
+    post,
+    path = "/v1/hooks/{hook_id}",
+    operation_id = "receive_hook",
+    tag = "hooks",
+    params(("hook_id" = String, Path, description = "The integration's random hook id, from its `webhook_url`.")),
+    request_body(content = String, content_type = "*/*", description = "The provider's own callback format (a form for Twilio, JSON for the others), signed the provider's way."),
+    responses(
+        (status = 200, description = "Taken (a receipt for an unknown message id is ignored; a repeat is recorded once).", body = HookAck),
+        E400, E401, E404, E413,
+    ),
+)]
+pub async fn receive(
     State(app): State<Arc<App>>,
     Path(hook_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    take(&app, hook_id, method, uri, headers, body).await
+}
+
+/// `GET /v1/hooks/{hook id}`: a provider's handshake (WhatsApp's
+/// `hub.challenge`).
+#[utoipa::path(
+    get,
+    path = "/v1/hooks/{hook_id}",
+    operation_id = "hook_handshake",
+    tag = "hooks",
+    params(("hook_id" = String, Path, description = "The integration's random hook id, from its `webhook_url`.")),
+    responses(
+        (status = 200, description = "The provider's challenge text, answered back.", content_type = "text/plain", body = String),
+        E400, E401, E404,
+    ),
+)]
+pub async fn handshake(
+    State(app): State<Arc<App>>,
+    Path(hook_id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    take(&app, hook_id, method, uri, headers, body).await
+}
+
+/// Either method: the provider's client verifies and reads the call.
+async fn take(
+    app: &App,
+    hook_id: String,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -44,11 +93,11 @@ pub async fn take(
     match app.take_hook(&hook_id, req).await {
         Ok(outcome) => Ok(match outcome.reply.body {
             Some(text) => (StatusCode::OK, text).into_response(),
-            None => Json(json!({
-                "ok": true,
-                "receipts": outcome.reply.receipts.len(),
-                "recorded": outcome.recorded,
-            }))
+            None => Json(HookAck {
+                ok: true,
+                receipts: outcome.reply.receipts.len(),
+                recorded: outcome.recorded,
+            })
             .into_response(),
         }),
         Err(HookFailure::UnknownHook) | Err(HookFailure::Provider(HookError::NotSupported)) => {

@@ -1,27 +1,39 @@
-//! Store records turned into the API's JSON shapes. Timestamps are RFC 3339
-//! UTC strings with milliseconds (`2026-11-25T10:00:00.123Z`).
+//! Store records turned into the API's response types (`api::model`).
+//! Timestamps are RFC 3339 UTC strings with milliseconds
+//! (`2026-11-25T10:00:00.123Z`). The console reads the same views as JSON
+//! values (`notification`, `preview`), so the page and the API never
+//! disagree.
 
 use super::error::ApiError;
+use super::model::{
+    AttemptStatusName, AttemptView, ChannelView, IntegrationView, NotificationSummaryView,
+    NotificationTypeView, NotificationView, PreviewChannelView, PreviewView, ReceiptStatus,
+    ReceiptView, RecipientView, SimMessageView, Timestamp,
+};
 use crate::service::{Planned, PreviewItem};
 use chrono::{DateTime, SecondsFormat};
-use herald_core::{Audience, Millis, Outcome, Recipient, Rendered};
+use herald_core::{Audience, Millis, Outcome, Recipient};
 use herald_store::{
     AttemptRecord, AttemptStatus, Integration, NotificationRecord, NotificationSummary,
     NotificationType, ReceiptRecord, SimMessage,
 };
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
-/// An epoch-milliseconds time as an RFC 3339 string (`null` if out of range).
-pub fn timestamp(ms: Millis) -> Value {
-    match DateTime::from_timestamp_millis(ms) {
-        Some(t) => Value::String(t.to_rfc3339_opts(SecondsFormat::Millis, true)),
-        None => Value::Null,
-    }
+/// An epoch-milliseconds time as an RFC 3339 string (`None` if out of range).
+pub fn time(ms: Millis) -> Timestamp {
+    Timestamp(
+        DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    )
 }
 
-/// An optional time, `null` when absent.
-fn opt_timestamp(ms: Option<Millis>) -> Value {
-    ms.map_or(Value::Null, timestamp)
+/// An optional time: `null` when not set.
+pub fn opt_time(ms: Option<Millis>) -> Timestamp {
+    ms.map(time).unwrap_or_default()
+}
+
+/// [`time`] as a JSON value (`null` if out of range).
+pub fn timestamp(ms: Millis) -> Value {
+    time(ms).0.map_or(Value::Null, Value::String)
 }
 
 /// The API name of a channel outcome.
@@ -38,99 +50,86 @@ pub fn outcome_str(o: Outcome) -> &'static str {
 }
 
 /// An integration with its settings as they may be shown (redacted by
-/// the caller: `App::integration_view` is the one place that does).
-pub fn integration(i: &Integration, shown_settings: Value) -> Value {
-    json!({
-        "channel": i.channel.as_str(),
-        "provider": i.provider,
-        "settings": shown_settings,
-        "confirm": match i.confirm {
-            herald_core::Confirm::Accepted => "accepted",
-            herald_core::Confirm::Receipt => "receipt",
-        },
-        "window_s": i.window_s,
-        "max_per_second": i.max_per_second,
-        "price_per_segment": i.price_per_segment,
-        "updated_at": timestamp(i.updated_at),
-    })
+/// the caller: `App::integration_view` is the one place that does, and
+/// adds `routes`, `webhook_url` and `inherited`).
+pub fn integration(i: &Integration, shown_settings: Value) -> IntegrationView {
+    IntegrationView {
+        channel: i.channel,
+        provider: i.provider.clone(),
+        settings: shown_settings,
+        confirm: i.confirm,
+        window_s: i.window_s,
+        max_per_second: i.max_per_second,
+        price_per_segment: i.price_per_segment,
+        updated_at: time(i.updated_at),
+        routes: None,
+        webhook_url: None,
+        inherited: i.inherited,
+    }
 }
 
 /// A notification type: its configuration plus `key` and `updated_at`.
-pub fn notification_type(t: &NotificationType) -> Result<Value, ApiError> {
-    let mut v = serde_json::to_value(&t.config).map_err(ApiError::internal)?;
-    let Some(obj) = v.as_object_mut() else {
-        return Err(ApiError::internal(
-            "a type config did not serialize to an object",
-        ));
-    };
-    obj.insert("key".into(), Value::String(t.key.clone()));
-    obj.insert("updated_at".into(), timestamp(t.updated_at));
-    Ok(v)
+pub fn notification_type(t: &NotificationType) -> NotificationTypeView {
+    NotificationTypeView::new(&t.key, &t.config, time(t.updated_at))
 }
 
 /// A client or staff member: `id` plus the stored fields.
-pub fn recipient(id: &str, r: &Recipient) -> Result<Value, ApiError> {
-    let mut v = serde_json::to_value(r).map_err(ApiError::internal)?;
-    let Some(obj) = v.as_object_mut() else {
-        return Err(ApiError::internal(
-            "a recipient did not serialize to an object",
-        ));
-    };
-    obj.insert("id".into(), Value::String(id.to_string()));
-    Ok(v)
-}
-
-/// A rendered text as the preview shows it, so the two compare equal.
-fn rendered(r: Option<&Rendered>) -> Value {
-    r.and_then(|r| serde_json::to_value(r).ok())
-        .unwrap_or(Value::Null)
+pub fn recipient(id: &str, r: &Recipient) -> RecipientView {
+    RecipientView::new(id, r)
 }
 
 /// The API status of an attempt: the first receipt inside the window
 /// decides (`delivered`/`failed`); else where the send stands.
-pub fn attempt_status(a: &AttemptRecord) -> &'static str {
+pub fn attempt_status(a: &AttemptRecord) -> AttemptStatusName {
+    use AttemptStatusName as S;
     if let Some(r) = a.receipts.iter().find(|r| !r.late) {
-        return if r.delivered { "delivered" } else { "failed" };
+        return if r.delivered { S::Delivered } else { S::Failed };
     }
     match a.status {
-        AttemptStatus::Queued if a.error.is_some() => "retrying",
-        AttemptStatus::Queued => "queued",
-        AttemptStatus::Sending => "sending",
-        AttemptStatus::Accepted => "accepted",
-        AttemptStatus::Refused if a.unreachable => "unregistered",
-        AttemptStatus::Refused => "rejected",
-        AttemptStatus::GaveUp => "failed",
+        AttemptStatus::Queued if a.error.is_some() => S::Retrying,
+        AttemptStatus::Queued => S::Queued,
+        AttemptStatus::Sending => S::Sending,
+        AttemptStatus::Accepted => S::Accepted,
+        AttemptStatus::Refused if a.unreachable => S::Unregistered,
+        AttemptStatus::Refused => S::Rejected,
+        AttemptStatus::GaveUp => S::Failed,
     }
 }
 
 /// One receipt of an attempt.
-fn receipt(r: &ReceiptRecord) -> Value {
-    json!({
-        "status": if r.delivered { "delivered" } else { "failed" },
-        "at": timestamp(r.at),
-        "late": r.late,
-        "error": r.error,
-    })
+fn receipt(r: &ReceiptRecord) -> ReceiptView {
+    ReceiptView {
+        status: if r.delivered {
+            ReceiptStatus::Delivered
+        } else {
+            ReceiptStatus::Failed
+        },
+        at: time(r.at),
+        late: r.late,
+        error: r.error.clone(),
+    }
 }
 
 /// One attempt: one message to one address over one route.
-pub fn attempt(a: &AttemptRecord) -> Value {
-    json!({
-        "id": a.id,
-        "to": a.to,
-        "route": a.route,
-        "status": attempt_status(a),
-        "error": a.error,
-        "requests": a.requests,
-        "idempotency_key": a.idempotency_key,
-        "provider_message_id": a.provider_message_id,
-        "created_at": timestamp(a.created_at),
-        "sent_at": opt_timestamp(a.sent_at),
-        "answered_at": opt_timestamp(a.answered_at),
-        "deadline": timestamp(a.deadline),
-        "receipts": a.receipts.iter().map(receipt).collect::<Vec<_>>(),
-        "cost": a.cost_micros.map(|c| c as f64 / 1_000_000.0),
-    })
+pub fn attempt(a: &AttemptRecord) -> AttemptView {
+    AttemptView {
+        id: a.id.clone(),
+        to: a.to.clone(),
+        route: a.route.clone(),
+        status: attempt_status(a),
+        error: a.error.clone(),
+        requests: a.requests,
+        idempotency_key: a.idempotency_key.clone(),
+        provider_message_id: a.provider_message_id.clone(),
+        created_at: time(a.created_at),
+        sent_at: opt_time(a.sent_at),
+        answered_at: opt_time(a.answered_at),
+        deadline: time(a.deadline),
+        receipts: a.receipts.iter().map(receipt).collect(),
+        cost: a.cost_micros.map(|c| c as f64 / 1_000_000.0),
+        encoding: None,
+        segments: None,
+    }
 }
 
 /// Whether an attempt goes out as an SMS (billed by the segment), not over
@@ -139,135 +138,149 @@ fn is_sms_route(channel: herald_core::Channel, route: &str) -> bool {
     channel == herald_core::Channel::Sms && route == "sms"
 }
 
-/// Adds `encoding` and `segments` of an SMS text to an object.
-fn add_sms_size(obj: &mut Map<String, Value>, body: &str) {
-    let size = herald_core::sms::sms_size(body);
-    obj.insert("encoding".into(), json!(size.encoding.as_str()));
-    obj.insert("segments".into(), json!(size.segments));
-}
-
-/// Sets `"client": id` or `"staff": id` on an object.
-fn set_recipient(v: &mut Value, audience: Audience, id: &str) {
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(audience.as_str().into(), Value::String(id.to_string()));
+/// `(client, staff)`: the recipient's id under its audience's name.
+fn who(audience: Audience, id: &str) -> (Option<String>, Option<String>) {
+    match audience {
+        Audience::Client => (Some(id.to_string()), None),
+        Audience::Staff => (None, Some(id.to_string())),
     }
 }
 
 /// A notification with its channels in plan order, each with its outcome,
 /// reason and attempts.
-pub fn notification(n: &NotificationRecord) -> Value {
-    let channels: Vec<Value> = n
+pub fn notification_view(n: &NotificationRecord) -> NotificationView {
+    let channels = n
         .plan
         .channels
         .iter()
         .enumerate()
         .map(|(i, ch)| {
             let (outcome, reason) = match n.verdicts.get(i) {
-                Some(v) => (outcome_str(v.outcome), v.reason.clone()),
-                None => ("pending", "waiting for its turn in the cascade".to_string()),
+                Some(v) => (v.outcome, v.reason.clone()),
+                None => (
+                    Outcome::Pending,
+                    "waiting for its turn in the cascade".to_string(),
+                ),
             };
             let text = n.rendered.get(i).and_then(Option::as_ref);
-            let attempts: Vec<Value> = n
+            let attempts = n
                 .attempts
                 .iter()
                 .filter(|a| a.channel_idx == i)
                 .map(|a| {
                     let mut v = attempt(a);
                     // What an SMS costs: its encoding and billed parts.
-                    if let (true, Some(r), Some(obj)) =
-                        (is_sms_route(a.channel, &a.route), text, v.as_object_mut())
-                    {
-                        add_sms_size(obj, &r.body);
+                    if let (true, Some(r)) = (is_sms_route(a.channel, &a.route), text) {
+                        let size = herald_core::sms::sms_size(&r.body);
+                        v.encoding = Some(size.encoding);
+                        v.segments = Some(size.segments);
                     }
                     v
                 })
                 .collect();
-            json!({
-                "channel": ch.channel.as_str(),
-                "scenario": ch.scenario.as_str(),
-                "outcome": outcome,
-                "reason": reason,
-                "routes": ch.route_names(),
-                "window_s": ch.window_s,
-                "rendered": rendered(n.rendered.get(i).and_then(Option::as_ref)),
-                "attempts": attempts,
-            })
+            ChannelView {
+                channel: ch.channel,
+                scenario: ch.scenario,
+                outcome,
+                reason,
+                routes: ch.route_names(),
+                window_s: ch.window_s,
+                rendered: text.cloned(),
+                attempts,
+            }
         })
         .collect();
-    let mut v = json!({
-        "id": n.id,
-        "type": n.type_key,
-        "status": n.status.as_str(),
-        "created_at": timestamp(n.created_at),
-        "updated_at": timestamp(n.updated_at),
-        "idempotency_key": n.idempotency_key,
-        "data": n.data,
-        "channels": channels,
-    });
-    set_recipient(&mut v, n.audience, &n.recipient_id);
-    v
+    let (client, staff) = who(n.audience, &n.recipient_id);
+    NotificationView {
+        id: n.id.clone(),
+        type_key: n.type_key.clone(),
+        status: n.status,
+        client,
+        staff,
+        created_at: time(n.created_at),
+        updated_at: time(n.updated_at),
+        idempotency_key: n.idempotency_key.clone(),
+        data: n.data.clone(),
+        channels,
+    }
+}
+
+/// [`notification_view`] as a JSON value, as the console reads it.
+pub fn notification(n: &NotificationRecord) -> Value {
+    serde_json::to_value(notification_view(n)).unwrap_or(Value::Null)
 }
 
 /// A line of the notification log.
-pub fn summary(s: &NotificationSummary) -> Value {
-    let mut v = json!({
-        "id": s.id,
-        "type": s.type_key,
-        "status": s.status.as_str(),
-        "created_at": timestamp(s.created_at),
-        "updated_at": timestamp(s.updated_at),
-    });
-    set_recipient(&mut v, s.audience, &s.recipient_id);
-    v
+pub fn summary(s: &NotificationSummary) -> NotificationSummaryView {
+    let (client, staff) = who(s.audience, &s.recipient_id);
+    NotificationSummaryView {
+        id: s.id.clone(),
+        type_key: s.type_key.clone(),
+        status: s.status,
+        client,
+        staff,
+        created_at: time(s.created_at),
+        updated_at: time(s.updated_at),
+    }
 }
 
 /// A message in the simulator's outbox.
-pub fn sim_message(m: &SimMessage) -> Value {
-    json!({
-        "id": m.id,
-        "notification_id": m.notification_id,
-        "channel": m.channel.as_str(),
-        "route": m.route,
-        "to": m.to,
-        "subject": m.subject,
-        "title": m.title,
-        "body": m.body,
-        "idempotency_key": m.idempotency_key,
-        "requests": m.requests,
-        "outcome": m.outcome,
-        "received_at": timestamp(m.received_at),
-    })
+pub fn sim_message(m: &SimMessage) -> SimMessageView {
+    SimMessageView {
+        id: m.id.clone(),
+        notification_id: m.notification_id.clone(),
+        channel: m.channel,
+        route: m.route.clone(),
+        to: m.to.clone(),
+        subject: m.subject.clone(),
+        title: m.title.clone(),
+        body: m.body.clone(),
+        idempotency_key: m.idempotency_key.clone(),
+        requests: m.requests,
+        outcome: m.outcome.clone(),
+        received_at: time(m.received_at),
+    }
 }
 
 /// A dry run: the type, the recipient and what each channel would do.
-pub fn preview(planned: &Planned, items: &[PreviewItem]) -> Result<Value, ApiError> {
-    let mut channels = serde_json::to_value(items).map_err(ApiError::internal)?;
-    if let Some(list) = channels.as_array_mut() {
-        for (item, v) in items.iter().zip(list.iter_mut()) {
-            if item.channel.channel != herald_core::Channel::Sms {
-                continue;
+pub fn preview_view(planned: &Planned, items: &[PreviewItem]) -> PreviewView {
+    let channels = items
+        .iter()
+        .map(|item| {
+            let size = match (&item.rendered, item.channel.channel) {
+                (Some(r), herald_core::Channel::Sms) => Some(herald_core::sms::sms_size(&r.body)),
+                _ => None,
+            };
+            PreviewChannelView {
+                plan: item.channel.clone(),
+                rendered: item.rendered.clone(),
+                encoding: size.map(|s| s.encoding),
+                segments: size.map(|s| s.segments),
             }
-            if let (Some(r), Some(obj)) = (&item.rendered, v.as_object_mut()) {
-                add_sms_size(obj, &r.body);
-            }
-        }
+        })
+        .collect();
+    let (client, staff) = who(planned.audience, &planned.recipient_id);
+    PreviewView {
+        type_key: planned.type_key.clone(),
+        client,
+        staff,
+        channels,
     }
-    let mut obj = Map::new();
-    obj.insert("type".into(), Value::String(planned.type_key.clone()));
-    obj.insert(
-        planned.audience.as_str().into(),
-        Value::String(planned.recipient_id.clone()),
-    );
-    obj.insert("channels".into(), channels);
-    Ok(Value::Object(obj))
+}
+
+/// [`preview_view`] as a JSON value, as the console reads it.
+pub fn preview(planned: &Planned, items: &[PreviewItem]) -> Result<Value, ApiError> {
+    serde_json::to_value(preview_view(planned, items)).map_err(ApiError::internal)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use herald_core::Rendered;
     use herald_core::{
         Channel, ChannelPlan, ChannelVerdict, Confirm, FallbackWhen, Plan, Reach, Scenario, Status,
     };
+    use serde_json::json;
 
     fn att(status: AttemptStatus) -> AttemptRecord {
         AttemptRecord {
@@ -302,6 +315,7 @@ mod tests {
 
     #[test]
     fn attempt_statuses() {
+        let attempt_status = |a: &AttemptRecord| serde_json::to_value(attempt_status(a)).unwrap();
         assert_eq!(attempt_status(&att(AttemptStatus::Queued)), "queued");
         let mut a = att(AttemptStatus::Queued);
         a.error = Some("429".into());
@@ -417,14 +431,14 @@ mod tests {
             created_at: 0,
             updated_at: 0,
         };
-        let v = summary(&s);
+        let v = serde_json::to_value(summary(&s)).unwrap();
         assert_eq!(v["staff"], "s1");
         assert_eq!(v["status"], "failed");
         let r = Recipient {
             name: Some("Ana".into()),
             ..Default::default()
         };
-        let v = recipient("c1", &r).unwrap();
+        let v = serde_json::to_value(recipient("c1", &r)).unwrap();
         assert_eq!(v["id"], "c1");
         assert_eq!(v["name"], "Ana");
         assert_eq!(v["apps"], json!([]));

@@ -9,6 +9,7 @@
 
 use super::integrations::{check_window, kept_hook_id, settings_object, Unconfigured};
 use super::App;
+use crate::api::model::ChainRouteView;
 use crate::error::{invalid, Result};
 use crate::providers::{
     Client, HookError, HookReply, HookRequest, Provider, SendReply, SendRequest,
@@ -18,7 +19,7 @@ use async_trait::async_trait;
 use herald_core::{Channel, Confirm, FieldError, Route};
 use herald_store::{Integration, Owner};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ pub const CHAIN: &str = "chain";
 const MAX_ROUTES: usize = 4;
 
 /// One route of a chain as a PUT gives it.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouteInput {
     /// The route's name (`whatsapp`, `sms`), one the provider offers.
@@ -38,6 +39,7 @@ pub struct RouteInput {
     pub provider: String,
     /// The provider's settings.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub settings: Option<Value>,
     /// What counts as delivered on this route.
     #[serde(default)]
@@ -309,31 +311,29 @@ impl App {
     /// A chain as a GET shows it: each route with its settings redacted
     /// as its provider's own integration would be, and its webhook URL
     /// when its provider calls back.
-    pub(super) fn chain_routes_view(&self, i: &Integration) -> Value {
+    pub(super) fn chain_routes_view(&self, i: &Integration) -> Vec<ChainRouteView> {
         let Ok(chain) = stored_chain(i) else {
-            return Value::Array(Vec::new());
+            return Vec::new();
         };
-        let shown = chain
+        chain
             .routes
             .iter()
             .map(|r| {
                 let provider = self.member_provider(&r.provider);
                 let names = provider.map(|p| p.secrets()).unwrap_or(&[]);
-                let mut v = json!({
-                    "route": r.route,
-                    "provider": r.provider,
-                    "settings": secrets::redact(&r.settings, names),
-                    "confirm": r.confirm,
-                    "window_s": r.window_s,
-                });
-                if provider.is_some_and(|p| p.calls_back()) {
-                    v["webhook_url"] =
-                        Value::String(self.webhook_url(&format!("{}.{}", i.hook_id, r.route)));
+                let webhook_url = provider
+                    .is_some_and(|p| p.calls_back())
+                    .then(|| self.webhook_url(&format!("{}.{}", i.hook_id, r.route)));
+                ChainRouteView {
+                    route: r.route.clone(),
+                    provider: r.provider.clone(),
+                    settings: secrets::redact(&r.settings, names),
+                    confirm: r.confirm,
+                    window_s: r.window_s,
+                    webhook_url,
                 }
-                v
             })
-            .collect();
-        Value::Array(shown)
+            .collect()
     }
 }
 
@@ -392,6 +392,7 @@ impl Client for ChainClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn route_names_are_plain() {

@@ -13,9 +13,12 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-/// An integration as the API receives it. Its settings may hold secrets in
-/// the clear, so `Debug` shows only their names.
-#[derive(Clone, Deserialize)]
+/// An integration as the API receives it: one provider with its settings,
+/// or (sms only) a chain of providers, one per route. Its settings may
+/// hold secrets in the clear, so `Debug` shows only their names. A PUT
+/// that leaves a secret out keeps the stored one while the provider stays
+/// the same; `null` clears it.
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationInput {
     /// Provider name; absent for a chain of providers (`routes`).
@@ -24,8 +27,9 @@ pub struct IntegrationInput {
     /// A chain of providers, one per route, tried in order (sms only).
     #[serde(default)]
     pub routes: Option<Vec<super::chain::RouteInput>>,
-    /// Provider settings.
+    /// Provider settings (API.md "Real providers"; secrets write-only).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub settings: Option<Value>,
     /// Confirmation mode.
     #[serde(default)]
@@ -358,35 +362,35 @@ impl App {
     /// An integration as a GET shows it: secrets as "set" / "not set",
     /// the webhook URL for providers that call back, and whether it is
     /// the operator's.
-    pub fn integration_view(&self, i: &Integration) -> Value {
+    pub fn integration_model(&self, i: &Integration) -> crate::api::model::IntegrationView {
         let names: &[&str] = self
             .providers
             .get(&i.provider)
             .map(|p| p.secrets())
             .unwrap_or(&[]);
-        let shown = if i.provider == super::chain::CHAIN {
+        let is_chain = i.provider == super::chain::CHAIN;
+        let shown = if is_chain {
             Value::Object(Map::new())
         } else {
             secrets::redact(&i.settings, names)
         };
         let mut v = crate::api::views::integration(i, shown);
-        if let Some(obj) = v.as_object_mut() {
-            if i.provider == super::chain::CHAIN {
-                obj.insert("routes".into(), self.chain_routes_view(i));
-            }
-            let calls_back = self
-                .providers
-                .get(&i.provider)
-                .is_some_and(|p| p.calls_back());
-            if calls_back {
-                obj.insert(
-                    "webhook_url".into(),
-                    Value::String(self.webhook_url(&i.hook_id)),
-                );
-            }
-            obj.insert("inherited".into(), Value::Bool(i.inherited));
+        if is_chain {
+            v.routes = Some(self.chain_routes_view(i));
+        }
+        let calls_back = self
+            .providers
+            .get(&i.provider)
+            .is_some_and(|p| p.calls_back());
+        if calls_back {
+            v.webhook_url = Some(self.webhook_url(&i.hook_id));
         }
         v
+    }
+
+    /// [`App::integration_model`] as a JSON value, as the console reads it.
+    pub fn integration_view(&self, i: &Integration) -> Value {
+        serde_json::to_value(self.integration_model(i)).unwrap_or(Value::Null)
     }
 
     /// The integration behind a hook id with its client (cached; the

@@ -11,8 +11,9 @@ use herald_store::{Accepted, IncomingReceipt, NewNotification, ReceiptMatch, Ten
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// A trigger as the API (and the CLI) send it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A trigger as the API (and the CLI) send it; the preview takes the same
+/// body. Exactly one of `client` and `staff`, fitting the type's audience.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerInput {
     /// The notification type key.
@@ -24,8 +25,10 @@ pub struct TriggerInput {
     /// The staff member, for a staff type.
     #[serde(default)]
     pub staff: Option<String>,
-    /// What the templates need.
+    /// What the templates need (a variable a template uses and `data`
+    /// lacks → 422 `data.<name>`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Map<String, serde_json::Value>>,
     /// Makes a retried trigger create nothing new.
     #[serde(default)]

@@ -16,6 +16,8 @@ mod integrations;
 mod isolation;
 mod nodes;
 mod notifications;
+mod openapi;
+mod openapi_answers;
 mod providers;
 mod recipients;
 mod removing;
