@@ -515,7 +515,9 @@ impl CascadeTx for PgTx {
                     OR (a.status = 'sending' AND a.lease_until <= $3))
              RETURNING a.id, a.notification_id, a.tenant_id, a.channel, a.route, a.to_addr,
                  a.idempotency_key, a.subject, a.title, a.body, a.requests, a.created_at,
-                 a.deadline, a.via_hook, n.audience, n.recipient_id",
+                 a.deadline, a.via_hook, n.audience, n.recipient_id,
+                 a.created_at > (SELECT MIN(b.created_at) FROM attempts b
+                                 WHERE b.notification_id = a.notification_id) AS fallback",
         )
         .bind(ids)
         .bind(lease_until)
@@ -543,6 +545,7 @@ impl CascadeTx for PgTx {
                     requests: col_u32(r, "requests")?,
                     created_at: col(r, "created_at")?,
                     deadline: col(r, "deadline")?,
+                    fallback: col(r, "fallback")?,
                     via_hook: col(r, "via_hook")?,
                 })
             })
