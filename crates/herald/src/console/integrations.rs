@@ -220,7 +220,8 @@ pub async fn test(
     let to = f.text("to").unwrap_or_default();
     let test = match c.app.test_integration(&s.tenant.id, channel, &to).await {
         Ok(reply) => {
-            let mut view = reply.test_view();
+            // The API's own answer type, so the page reads as the API does.
+            let mut view = json!(crate::api::model::TestResult::from(&reply));
             view["to"] = json!(to);
             view
         }

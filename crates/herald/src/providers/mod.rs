@@ -109,19 +109,6 @@ impl SendReply {
         }
     }
 
-    /// The answer as `POST /v1/integrations/{channel}/test` shows it:
-    /// `{"result", "error", "message_id"}` (the console shows the same).
-    pub fn test_view(&self) -> serde_json::Value {
-        let (error, message_id) = match self {
-            SendReply::Accepted { message_id } => (None, message_id.clone()),
-            SendReply::Transient { error, .. }
-            | SendReply::Throttled { error, .. }
-            | SendReply::Permanent { error }
-            | SendReply::RecipientInvalid { error } => (Some(error.clone()), None),
-        };
-        serde_json::json!({"result": self.kind(), "error": error, "message_id": message_id})
-    }
-
     /// The API's word for it (`POST /v1/integrations/{channel}/test`).
     pub fn kind(&self) -> &'static str {
         match self {

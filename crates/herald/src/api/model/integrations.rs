@@ -132,30 +132,48 @@ mod tests {
     use super::*;
     use crate::providers::SendReply;
 
-    /// The console shows `SendReply::test_view`; the API this type. They
-    /// must read the same for every answer.
+    /// Throttling reads as transient to the API's reader; a refusal carries
+    /// the provider's words and no message id.
     #[test]
-    fn test_result_reads_as_the_consoles_view() {
-        for r in [
-            SendReply::Accepted {
-                message_id: Some("m1".into()),
-            },
-            SendReply::Accepted { message_id: None },
-            SendReply::Transient {
-                error: "503".into(),
-                retry_after_ms: None,
-            },
-            SendReply::Throttled {
-                error: "429".into(),
-                retry_after_ms: Some(5),
-            },
-            SendReply::Permanent { error: "no".into() },
-            SendReply::RecipientInvalid {
-                error: "dead".into(),
-            },
-        ] {
-            let typed = serde_json::to_value(TestResult::from(&r)).unwrap();
-            assert_eq!(typed, r.test_view(), "{r:?}");
+    fn test_result_classifies_every_answer() {
+        let cases = [
+            (
+                SendReply::Accepted {
+                    message_id: Some("m1".into()),
+                },
+                TestResultKind::Accepted,
+                None,
+                Some("m1"),
+            ),
+            (
+                SendReply::Throttled {
+                    error: "429".into(),
+                    retry_after_ms: Some(5),
+                },
+                TestResultKind::Transient,
+                Some("429"),
+                None,
+            ),
+            (
+                SendReply::Permanent { error: "no".into() },
+                TestResultKind::Permanent,
+                Some("no"),
+                None,
+            ),
+            (
+                SendReply::RecipientInvalid {
+                    error: "dead".into(),
+                },
+                TestResultKind::RecipientInvalid,
+                Some("dead"),
+                None,
+            ),
+        ];
+        for (reply, kind, error, id) in cases {
+            let t = TestResult::from(&reply);
+            assert_eq!(t.result, kind, "{reply:?}");
+            assert_eq!(t.error.as_deref(), error, "{reply:?}");
+            assert_eq!(t.message_id.as_deref(), id, "{reply:?}");
         }
     }
 }
