@@ -337,6 +337,35 @@ pub struct ListQuery {
     pub limit: usize,
     /// Only ids strictly before (older than) this one.
     pub before: Option<String>,
+    /// Only those with an attempt over this channel (something was sent,
+    /// or tried, over it).
+    pub channel: Option<Channel>,
+    /// Only those created at or after this time.
+    pub created_from: Option<Millis>,
+    /// Only those created before this time.
+    pub created_before: Option<Millis>,
+    /// Only those whose recipient id contains this text (ASCII case
+    /// ignored).
+    pub recipient_contains: Option<String>,
+}
+
+impl ListQuery {
+    /// `recipient_contains` as a `LIKE` pattern with `\` escaping, so a
+    /// `%` or `_` in the search matches only itself.
+    pub fn recipient_pattern(&self) -> Option<String> {
+        self.recipient_contains.as_ref().map(|r| {
+            let mut p = String::with_capacity(r.len() + 2);
+            p.push('%');
+            for ch in r.chars() {
+                if matches!(ch, '%' | '_' | '\\') {
+                    p.push('\\');
+                }
+                p.push(ch);
+            }
+            p.push('%');
+            p
+        })
+    }
 }
 
 /// An attempt handed to a worker to send.

@@ -333,6 +333,26 @@ pub(super) async fn list_notifications(
     if let Some(b) = &q.before {
         qb.push(" AND id < ").push_bind(b.clone());
     }
+    if let Some(t) = q.created_from {
+        qb.push(" AND created_at >= ").push_bind(t);
+    }
+    if let Some(t) = q.created_before {
+        qb.push(" AND created_at < ").push_bind(t);
+    }
+    if let Some(p) = q.recipient_pattern() {
+        qb.push(" AND recipient_id LIKE ")
+            .push_bind(p)
+            .push(" ESCAPE '\\'");
+    }
+    if let Some(c) = q.channel {
+        // Through the attempts' (notification_id, …) unique index.
+        qb.push(
+            " AND EXISTS (SELECT 1 FROM attempts a \
+             WHERE a.notification_id = notifications.id AND a.channel = ",
+        )
+        .push_bind(c.as_str())
+        .push(")");
+    }
     qb.push(" ORDER BY id DESC LIMIT ").push_bind(int(q.limit));
     let rows = qb.build().fetch_all(conn).await.db()?;
     rows.iter()

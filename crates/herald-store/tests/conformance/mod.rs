@@ -9,12 +9,14 @@
 mod bulk;
 mod cascade;
 mod config;
+mod log;
 mod nodes;
 mod sim;
 
 pub use bulk::*;
 pub use cascade::*;
 pub use config::*;
+pub use log::*;
 pub use nodes::*;
 pub use sim::*;
 

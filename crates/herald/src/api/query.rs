@@ -69,6 +69,7 @@ pub fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiErro
         type_key: get(params, "type").map(str::to_string),
         limit: parse_limit(params, DEFAULT_LIST_LIMIT)?,
         before,
+        ..ListQuery::default()
     })
 }
 

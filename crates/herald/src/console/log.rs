@@ -19,12 +19,6 @@ use std::collections::HashMap;
 
 /// Rows per page of the log.
 const SHOW: usize = 50;
-/// Log lines read per store call while filtering.
-const BATCH: usize = 200;
-/// The most log lines one page looks through for filters the store does
-/// not apply itself (channel, date, recipient); past that the page ends
-/// with an "older" link to go on from.
-const SCAN: usize = 2000;
 
 /// The filters of the log page, as given.
 #[derive(Debug, Default, Clone)]
@@ -59,7 +53,7 @@ impl Filters {
             until: text("to")
                 .and_then(|d| day_start(&d))
                 .map(|t| t + 86_400_000),
-            recipient: text("recipient").map(|r| r.to_lowercase()),
+            recipient: text("recipient"),
         }
     }
 }
@@ -94,67 +88,33 @@ pub async fn list(
     axum::extract::Query(q): Query,
 ) -> Response {
     let f = Filters::of(&q);
-    let mut before = q.get("before").filter(|b| !b.is_empty()).cloned();
-    let mut rows = Vec::new();
-    let mut next = None;
-    let mut scanned = 0usize;
-    'pages: loop {
-        let query = ListQuery {
-            status: f.status,
-            type_key: f.type_key.clone(),
-            limit: BATCH,
-            before: before.clone(),
-        };
-        let page = match c.app.store.list_notifications(&s.tenant.id, &query).await {
-            Ok(p) => p,
+    // The store applies every filter; one row more than a page tells
+    // whether there is an older page.
+    let query = ListQuery {
+        status: f.status,
+        type_key: f.type_key.clone(),
+        limit: SHOW + 1,
+        before: q.get("before").filter(|b| !b.is_empty()).cloned(),
+        channel: f.channel,
+        created_from: f.from,
+        created_before: f.until,
+        recipient_contains: f.recipient.clone(),
+    };
+    let mut page = match c.app.store.list_notifications(&s.tenant.id, &query).await {
+        Ok(p) => p,
+        Err(e) => return c.failure(&s, e),
+    };
+    let next = (page.len() > SHOW).then(|| {
+        page.truncate(SHOW);
+        page.last().map(|sm| sm.id.clone())
+    });
+    let next = next.flatten();
+    let mut rows = Vec::with_capacity(page.len());
+    for sm in page {
+        match c.app.store.get_notification(&s.tenant.id, &sm.id).await {
+            Ok(Some(record)) => rows.push(row(&views::notification(&record))),
+            Ok(None) => continue,
             Err(e) => return c.failure(&s, e),
-        };
-        let full = page.len() >= BATCH;
-        for sm in page {
-            scanned += 1;
-            before = Some(sm.id.clone());
-            if f.until.is_some_and(|t| sm.created_at >= t) {
-                continue;
-            }
-            if f.from.is_some_and(|t| sm.created_at < t) {
-                // Newest first: everything further is older still.
-                break 'pages;
-            }
-            if let Some(r) = &f.recipient {
-                if !sm.recipient_id.to_lowercase().contains(r.as_str()) {
-                    continue;
-                }
-            }
-            let record = match c.app.store.get_notification(&s.tenant.id, &sm.id).await {
-                Ok(Some(n)) => n,
-                Ok(None) => continue,
-                Err(e) => return c.failure(&s, e),
-            };
-            let view = views::notification(&record);
-            if let Some(ch) = f.channel {
-                // A channel filter finds what was sent over it.
-                let used = view["channels"].as_array().is_some_and(|chs| {
-                    chs.iter().any(|x| {
-                        x["channel"] == ch.as_str()
-                            && x["attempts"].as_array().is_some_and(|a| !a.is_empty())
-                    })
-                });
-                if !used {
-                    continue;
-                }
-            }
-            rows.push(row(&view));
-            if rows.len() >= SHOW {
-                next = Some(sm.id.clone());
-                break 'pages;
-            }
-        }
-        if !full {
-            break;
-        }
-        if scanned >= SCAN {
-            next = before.clone();
-            break;
         }
     }
     let types = match c.app.store.list_types(&s.tenant.id).await {

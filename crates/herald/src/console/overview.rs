@@ -200,10 +200,10 @@ pub async fn page(State(c): State<Shared>, Signed(s): Signed) -> Response {
     let mut capped = false;
     'pages: loop {
         let q = ListQuery {
-            status: None,
-            type_key: None,
             limit: BATCH,
             before: before.clone(),
+            created_from: Some(week_start),
+            ..ListQuery::default()
         };
         let page = match c.app.store.list_notifications(&s.tenant.id, &q).await {
             Ok(p) => p,
