@@ -39,7 +39,11 @@ pub async fn check_list_filters(store: &dyn Store) {
     let cases = [
         ("client-1", plan(vec![email()]), T0),
         ("Client-Ana_2", plan(vec![sms()]), T0 + 1_000),
-        ("client-bob", plan(vec![email(), fallback_sms()]), T0 + 2_000),
+        (
+            "client-bob",
+            plan(vec![email(), fallback_sms()]),
+            T0 + 2_000,
+        ),
         ("anax2", plan(vec![email()]), T0 + 3_000),
     ];
     let mut made = Vec::new();
@@ -70,7 +74,10 @@ pub async fn check_list_filters(store: &dyn Store) {
         },
     )
     .await;
-    assert_eq!(by_email, vec![made[3].clone(), made[2].clone(), made[0].clone()]);
+    assert_eq!(
+        by_email,
+        vec![made[3].clone(), made[2].clone(), made[0].clone()]
+    );
 
     // Case is ignored; `_` is a character, not a wildcard.
     let ana = ids(

@@ -442,8 +442,9 @@ pub async fn delete(
     }
 }
 
-/// What the API's preview says for the saved type, a recipient and data,
-/// as the preview fragment's context.
+/// What the API's preview says for a recipient and data, as the preview
+/// fragment's context: of the editor's unsaved fields when they were posted
+/// with it (the page's script sends both forms), else of the saved type.
 async fn run_preview(c: &Console, s: &super::Session, key: &str, f: &Fields) -> Value {
     let recipient = f.text("preview_recipient").unwrap_or_default();
     let data_text = f.get("preview_data").unwrap_or("{}").trim().to_string();
@@ -457,12 +458,19 @@ async fn run_preview(c: &Console, s: &super::Session, key: &str, f: &Fields) -> 
         Ok(d) => d,
         Err(message) => return json!({"error": message}),
     };
-    let audience = match c.app.store.get_type(&s.tenant.id, key).await {
-        Ok(Some(t)) => t.config.audience,
-        Ok(None) => {
-            return json!({"error": "Save the type first: the preview runs on the saved type."})
-        }
-        Err(e) => return json!({"error": e.to_string()}),
+    let draft = f
+        .get("audience")
+        .is_some()
+        .then(|| Draft::posted(f).config().0);
+    let audience = match &draft {
+        Some(config) => config.audience,
+        None => match c.app.store.get_type(&s.tenant.id, key).await {
+            Ok(Some(t)) => t.config.audience,
+            Ok(None) => {
+                return json!({"error": "Save the type first: the preview runs on the saved type."})
+            }
+            Err(e) => return json!({"error": e.to_string()}),
+        },
     };
     let input = TriggerInput {
         type_key: key.to_string(),
@@ -471,7 +479,7 @@ async fn run_preview(c: &Console, s: &super::Session, key: &str, f: &Fields) -> 
         data: Some(data),
         idempotency_key: None,
     };
-    match c.app.preview(&s.tenant, &input).await {
+    match c.app.preview_as(&s.tenant, &input, draft).await {
         Ok((planned, items)) => match crate::api::views::preview(&planned, &items) {
             Ok(v) => json!({"plan": v}),
             Err(_) => json!({"error": "the preview could not be shown"}),

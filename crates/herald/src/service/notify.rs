@@ -5,7 +5,7 @@ use super::{check_id, App};
 use crate::error::{invalid, Result, ServiceError};
 use herald_core::{
     preview, reach, Audience, ChannelPlan, Plan, PreviewChannel, Reach, Recipient, Rendered,
-    Scenario,
+    Scenario, TypeConfig,
 };
 use herald_store::{Accepted, IncomingReceipt, NewNotification, ReceiptMatch, Tenant};
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,18 @@ impl App {
     /// Plans a trigger: finds the type and recipient, decides reach and
     /// routes per channel, and renders every channel that may be sent.
     pub async fn plan(&self, tenant: &Tenant, input: &TriggerInput) -> Result<Planned> {
+        self.plan_as(tenant, input, None).await
+    }
+
+    /// [`App::plan`] with `draft` in place of the saved type (the console's
+    /// live preview of unsaved edits); the draft is checked as a save would
+    /// check it, so a broken rule is the same error here.
+    pub async fn plan_as(
+        &self,
+        tenant: &Tenant,
+        input: &TriggerInput,
+        draft: Option<TypeConfig>,
+    ) -> Result<Planned> {
         check_id("type", &input.type_key)?;
         let (audience, recipient_id) = match (&input.client, &input.staff) {
             (Some(c), None) => (Audience::Client, c.clone()),
@@ -99,16 +111,26 @@ impl App {
         if let Some(k) = &input.idempotency_key {
             check_id("idempotency_key", k)?;
         }
-        let t = self
-            .notification_type(&tenant.id, &input.type_key)
-            .await?
-            .ok_or_else(|| {
-                invalid(
-                    "type",
-                    "unknown_type",
-                    format!("no notification type {:?}", input.type_key),
-                )
-            })?;
+        let t = match draft {
+            Some(config) => {
+                config.validate()?;
+                std::sync::Arc::new(herald_store::NotificationType {
+                    key: input.type_key.clone(),
+                    config,
+                    updated_at: 0,
+                })
+            }
+            None => self
+                .notification_type(&tenant.id, &input.type_key)
+                .await?
+                .ok_or_else(|| {
+                    invalid(
+                        "type",
+                        "unknown_type",
+                        format!("no notification type {:?}", input.type_key),
+                    )
+                })?,
+        };
         if t.config.audience != audience {
             return Err(invalid(
                 field,
@@ -219,7 +241,17 @@ impl App {
         tenant: &Tenant,
         input: &TriggerInput,
     ) -> Result<(Planned, Vec<PreviewItem>)> {
-        let planned = self.plan(tenant, input).await?;
+        self.preview_as(tenant, input, None).await
+    }
+
+    /// [`App::preview`] of a draft of the type (see [`App::plan_as`]).
+    pub async fn preview_as(
+        &self,
+        tenant: &Tenant,
+        input: &TriggerInput,
+        draft: Option<TypeConfig>,
+    ) -> Result<(Planned, Vec<PreviewItem>)> {
+        let planned = self.plan_as(tenant, input, draft).await?;
         let items = preview(&planned.plan)
             .into_iter()
             .zip(planned.rendered.iter())

@@ -7,7 +7,7 @@
 //! says SKIPPED and passes, except under CI (`CI` set), where it fails:
 //! `.ci/run` installs both.
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{seed_data, spawn_app, spawn_app_with, TestApp};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -240,6 +240,134 @@ async fn a_broken_rule_is_shown_next_to_its_field_and_nothing_is_saved() {
     assert!(page.contains(">Hi {{ client_name</textarea>"), "{page}");
     let (status, _) = app.get("/v1/notification-types/reminder", &key).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing saved");
+}
+
+/// A console page's body, signed in.
+async fn page(app: &TestApp, session: &str, path: &str) -> String {
+    let resp = http()
+        .get(format!("{}{path}", app.base))
+        .header(COOKIE, format!("herald_session={session}"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status(), StatusCode::OK, "{path}");
+    resp.text().await.expect("body")
+}
+
+/// The log's filters are applied by the store: what was sent over SMS, to
+/// whom, and paging through the older ones all come from one query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_filters_by_channel_and_recipient() {
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon").await.api_key;
+    app.simulators_everywhere(&key).await;
+    app.put_seed_type(&key, "reminder").await;
+    // Ana has a phone only (the SMS fallback goes); Bob an e-mail too.
+    app.put_client(&key, "ana", json!({"phone": "+15550001111"}))
+        .await;
+    app.put_client(&key, "bob", json!({"email": "bob@example.com"}))
+        .await;
+    let mut ids = Vec::new();
+    for who in ["ana", "bob", "bob"] {
+        let id = app
+            .trigger(
+                &key,
+                json!({"type": "reminder", "client": who, "data": seed_data()}),
+            )
+            .await;
+        app.wait_final(&key, &id).await;
+        ids.push(id);
+    }
+    let (session, _) = sign_in(&app, &key).await;
+    // The page escapes the slashes of its links: look for the row's id.
+    let link = |id: &str| id.to_string();
+
+    let sms = page(&app, &session, "/log?channel=sms").await;
+    assert!(sms.contains(&link(&ids[0])), "{sms}");
+    assert!(
+        !sms.contains(&link(&ids[1])) && !sms.contains(&link(&ids[2])),
+        "{sms}"
+    );
+
+    let bob = page(&app, &session, "/log?recipient=BO").await;
+    assert!(
+        bob.contains(&link(&ids[1])) && bob.contains(&link(&ids[2])),
+        "{bob}"
+    );
+    assert!(!bob.contains(&link(&ids[0])), "{bob}");
+
+    let none = page(&app, &session, "/log?channel=sms&recipient=bob").await;
+    assert!(none.contains("No notifications match."), "{none}");
+
+    // Older ones are one link away, with the filters kept.
+    let first = page(
+        &app,
+        &session,
+        &format!("/log?recipient=bob&before={}", ids[2]),
+    )
+    .await;
+    assert!(
+        first.contains(&link(&ids[1])) && !first.contains(&link(&ids[2])),
+        "{first}"
+    );
+}
+
+/// The type editor's preview follows the fields as posted, before they
+/// are saved, and a broken draft shows the rule it breaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_preview_follows_unsaved_edits() {
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon").await.api_key;
+    app.simulators_everywhere(&key).await;
+    app.put_seed_type(&key, "reminder").await;
+    app.put_client(&key, "ana", json!({"phone": "+15550001111"}))
+        .await;
+    let (session, csrf) = sign_in(&app, &key).await;
+    let preview = |fields: Vec<(&'static str, &'static str)>| {
+        let mut form = vec![
+            ("csrf", csrf.clone()),
+            ("preview_recipient", "ana".to_string()),
+            (
+                "preview_data",
+                r#"{"client_name": "Ana", "time": "10:00"}"#.to_string(),
+            ),
+        ];
+        form.extend(fields.into_iter().map(|(k, v)| (k, v.to_string())));
+        let session = session.clone();
+        let base = app.base.clone();
+        async move {
+            let resp = http()
+                .post(format!("{base}/types/reminder/preview"))
+                .header(COOKIE, format!("herald_session={session}"))
+                .header("X-Herald-Fragment", "1")
+                .form(&form)
+                .send()
+                .await
+                .expect("POST preview");
+            assert_eq!(resp.status(), StatusCode::OK);
+            resp.text().await.expect("body")
+        }
+    };
+    // Only the preview's fields: the saved type.
+    let saved = preview(vec![]).await;
+    assert!(saved.contains("Ana: appointment at 10:00"), "{saved}");
+    // With the editor's fields: the draft, SMS always and a new text.
+    let draft = preview(vec![
+        ("audience", "client"),
+        ("scenario.sms", "always"),
+        ("locales", "en"),
+        ("tpl.sms.en.body", "{{ client_name }}: moved to {{ time }}"),
+    ])
+    .await;
+    assert!(draft.contains("Ana: moved to 10:00"), "{draft}");
+    let (_, stored) = app.get("/v1/notification-types/reminder", &key).await;
+    assert!(
+        !stored.to_string().contains("moved"),
+        "nothing saved: {stored}"
+    );
+    // A draft that breaks a rule says so, as a save would.
+    let broken = preview(vec![("audience", "client"), ("scenario.sms", "fallback")]).await;
+    assert!(broken.contains("cannot be fallback"), "{broken}");
 }
 
 /// Chromium from `HERALD_CHROMIUM` or Debian's package.

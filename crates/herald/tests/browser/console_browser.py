@@ -170,6 +170,16 @@ def main():
         page.get_by_label("Data (JSON)").fill('{"client_name": "Ana", "time": "10:00"}')
         expect(page.locator("#preview-result")).to_contain_text("Ana: appointment at 10:00")
         expect(page.locator("#preview-result")).to_contain_text("client has no e-mail address")
+        # An unsaved edit of the SMS text shows in the preview at once, and
+        # the saved type stays as it was until "Save type".
+        for summary in page.locator("details.tpl > summary").all():
+            summary.evaluate("s => s.parentElement.open = true")
+        page.get_by_label("SMS body (en)").fill("{{ client_name }}: moved to {{ time }}")
+        expect(page.locator("#preview-result")).to_contain_text("Ana: moved to 10:00")
+        _, unsaved = api("GET", "/v1/notification-types/" + TYPE_KEY)
+        assert "moved" not in json.dumps(unsaved), unsaved
+        shot(page, "type-preview")
+        page.goto(BASE + "/types/" + TYPE_KEY)
 
         # Trigger through the API, then watch the timeline.
         status, trig = api(

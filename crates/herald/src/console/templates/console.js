@@ -33,13 +33,18 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
-  // Live preview: the API's preview of the saved type as you type.
+  // Live preview: the API's preview of the editor's fields as they are
+  // now, saved or not (the editor's fields go with the preview's).
   const pf = document.getElementById("preview-form");
   const out = document.getElementById("preview-result");
+  const tf = document.getElementById("type-form");
   if (pf && out) {
     let timer = null;
     const run = async () => {
       const body = new URLSearchParams(new FormData(pf));
+      if (tf) {
+        for (const [k, v] of new FormData(tf)) if (k !== "csrf") body.append(k, v);
+      }
       const resp = await fetch(pf.action, {
         method: "POST", body, credentials: "same-origin",
         headers: { "X-Herald-Fragment": "1" },
@@ -47,7 +52,9 @@ document.addEventListener("DOMContentLoaded", () => {
       if (resp.ok) out.innerHTML = await resp.text();
     };
     pf.addEventListener("submit", (e) => { e.preventDefault(); run(); });
-    pf.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(run, 400); });
+    const later = () => { clearTimeout(timer); timer = setTimeout(run, 400); };
+    pf.addEventListener("input", later);
+    if (tf) { tf.addEventListener("input", later); tf.addEventListener("change", later); }
   }
 
   // Integrations: show only the chosen provider's secret fields.
