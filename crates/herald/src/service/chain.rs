@@ -7,7 +7,8 @@
 //! send to the route's provider, and each route that calls back has a
 //! webhook of its own, `/v1/hooks/{hook id}.{route}`.
 
-use super::integrations::{check_window, kept_hook_id, settings_object, Unconfigured};
+use super::integration_input::{check_window, settings_object};
+use super::integrations::{kept_hook_id, Unconfigured};
 use super::App;
 use crate::api::model::ChainRouteView;
 use crate::error::{invalid, Result};
@@ -51,7 +52,7 @@ pub struct RouteInput {
 
 impl std::fmt::Debug for RouteInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names = super::integrations::setting_names(&self.settings);
+        let names = super::integration_input::setting_names(&self.settings);
         f.debug_struct("RouteInput")
             .field("route", &self.route)
             .field("provider", &self.provider)

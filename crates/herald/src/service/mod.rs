@@ -5,6 +5,7 @@
 mod chain;
 mod config;
 mod hooks;
+mod integration_input;
 mod integrations;
 mod notify;
 mod people;
