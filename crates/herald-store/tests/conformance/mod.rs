@@ -10,12 +10,14 @@ mod bulk;
 mod cascade;
 mod config;
 mod nodes;
+mod schedule;
 mod sim;
 
 pub use bulk::*;
 pub use cascade::*;
 pub use config::*;
 pub use nodes::*;
+pub use schedule::*;
 pub use sim::*;
 
 use herald_core::{
@@ -151,6 +153,8 @@ pub fn notification(tenant: &str, plan: Plan, created_at: i64) -> NewNotificatio
         plan,
         rendered,
         created_at,
+        schedule: Default::default(),
+        booking: None,
     }
 }
 

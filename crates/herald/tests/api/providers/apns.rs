@@ -469,6 +469,7 @@ async fn send(client: &dyn Client, to: &str, key: &str) -> SendReply {
             content: &content,
             idempotency_key: key,
             deadline: now + 300_000,
+            deliver_before: None,
             now,
         })
         .await

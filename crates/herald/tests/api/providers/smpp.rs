@@ -172,6 +172,7 @@ async fn send(c: &dyn Client, to: &str, body: &str) -> SendReply {
         content: &content,
         idempotency_key: "key-1",
         deadline: 0,
+        deliver_before: None,
         now: 0,
     };
     c.send(&req).await

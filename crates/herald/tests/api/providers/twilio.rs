@@ -251,6 +251,7 @@ async fn send(client: &TwilioClient, route: &str, to: &str) -> SendReply {
             content: &content,
             idempotency_key: "key-1",
             deadline: now + 60_000,
+            deliver_before: None,
             now,
         })
         .await
