@@ -477,7 +477,7 @@ async fn run_preview(c: &Console, s: &super::Session, key: &str, f: &Fields) -> 
         client: (audience == Audience::Client).then(|| recipient.clone()),
         staff: (audience == Audience::Staff).then(|| recipient.clone()),
         data: Some(data),
-        idempotency_key: None,
+        ..Default::default()
     };
     match c.app.preview(&s.tenant, &input).await {
         Ok((planned, items)) => match crate::api::views::preview(&planned, &items) {

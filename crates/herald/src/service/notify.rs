@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 /// A trigger as the API (and the CLI) send it; the preview takes the same
 /// body. Exactly one of `client` and `staff`, fitting the type's audience.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerInput {
     /// The notification type key.
