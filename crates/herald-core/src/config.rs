@@ -217,15 +217,8 @@ impl TypeConfig {
                     ));
                 }
             }
-            for (i, c) in q.channels.iter().enumerate() {
-                if !self.channels.iter().any(|s| s.channel == *c) {
-                    return Err(FieldError::new(
-                        format!("quiet_hours.channels[{i}]"),
-                        "not_a_channel_of_the_type",
-                        format!("{c} is not one of this type's channels"),
-                    ));
-                }
-            }
+            // A listed channel the type does not send is allowed (a form
+            // that turns a channel off keeps the quiet hours as they are).
         }
         for (name, by_locale) in &self.templates {
             let field = format!("templates.{name}");
