@@ -18,7 +18,12 @@ fn is_open(status: Status) -> bool {
 /// sent end `cancelled`, queued attempts never go out, what was sent stays.
 /// `Ok(false)` when the tenant has no such notification. Idempotent: a
 /// cancelled or finished notification is left as it is.
-pub async fn cancel<T: CascadeTx>(tx: &mut T, tenant_id: &str, id: &str, now: Millis) -> Result<bool> {
+pub async fn cancel<T: CascadeTx>(
+    tx: &mut T,
+    tenant_id: &str,
+    id: &str,
+    now: Millis,
+) -> Result<bool> {
     let Some(loaded) = tx.load_notification(id).await? else {
         return Ok(false);
     };
@@ -30,7 +35,8 @@ pub async fn cancel<T: CascadeTx>(tx: &mut T, tenant_id: &str, id: &str, now: Mi
     }
     let mut schedule = loaded.schedule;
     schedule.cancelled_at = Some(now);
-    tx.write_schedule(id, &schedule, loaded.booking.as_ref()).await?;
+    tx.write_schedule(id, &schedule, loaded.booking.as_ref())
+        .await?;
     tx.cancel_queued_attempts(id).await?;
     decide(tx, id, now).await?;
     Ok(true)

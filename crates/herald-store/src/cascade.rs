@@ -193,7 +193,8 @@ mod tests {
     fn first_step_starts_email_only() {
         let s = step(&plan(), &Schedule::default(), &[], 1_000).unwrap();
         assert_eq!(s.status, Status::Pending);
-        let new = new_attempts(&plan(), &Schedule::default(), &rendered(), &s.start, 1_000).unwrap();
+        let new =
+            new_attempts(&plan(), &Schedule::default(), &rendered(), &s.start, 1_000).unwrap();
         assert_eq!(new.len(), 1);
         let a = &new[0];
         assert_eq!(
@@ -228,7 +229,8 @@ mod tests {
             receipts: vec![],
         };
         let s = step(&plan(), &Schedule::default(), &[refused], 2_000).unwrap();
-        let new = new_attempts(&plan(), &Schedule::default(), &rendered(), &s.start, 2_000).unwrap();
+        let new =
+            new_attempts(&plan(), &Schedule::default(), &rendered(), &s.start, 2_000).unwrap();
         assert_eq!(new.len(), 1);
         assert_eq!(new[0].channel, Channel::Sms);
         assert_eq!(new[0].deadline, 2_000 + 600_000);

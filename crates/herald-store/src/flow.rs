@@ -20,13 +20,8 @@ use std::collections::HashMap;
 /// (`Existing` for the same request, `Conflict` for another).
 pub async fn accept<T: CascadeTx>(tx: &mut T, n: &NewNotification) -> Result<Accepted> {
     let step = cascade::step(&n.plan, &n.schedule, &[], n.created_at)?;
-    let attempts = cascade::new_attempts(
-        &n.plan,
-        &n.schedule,
-        &n.rendered,
-        &step.start,
-        n.created_at,
-    )?;
+    let attempts =
+        cascade::new_attempts(&n.plan, &n.schedule, &n.rendered, &step.start, n.created_at)?;
     if tx.insert_notification(n, &step).await? {
         tx.insert_attempts(&n.id, &n.tenant_id, &attempts).await?;
         return Ok(Accepted::Created(n.id.clone()));
@@ -199,7 +194,11 @@ pub async fn claim<T: CascadeTx>(
     if !late.is_empty() {
         let ids: Vec<String> = late.iter().map(|c| c.id.clone()).collect();
         tx.expire_attempts(&ids).await?;
-        decide_each(tx, late.into_iter().map(|c| (c.notification_id, now)).collect()).await?;
+        decide_each(
+            tx,
+            late.into_iter().map(|c| (c.notification_id, now)).collect(),
+        )
+        .await?;
     }
     let mut taken: HashMap<(String, Channel), usize> = HashMap::new();
     let mut ids = Vec::with_capacity(limit.min(rows.len()));

@@ -240,7 +240,8 @@ impl Store for PgStore {
     }
 
     async fn cancel_notification(&self, tenant_id: &str, id: &str, now: Millis) -> Result<bool> {
-        in_tx!(self, |tx| crate::booking::cancel(tx, tenant_id, id, now).await)
+        in_tx!(self, |tx| crate::booking::cancel(tx, tenant_id, id, now)
+            .await)
     }
 
     async fn cancel_booking(
@@ -249,7 +250,10 @@ impl Store for PgStore {
         booking_id: &str,
         now: Millis,
     ) -> Result<Option<crate::BookingCancelled>> {
-        in_tx!(self, |tx| crate::booking::cancel_booking(tx, tenant_id, booking_id, now).await)
+        in_tx!(self, |tx| crate::booking::cancel_booking(
+            tx, tenant_id, booking_id, now
+        )
+        .await)
     }
 
     async fn reschedule_booking(

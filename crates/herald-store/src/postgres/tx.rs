@@ -23,8 +23,8 @@ use super::error::{from_sqlx, is_unique_violation, Db};
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
 use crate::{
-    AttemptRecord, BookingLink, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord, Result,
-    SendOutcome, SendResult, StoreError,
+    AttemptRecord, BookingLink, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord,
+    Result, SendOutcome, SendResult, StoreError,
 };
 use herald_core::{Channel, Millis, Rendered, Schedule, Status};
 use sqlx::postgres::{PgRow, Postgres};

@@ -14,13 +14,13 @@ mod tx;
 mod write;
 mod writer;
 
+use crate::{booking, BookingCancelled, ClaimBudget, HookedIntegration, Owner};
 use crate::{
     flow, ready, Accepted, ClaimedAttempt, IncomingReceipt, Integration, ListQuery,
     NewNotification, NotificationRecord, NotificationSummary, NotificationType, OutboxQuery,
     ReceiptMatch, Result, Round, RoundDone, SendResult, SimAnswer, SimMessage, SimReceiptDue,
     SimSend, SimStore, Store, StoreError, Tenant,
 };
-use crate::{booking, BookingCancelled, ClaimBudget, HookedIntegration, Owner};
 use async_trait::async_trait;
 use error::Db;
 use herald_core::{Audience, Channel, Millis};
@@ -520,10 +520,8 @@ impl Store for SqliteStore {
         now: Millis,
     ) -> Result<Option<BookingCancelled>> {
         let (tenant_id, booking_id) = (tenant_id.to_string(), booking_id.to_string());
-        self.write(move |tx| {
-            ready::now(booking::cancel_booking(tx, &tenant_id, &booking_id, now))?
-        })
-        .await
+        self.write(move |tx| ready::now(booking::cancel_booking(tx, &tenant_id, &booking_id, now))?)
+            .await
     }
 
     async fn reschedule_booking(

@@ -338,7 +338,10 @@ pub(super) async fn tenant_timezone(
         .fetch_optional(conn)
         .await
         .db()?;
-    Ok(row.map(|r| col::<Option<String>>(&r, "timezone")).transpose()?.flatten())
+    Ok(row
+        .map(|r| col::<Option<String>>(&r, "timezone"))
+        .transpose()?
+        .flatten())
 }
 
 /// The log, newest first.

@@ -9,8 +9,8 @@ use super::row::{attempt_status, enum_of, json_of};
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
 use crate::{
-    AttemptRecord, BookingLink, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord, Result,
-    SendOutcome, SendResult, StoreError,
+    AttemptRecord, BookingLink, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord,
+    Result, SendOutcome, SendResult, StoreError,
 };
 use herald_core::{Channel, Millis, Rendered, Schedule, Status};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
@@ -650,7 +650,9 @@ impl CascadeTx for WriteTx<'_> {
 /// A booking's columns: id, start, send-before-start, deadline from it.
 type BookingCols = (String, Option<Millis>, Option<Millis>, bool);
 
-fn booking_of((id, starts_at, send_before_start_ms, deadline_from_booking): BookingCols) -> BookingLink {
+fn booking_of(
+    (id, starts_at, send_before_start_ms, deadline_from_booking): BookingCols,
+) -> BookingLink {
     BookingLink {
         id,
         starts_at,

@@ -64,8 +64,14 @@ pub async fn check_cancel_stops_queued_attempts(store: &dyn Store) {
     let tenant = new_tenant(store).await;
     let other = new_tenant(store).await;
     let id = accept(store, notification(&tenant, plan(vec![email()]), T0)).await;
-    assert!(!store.cancel_notification(&other, &id, T0 + 1).await.unwrap());
-    assert!(store.cancel_notification(&tenant, &id, T0 + 1).await.unwrap());
+    assert!(!store
+        .cancel_notification(&other, &id, T0 + 1)
+        .await
+        .unwrap());
+    assert!(store
+        .cancel_notification(&tenant, &id, T0 + 1)
+        .await
+        .unwrap());
     assert!(store
         .claim_attempts(T0 + 2, 10, 30_000, &claim_all())
         .await
@@ -76,7 +82,10 @@ pub async fn check_cancel_stops_queued_attempts(store: &dyn Store) {
     assert_eq!(rec.verdicts[0].outcome, Outcome::Cancelled);
     assert_eq!(rec.attempts[0].status, AttemptStatus::Cancelled);
     assert_eq!(rec.schedule.cancelled_at, Some(T0 + 1));
-    assert!(store.cancel_notification(&tenant, &id, T0 + 5).await.unwrap());
+    assert!(store
+        .cancel_notification(&tenant, &id, T0 + 5)
+        .await
+        .unwrap());
     let again = get(store, &tenant, &id).await;
     assert_eq!(again.schedule.cancelled_at, Some(T0 + 1));
     assert_eq!(again.status, Status::Cancelled);
@@ -139,7 +148,10 @@ pub async fn check_booking_cancel_and_move(store: &dyn Store) {
     );
     assert_eq!(moved.wake_at, Some(T0 + 48 * HOUR));
     assert_eq!(
-        store.cancel_booking(&tenant, "bk-2", T0 + 30).await.unwrap(),
+        store
+            .cancel_booking(&tenant, "bk-2", T0 + 30)
+            .await
+            .unwrap(),
         Some(BookingCancelled {
             cancelled: 1,
             already_sent: 1
@@ -162,7 +174,10 @@ pub async fn check_booking_cancel_and_move(store: &dyn Store) {
     );
     // Another tenant does not see the booking.
     let other = new_tenant(store).await;
-    assert_eq!(store.cancel_booking(&other, "bk-2", T0).await.unwrap(), None);
+    assert_eq!(
+        store.cancel_booking(&other, "bk-2", T0).await.unwrap(),
+        None
+    );
 }
 
 /// The tenant's time zone round-trips.

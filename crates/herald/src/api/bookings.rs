@@ -89,7 +89,9 @@ pub async fn move_booking(
     PathId(id): PathId,
     StrictJson(body): StrictJson<BookingMove>,
 ) -> Result<Json<BookingMoved>, ApiError> {
-    let rescheduled = app.reschedule_booking(&tenant, &id, &body.starts_at).await?;
+    let rescheduled = app
+        .reschedule_booking(&tenant, &id, &body.starts_at)
+        .await?;
     Ok(Json(BookingMoved { rescheduled }))
 }
 

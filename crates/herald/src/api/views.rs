@@ -6,13 +6,13 @@
 
 use super::error::ApiError;
 use super::model::{
-    AttemptStatusName, AttemptView, BookingView, ChannelView, IntegrationView, NotificationSummaryView,
-    NotificationTypeView, NotificationView, PreviewChannelView, PreviewView, ReceiptStatus,
-    ReceiptView, RecipientView, SimMessageView, Timestamp,
+    AttemptStatusName, AttemptView, BookingView, ChannelView, IntegrationView,
+    NotificationSummaryView, NotificationTypeView, NotificationView, PreviewChannelView,
+    PreviewView, ReceiptStatus, ReceiptView, RecipientView, SimMessageView, Timestamp,
 };
 use crate::service::{Planned, PreviewItem};
 use chrono::{DateTime, SecondsFormat};
-use herald_core::{Audience, Millis, Outcome, Recipient, Scenario};
+use herald_core::{Audience, Millis, Outcome, Recipient};
 use herald_store::{
     AttemptRecord, AttemptStatus, Integration, NotificationRecord, NotificationSummary,
     NotificationType, ReceiptRecord, SimMessage,
@@ -189,7 +189,8 @@ pub fn notification_view(n: &NotificationRecord) -> NotificationView {
             // Not started: when its schedule lets it, unless it is a
             // fallback that waits for earlier channels or it is final.
             let planned = first.or_else(|| {
-                let waits = outcome == Outcome::Pending && ch.scenario == Scenario::Always;
+                // A fallback waiting for earlier channels has no time yet.
+                let waits = outcome == Outcome::Pending && !reason.starts_with("waiting:");
                 waits
                     .then(|| n.schedule.planned_start(ch.channel, n.created_at).at)
                     .flatten()

@@ -1,16 +1,14 @@
 //! Notifications: planning a trigger (reach, routes, rendered texts),
 //! accepting it durably, the dry run, and receipts coming back.
 
+use super::schedule::{schedule_of, BookingInput, Timing};
 use super::{check_id, App};
 use crate::error::{invalid, Result, ServiceError};
-use super::schedule::{schedule_of, BookingInput, Timing};
 use herald_core::{
     preview, reach, Audience, ChannelPlan, Millis, Plan, PlannedStart, PreviewChannel, Reach,
     Recipient, Rendered, Scenario, Schedule, Status,
 };
-use herald_store::{
-    Accepted, BookingLink, IncomingReceipt, NewNotification, ReceiptMatch, Tenant,
-};
+use herald_store::{Accepted, BookingLink, IncomingReceipt, NewNotification, ReceiptMatch, Tenant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 

@@ -192,7 +192,11 @@ impl App {
 
     /// Cancels every scheduled or pending notification of a booking; 404
     /// when the booking has none.
-    pub async fn cancel_booking(&self, tenant: &Tenant, booking_id: &str) -> Result<BookingCancelled> {
+    pub async fn cancel_booking(
+        &self,
+        tenant: &Tenant,
+        booking_id: &str,
+    ) -> Result<BookingCancelled> {
         let done = self
             .store
             .cancel_booking(&tenant.id, booking_id, self.now())

@@ -206,7 +206,11 @@ async fn a_reminder_waits_for_its_time_then_is_delivered_once() {
     assert!(rig.outbox().await.is_empty());
     // The log filters by the new status.
     let (s, log) = rig
-        .tenant(Method::GET, "/v1/notifications?status=scheduled", Value::Null)
+        .tenant(
+            Method::GET,
+            "/v1/notifications?status=scheduled",
+            Value::Null,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{log}");
     assert_eq!(log["notifications"][0]["id"], id.as_str());
@@ -252,7 +256,10 @@ async fn a_cancel_before_its_time_sends_nothing_and_is_idempotent() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(again["status"], "cancelled");
     rig.until(T0 + 2 * HOUR).await;
-    assert!(rig.outbox().await.is_empty(), "a cancelled reminder never sends");
+    assert!(
+        rig.outbox().await.is_empty(),
+        "a cancelled reminder never sends"
+    );
     let (s, _) = rig
         .tenant(Method::POST, "/v1/notifications/nope/cancel", Value::Null)
         .await;
@@ -263,7 +270,11 @@ async fn a_cancel_before_its_time_sends_nothing_and_is_idempotent() {
         .await;
     assert_eq!(status, "pending");
     let (s, n) = rig
-        .tenant(Method::POST, &format!("/v1/notifications/{id}/cancel"), Value::Null)
+        .tenant(
+            Method::POST,
+            &format!("/v1/notifications/{id}/cancel"),
+            Value::Null,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{n}");
     assert_eq!(channel(&n, "email")["attempts"][0]["status"], "cancelled");
@@ -292,7 +303,11 @@ async fn a_booking_cancel_cancels_its_notifications_and_reports_what_was_sent() 
         assert_eq!(rig.get(id).await["status"], "cancelled");
     }
     rig.until(start).await;
-    assert_eq!(rig.outbox().await.len(), 1, "only the confirmation went out");
+    assert_eq!(
+        rig.outbox().await.len(),
+        1,
+        "only the confirmation went out"
+    );
     let (s, v) = rig
         .tenant(Method::POST, "/v1/bookings/unknown/cancel", Value::Null)
         .await;
@@ -331,7 +346,11 @@ async fn a_reschedule_moves_the_send_time_and_the_deadline_in_one_step() {
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, v) = rig
-        .tenant(Method::PUT, "/v1/bookings/bk-3", json!({"starts_at": "soon"}))
+        .tenant(
+            Method::PUT,
+            "/v1/bookings/bk-3",
+            json!({"starts_at": "soon"}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["field"], "starts_at");
@@ -416,12 +435,20 @@ async fn quiet_hours_skip_and_critical_types_and_the_tenants_time_zone() {
     let rig = Rig::new().await;
     // The client has no zone: the tenant's is used.
     let (s, v) = rig
-        .tenant(Method::PATCH, "/v1/tenant", json!({"timezone": "Mars/Olympus"}))
+        .tenant(
+            Method::PATCH,
+            "/v1/tenant",
+            json!({"timezone": "Mars/Olympus"}),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["error"]["field"], "timezone");
     let (s, v) = rig
-        .tenant(Method::PATCH, "/v1/tenant", json!({"timezone": "Europe/Berlin"}))
+        .tenant(
+            Method::PATCH,
+            "/v1/tenant",
+            json!({"timezone": "Europe/Berlin"}),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let (_, v) = rig.tenant(Method::GET, "/v1/tenant", Value::Null).await;
@@ -448,7 +475,11 @@ async fn quiet_hours_skip_and_critical_types_and_the_tenants_time_zone() {
         "{n:#}"
     );
     let n = rig.get(&urgent).await;
-    assert_eq!(outcome(&n, "sms"), "delivered", "critical ignores quiet hours: {n:#}");
+    assert_eq!(
+        outcome(&n, "sms"),
+        "delivered",
+        "critical ignores quiet hours: {n:#}"
+    );
     let sms: Vec<Value> = rig
         .outbox()
         .await
@@ -489,7 +520,9 @@ async fn bad_schedules_get_a_4xx_naming_the_field() {
         ),
     ];
     for (body, field) in cases {
-        let (s, v) = rig.tenant(Method::POST, "/v1/notifications", body.clone()).await;
+        let (s, v) = rig
+            .tenant(Method::POST, "/v1/notifications", body.clone())
+            .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body} → {v}");
         assert_eq!(v["error"]["field"], field, "{body} → {v}");
     }
@@ -499,7 +532,11 @@ async fn bad_schedules_get_a_4xx_naming_the_field() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     for status in ["scheduled", "cancelled", "expired"] {
         let (s, _) = rig
-            .tenant(Method::GET, &format!("/v1/notifications?status={status}"), Value::Null)
+            .tenant(
+                Method::GET,
+                &format!("/v1/notifications?status={status}"),
+                Value::Null,
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "{status}");
     }
@@ -596,7 +633,11 @@ async fn scheduled_and_cancelled_notifications_survive_kill_9() {
         ids.push(v["id"].as_str().expect("id").to_string());
     }
     let (s, v) = api
-        .post(&format!("/v1/notifications/{}/cancel", ids[0]), &key, &json!({}))
+        .post(
+            &format!("/v1/notifications/{}/cancel", ids[0]),
+            &key,
+            &json!({}),
+        )
         .await;
     assert_eq!(s, reqwest::StatusCode::OK, "{v}");
     let (s, v) = api.post("/v1/bookings/bk-1/cancel", &key, &json!({})).await;
@@ -618,23 +659,28 @@ async fn scheduled_and_cancelled_notifications_survive_kill_9() {
         if done {
             break;
         }
-        assert!(Instant::now() < deadline, "the scheduled ones did not go out");
+        assert!(
+            Instant::now() < deadline,
+            "the scheduled ones did not go out"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for id in &ids[..2] {
         let n = api.notification(&key, id).await;
         assert_eq!(n["status"], "cancelled", "{n:#}");
-        assert!(api.outbox(&key, id).await.is_empty(), "a cancelled one was sent");
+        assert!(
+            api.outbox(&key, id).await.is_empty(),
+            "a cancelled one was sent"
+        );
     }
     for id in &ids[2..] {
         let sent = api.outbox(&key, id).await;
         assert_eq!(sent.len(), 1, "{sent:#?}");
         assert_eq!(sent[0]["requests"], 1);
-        let received = chrono::DateTime::parse_from_rfc3339(
-            sent[0]["received_at"].as_str().expect("at"),
-        )
-        .expect("a time")
-        .timestamp_millis();
+        let received =
+            chrono::DateTime::parse_from_rfc3339(sent[0]["received_at"].as_str().expect("at"))
+                .expect("a time")
+                .timestamp_millis();
         assert!(received >= at, "sent before its time");
     }
 }

@@ -36,8 +36,9 @@ pub use integrations::{
     ChainRouteView, IntegrationList, IntegrationView, TestResult, TestResultKind, TestSend,
 };
 pub use notifications::{
-    AttemptStatusName, AttemptView, BookingView, ChannelView, NotificationList, NotificationSummaryView,
-    NotificationView, PreviewChannelView, PreviewView, ReceiptStatus, ReceiptView, TriggerAccepted,
+    AttemptStatusName, AttemptView, BookingView, ChannelView, NotificationList,
+    NotificationSummaryView, NotificationView, PreviewChannelView, PreviewView, ReceiptStatus,
+    ReceiptView, TriggerAccepted,
 };
 pub use recipients::{ClientList, RecipientView, StaffList};
 pub use simulator::{Outbox, SimMessageView};

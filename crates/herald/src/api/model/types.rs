@@ -1,8 +1,8 @@
 //! `/v1/notification-types`: a type as a GET shows it.
 
 use super::Timestamp;
-use herald_core::config::Templates;
 use herald_core::config::QuietHoursConfig;
+use herald_core::config::Templates;
 use herald_core::{Audience, ChannelSetting, FallbackWhen, TypeConfig};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

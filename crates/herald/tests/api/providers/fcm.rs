@@ -368,7 +368,10 @@ fn check_message(body: &Value) -> Result<(), String> {
     }
     // APNs headers through FCM are strings; apns-expiration Unix seconds.
     if let Some(h) = m.get("apns").map(|a| &a["headers"]["apns-expiration"]) {
-        if !h.as_str().is_some_and(|t| t.chars().all(|c| c.is_ascii_digit())) {
+        if !h
+            .as_str()
+            .is_some_and(|t| t.chars().all(|c| c.is_ascii_digit()))
+        {
             return Err(format!("message.apns.headers.apns-expiration: {h}"));
         }
     }

@@ -333,10 +333,20 @@ async fn smpp_gsm7_160_is_one_part_161_is_two() {
     assert!(s[0]["validity_ms_ahead"].is_null(), "no deadline: {s:#?}");
     // Two hours to the deadline: a relative validity_period of 2 h, on
     // every part.
-    accepted_id(&send_before(c.as_ref(), "+15550000001", &"c".repeat(161), Some(7_200_000)).await);
+    accepted_id(
+        &send_before(
+            c.as_ref(),
+            "+15550000001",
+            &"c".repeat(161),
+            Some(7_200_000),
+        )
+        .await,
+    );
     let s = peer.at_least("submit_sm", 5).await;
     for part in &s[3..5] {
-        let ahead = part["validity_ms_ahead"].as_i64().expect("a validity_period");
+        let ahead = part["validity_ms_ahead"]
+            .as_i64()
+            .expect("a validity_period");
         assert!((ahead - 7_200_000).abs() < 5_000, "{part}");
     }
 }
