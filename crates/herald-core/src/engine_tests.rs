@@ -1570,6 +1570,7 @@ fn arb_schedule() -> impl Strategy<Value = Schedule> {
                     QuietMode::Defer
                 },
             }),
+            deadline_is_start: false,
         })
 }
 

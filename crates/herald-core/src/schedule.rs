@@ -52,6 +52,10 @@ pub struct Schedule {
     /// The type's quiet hours for this recipient (none for a critical type).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quiet: Option<QuietHours>,
+    /// The deadline is the booking's start (no `deliver_before` was given):
+    /// an expired channel says the appointment has started.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deadline_is_start: bool,
 }
 
 /// When a channel is planned to start, and why then.
@@ -91,7 +95,11 @@ impl Schedule {
             };
         }
         if self.deliver_before.is_some_and(|d| now >= d) {
-            return Gate::Expired("not sent: the deadline passed".into());
+            return Gate::Expired(if self.deadline_is_start {
+                "not sent: the appointment has started".into()
+            } else {
+                "not sent: the deadline passed".into()
+            });
         }
         let Some(q) = self
             .quiet
@@ -282,6 +290,7 @@ mod tests {
             deliver_before: Some(night + 10_000),
             cancelled_at: Some(night),
             quiet: Some(quiet("21:00", "08:00", "UTC", QuietMode::Defer)),
+            deadline_is_start: false,
         };
         assert!(matches!(s.gate(Channel::Sms, night), Gate::Cancelled(_)));
         let s = Schedule {
@@ -295,10 +304,19 @@ mod tests {
                 why: "scheduled for 2026-12-02T23:00:01Z".into()
             }
         );
-        assert!(matches!(
+        assert_eq!(
             s.gate(Channel::Sms, night + 10_000),
-            Gate::Expired(_)
-        ));
+            Gate::Expired("not sent: the deadline passed".into())
+        );
+        // A deadline that is the appointment's start says so.
+        let start = Schedule {
+            deadline_is_start: true,
+            ..s.clone()
+        };
+        assert_eq!(
+            start.gate(Channel::Sms, night + 10_000),
+            Gate::Expired("not sent: the appointment has started".into())
+        );
         // Quiet until 08:00, after the deadline: expired now.
         match s.gate(Channel::Sms, night + 2_000) {
             Gate::Expired(why) => assert!(why.contains("08:00 UTC"), "{why}"),

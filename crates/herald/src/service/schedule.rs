@@ -147,6 +147,7 @@ pub fn schedule_of(t: Timing<'_>, now: Millis) -> Result<(Schedule, Option<Booki
             deliver_before,
             cancelled_at: None,
             quiet: None,
+            deadline_is_start: given_deadline.is_none() && starts_at.is_some(),
         },
         booking,
     ))

@@ -378,6 +378,26 @@ async fn an_sms_fallback_whose_deadline_passes_while_the_email_waits_ends_expire
     assert_eq!(sent[0]["channel"], "email");
 }
 
+#[tokio::test]
+async fn a_reminder_due_after_the_appointment_started_is_never_sent() {
+    let rig = Rig::new().await;
+    let (id, status) = rig
+        .trigger(
+            json!({"type": "reminder", "client": "c1", "send_at": rfc(T0 + 2 * HOUR),
+                        "booking": {"id": "bk-4", "starts_at": rfc(T0 + HOUR)}}),
+        )
+        .await;
+    assert_eq!(status, "scheduled");
+    rig.until(T0 + 3 * HOUR).await;
+    let n = rig.get(&id).await;
+    assert_eq!(n["status"], "expired", "{n:#}");
+    assert_eq!(
+        channel(&n, "email")["reason"],
+        "not sent: the appointment has started"
+    );
+    assert!(rig.outbox().await.is_empty());
+}
+
 /// 23:00 in Berlin.
 const NIGHT: i64 = T0 + 13 * HOUR;
 /// 08:00 the next morning in Berlin.
