@@ -12,7 +12,7 @@ use crate::{
     Accepted, ClaimBudget, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptMatch, Result,
     SendOutcome, SendResult, StoreError,
 };
-use herald_core::{Channel, Millis};
+use herald_core::{Channel, Millis, Status};
 use std::collections::HashMap;
 
 /// Stores a notification with its first decision (at `created_at`) and
@@ -23,6 +23,7 @@ pub async fn accept<T: CascadeTx>(tx: &mut T, n: &NewNotification) -> Result<Acc
     let attempts =
         cascade::new_attempts(&n.plan, &n.schedule, &n.rendered, &step.start, n.created_at)?;
     if tx.insert_notification(n, &step).await? {
+        crate::transitions::record(Status::Pending, step.status);
         tx.insert_attempts(&n.id, &n.tenant_id, &attempts).await?;
         return Ok(Accepted::Created(n.id.clone()));
     }
@@ -47,6 +48,7 @@ pub async fn decide<T: CascadeTx>(tx: &mut T, id: &str, now: Millis) -> Result<(
     })?;
     let step = cascade::step(&loaded.plan, &loaded.schedule, &loaded.attempts, now)?;
     tx.write_step(id, &step, now).await?;
+    crate::transitions::record(loaded.status, step.status);
     if step.start.is_empty() {
         return Ok(());
     }

@@ -50,6 +50,7 @@ pub mod primitives;
 mod ready;
 mod sim_types;
 pub mod sqlite;
+pub mod transitions;
 mod types;
 
 pub use primitives::CascadeTx;

@@ -9,7 +9,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Metrics {
     accepted: AtomicU64,
     scheduled: AtomicU64,
-    cancelled: AtomicU64,
     receipts: AtomicU64,
     late_receipts: AtomicU64,
     /// Send answers per channel (index of `Channel::ALL`) and kind.
@@ -93,11 +92,6 @@ impl Metrics {
         self.scheduled.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// `n` notifications were cancelled.
-    pub fn cancelled(&self, n: usize) {
-        self.cancelled.fetch_add(n as u64, Ordering::Relaxed);
-    }
-
     /// A receipt was recorded.
     pub fn receipt(&self, late: bool) {
         self.receipts.fetch_add(1, Ordering::Relaxed);
@@ -145,7 +139,13 @@ impl Metrics {
             &mut out,
             "herald_notifications_cancelled_total",
             "Notifications cancelled (one by one or by booking) before they finished.",
-            self.cancelled.load(Ordering::Relaxed),
+            herald_store::transitions::cancelled(),
+        );
+        counter(
+            &mut out,
+            "herald_notifications_expired_total",
+            "Notifications that ended expired: nothing delivered before their deadline.",
+            herald_store::transitions::expired(),
         );
         counter(
             &mut out,

@@ -183,7 +183,6 @@ impl App {
             .cancel_notification(&tenant.id, id, self.now())
             .await?
         {
-            self.metrics.cancelled(1);
             self.work.notify_one();
             Ok(())
         } else {
@@ -203,7 +202,6 @@ impl App {
             .cancel_booking(&tenant.id, booking_id, self.now())
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("booking {booking_id:?}")))?;
-        self.metrics.cancelled(done.cancelled);
         self.work.notify_one();
         Ok(done)
     }

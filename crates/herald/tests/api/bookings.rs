@@ -260,6 +260,7 @@ async fn a_cancel_before_its_time_sends_nothing_and_is_idempotent() {
         rig.outbox().await.is_empty(),
         "a cancelled reminder never sends"
     );
+    assert!(counter(&rig.metrics().await, "herald_notifications_cancelled_total") >= 1);
     let (s, _) = rig
         .tenant(Method::POST, "/v1/notifications/nope/cancel", Value::Null)
         .await;
@@ -396,6 +397,16 @@ async fn a_reminder_due_after_the_appointment_started_is_never_sent() {
         "not sent: the appointment has started"
     );
     assert!(rig.outbox().await.is_empty());
+    // Counted process-wide (other tests run beside this one): at least it.
+    assert!(counter(&rig.metrics().await, "herald_notifications_expired_total") >= 1);
+}
+
+/// A counter's value in the Prometheus text.
+fn counter(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
 /// 23:00 in Berlin.
