@@ -34,6 +34,12 @@ growth of both files during phase 3 divided by its notifications.
 simulator that never sends a receipt, window 3 days), RSS once all are sent; \
 then SIGKILL, a restart on the same file, the time from the restart until \
 /healthz answers 200, and RSS after it.
+ 8. --scheduled N: N one-step notifications all with send_at --wave-in \
+seconds ahead; RSS and bytes once stored; SIGKILL and a restart before the \
+wave (time to /healthz 200, RSS); then the wave: for a sample, how late the \
+first send request (the attempt's sent_at) was against send_at, p50/p99; \
+the time from send_at until the server counted all N e-mails sent; the \
+restarted server's peak RSS.
 
 Each throughput is also given as a share of the machine limits of phase 1, \
 each latency as a multiple of one fsync'd commit. Targets are printed beside \
@@ -63,6 +69,18 @@ pub struct Args {
     /// that phase.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub pending: u64,
+
+    /// Notifications scheduled for one time `--wave-in` seconds ahead (a
+    /// reminder wave), then a SIGKILL and a restart before it; 0 skips
+    /// that phase.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub scheduled: u64,
+
+    /// Seconds from the start of the scheduled phase until its wave; long
+    /// enough for the triggers and the restart to be done before it.
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(5..=86_400))]
+    pub wave_in: u64,
 
     /// How many finished notifications of each kind are read back for the
     /// latency percentiles.

@@ -12,6 +12,7 @@ mod machine;
 mod pending;
 mod progress;
 mod report;
+mod scheduled;
 mod server;
 mod setup;
 mod stats;
@@ -120,13 +121,31 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
     let peak_rss_kib = first.memory().peak_kib;
 
     // 7. Pending, the SIGKILL and the restart.
-    let pending = if args.pending > 0 {
+    let (server, pending) = if args.pending > 0 {
         let (restarted, figures) =
             pending::run(&bin, dir, first, &http, args.pending, connections).await?;
+        (restarted, Some(figures))
+    } else {
+        (first, None)
+    };
+    // 8. A wave of scheduled reminders, the SIGKILL and the restart.
+    let scheduled = if args.scheduled > 0 {
+        let http = http.at(&server.base);
+        let (restarted, figures) = scheduled::run(
+            &bin,
+            dir,
+            server,
+            &http,
+            args.scheduled,
+            Duration::from_secs(args.wave_in),
+            connections,
+            args.sample,
+        )
+        .await?;
         restarted.kill().await?;
         Some(figures)
     } else {
-        first.kill().await?;
+        server.kill().await?;
         None
     };
 
@@ -136,6 +155,7 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
             duration_s: args.duration,
             connections: args.connections,
             pending: args.pending,
+            scheduled: args.scheduled,
             sample: args.sample,
         },
         limits,
@@ -150,5 +170,6 @@ async fn run(args: &Args) -> Result<Report, BenchError> {
         notifications,
         peak_rss_kib,
         pending,
+        scheduled,
     })
 }

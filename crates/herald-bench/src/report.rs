@@ -3,6 +3,7 @@
 
 use crate::cascade::Phase;
 use crate::pending::Pending;
+use crate::scheduled::Scheduled;
 use crate::stats::Spread;
 use serde::Serialize;
 
@@ -17,6 +18,8 @@ pub struct Settings {
     pub connections: u64,
     /// Notifications asked to be left pending.
     pub pending: u64,
+    /// Notifications asked to be scheduled for one wave.
+    pub scheduled: u64,
     /// Notifications read back per kind.
     pub sample: u64,
 }
@@ -59,6 +62,8 @@ pub struct Report {
     pub peak_rss_kib: Option<u64>,
     /// The pending phase, unless skipped.
     pub pending: Option<Pending>,
+    /// The scheduled wave, unless skipped.
+    pub scheduled: Option<Scheduled>,
 }
 
 /// One line of the table.
@@ -295,6 +300,39 @@ impl Report {
                 None,
                 String::new(),
             ));
+        }
+        if let Some(w) = &self.scheduled {
+            let n = thousands(w.scheduled as f64);
+            for (figure, value) in [
+                (format!("RSS with {n} scheduled"), mib(w.rss_kib)),
+                (
+                    "restart with them until /healthz 200".to_string(),
+                    ms(Some(w.restart_ms)),
+                ),
+                (
+                    "RSS after that restart".to_string(),
+                    mib(w.rss_after_restart_kib),
+                ),
+                (
+                    "bytes per scheduled notification".to_string(),
+                    format!("{} B", thousands(w.bytes_per_scheduled)),
+                ),
+                (
+                    "wave: late against send_at, p50".to_string(),
+                    ms(w.lateness_ms.p50),
+                ),
+                (
+                    "wave: late against send_at, p99".to_string(),
+                    ms(w.lateness_ms.p99),
+                ),
+                (
+                    "wave: send_at until all sent".to_string(),
+                    ms(Some(w.drain_ms)),
+                ),
+                ("wave: peak RSS".to_string(), mib(w.wave_peak_kib)),
+            ] {
+                out.push(row(&figure, value, "", None, String::new()));
+            }
         }
         out.push(row(
             "bytes per notification (all)",

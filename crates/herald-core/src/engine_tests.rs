@@ -1570,6 +1570,7 @@ fn arb_schedule() -> impl Strategy<Value = Schedule> {
                     QuietMode::Defer
                 },
             }),
+            deadline_is_start: false,
         })
 }
 
@@ -1744,6 +1745,8 @@ fn seed_example_is_a_valid_client_type() {
         fallback_when: FallbackWhen::NoneDelivered,
         default_locale: "en".into(),
         templates: Default::default(),
+        quiet_hours: None,
+        critical: false,
     };
     assert_eq!(cfg.validate(), Ok(()));
 }
@@ -2107,6 +2110,8 @@ fn build_plan(client: bool, gens: &[ChanGen], any_failed: bool) -> Option<Plan> 
         fallback_when,
         default_locale: "en".into(),
         templates: Default::default(),
+        quiet_hours: None,
+        critical: false,
     };
     cfg.validate().ok()?;
     let channels = picked
