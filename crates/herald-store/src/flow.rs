@@ -21,6 +21,10 @@ use std::collections::HashMap;
 pub async fn accept<T: CascadeTx>(tx: &mut T, n: &NewNotification) -> Result<Accepted> {
     let step = cascade::step(&n.plan, &[], n.created_at)?;
     let attempts = cascade::new_attempts(&n.plan, &n.rendered, &step.start, n.created_at)?;
+    // An expired key dedupes nothing, whether or not the pruner came by.
+    if let (Some(key), Some(before)) = (&n.idempotency_key, n.keys_expire_before) {
+        tx.release_expired_key(&n.tenant_id, key, before).await?;
+    }
     if tx.insert_notification(n, &step).await? {
         tx.insert_attempts(&n.id, &n.tenant_id, &attempts).await?;
         return Ok(Accepted::Created(n.id.clone()));

@@ -48,6 +48,8 @@ mod sqlite {
         check_claim_budget_is_fair,
         check_remove_and_list_people,
         check_dispatch_round,
+        check_prune_finished,
+        check_idempotency_keys_expire,
     );
     use super::fresh;
 }
@@ -96,6 +98,13 @@ async fn sqlite_sim_sends_at_once() {
     let (_dir, store) = fresh().await;
     let store = Arc::new(store);
     check_sim_sends_at_once(store.clone(), store).await;
+}
+
+#[tokio::test]
+async fn sqlite_sim_prune() {
+    let (_dir, store) = fresh().await;
+    check_sim_prune(&store, &store).await;
+    store.close().await;
 }
 
 #[tokio::test]

@@ -121,6 +121,8 @@ mod pg {
         check_claim_budget_is_fair,
         check_remove_and_list_people,
         check_dispatch_round,
+        check_prune_finished,
+        check_idempotency_keys_expire,
     );
 }
 
@@ -136,6 +138,11 @@ async fn pg_concurrent_accepts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_answers_in_bulk() {
     on_one(|s| async move { check_answers_in_bulk(s).await }).await;
+}
+
+#[tokio::test]
+async fn pg_sim_prune() {
+    on_one(|s| async move { check_sim_prune(&*s, &*s).await }).await;
 }
 
 #[tokio::test]

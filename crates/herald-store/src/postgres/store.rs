@@ -238,6 +238,10 @@ impl Store for PgStore {
     ) -> Result<Vec<(String, herald_core::Recipient)>> {
         read::list_recipients(&self.pool, tenant_id, kind, q).await
     }
+
+    async fn prune(&self, now: Millis, limits: crate::PruneLimits) -> Result<crate::Pruned> {
+        self.prune_batch(now, limits).await
+    }
 }
 
 #[async_trait]
@@ -263,5 +267,9 @@ impl SimStore for PgStore {
 
     async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>> {
         log::sim_outbox(&self.pool, tenant_id, q).await
+    }
+
+    async fn sim_prune(&self, before: Millis, limit: usize) -> Result<crate::Pruned> {
+        self.sim_prune_batch(before, limit).await
     }
 }

@@ -10,12 +10,14 @@ mod bulk;
 mod cascade;
 mod config;
 mod nodes;
+mod retention;
 mod sim;
 
 pub use bulk::*;
 pub use cascade::*;
 pub use config::*;
 pub use nodes::*;
+pub use retention::*;
 pub use sim::*;
 
 use herald_core::{
@@ -147,6 +149,7 @@ pub fn notification(tenant: &str, plan: Plan, created_at: i64) -> NewNotificatio
         recipient_id: "client-1".into(),
         data: serde_json::json!({"client_name": "Ana"}),
         idempotency_key: None,
+        keys_expire_before: None,
         request_sha256: "body-sha".into(),
         plan,
         rendered,

@@ -319,6 +319,13 @@ impl Store for MockStore {
         found.truncate(q.limit);
         Ok(found)
     }
+    async fn prune(
+        &self,
+        _now: Millis,
+        _limits: herald_store::PruneLimits,
+    ) -> Result<herald_store::Pruned, StoreError> {
+        Ok(herald_store::Pruned::default())
+    }
 }
 
 #[async_trait]
@@ -351,6 +358,13 @@ impl SimStore for MockStore {
             .map(|(_, m)| m.clone())
             .take(q.limit)
             .collect())
+    }
+    async fn sim_prune(
+        &self,
+        _before: Millis,
+        _limit: usize,
+    ) -> Result<herald_store::Pruned, StoreError> {
+        Ok(herald_store::Pruned::default())
     }
 }
 

@@ -187,6 +187,7 @@ impl App {
         canonical.data.get_or_insert_with(Default::default);
         let body = serde_json::to_vec(&canonical)
             .map_err(|e| invalid("data", "invalid", e.to_string()))?;
+        let now = self.now();
         let n = NewNotification {
             id: uuid::Uuid::now_v7().to_string(),
             tenant_id: tenant.id.clone(),
@@ -195,10 +196,11 @@ impl App {
             recipient_id: planned.recipient_id,
             data: serde_json::Value::Object(input.data.unwrap_or_default()),
             idempotency_key: input.idempotency_key,
+            keys_expire_before: Some(now - self.idempotency_window_ms()),
             request_sha256: hex::encode(Sha256::digest(&body)),
             plan: planned.plan,
             rendered: planned.rendered,
-            created_at: self.now(),
+            created_at: now,
         };
         match self.store.accept_notification(n).await? {
             Accepted::Created(id) => {
