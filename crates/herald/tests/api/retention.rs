@@ -1,6 +1,6 @@
 //! Retention through the HTTP contract, on a `ManualClock`: a finished
 //! notification older than the retention disappears from GET and the log,
-//! a pending one as old stays and is still delivered, and an idempotency
+//! a pending one as old stays whole and reaches its outcome, and an idempotency
 //! key dedupes within its window and not after it (before the pruner ever
 //! ran). The server is real (axum on port 0); only its clock is in the
 //! test's hands, and the dispatcher and pruner are run by hand.
@@ -144,16 +144,30 @@ async fn old_finished_notifications_go_and_pending_ones_stay() {
     assert_eq!(ids, vec![pending.as_str()]);
     assert!(r.api.outbox(&r.key, &finished).await.is_empty());
 
-    // The pending one of the same age was kept, and is still delivered.
+    // The pending one of the same age was kept whole, and its cascade goes
+    // on from its recorded facts. It ends failed, not delivered: its
+    // e-mail window (5 minutes; at most 3 days) closed a month ago, which
+    // is the cascade's rule, not retention's doing.
     assert_eq!(
         r.api.notification(&r.key, &pending).await["status"],
         "pending"
     );
     run_until_idle(&r.app, &cfg).await.expect("dispatch");
-    assert_eq!(
-        r.api.notification(&r.key, &pending).await["status"],
-        "delivered"
+    let n = r.api.notification(&r.key, &pending).await;
+    assert_eq!(n["status"], "failed", "{n}");
+    let attempt = &n["channels"][0]["attempts"][0];
+    assert_eq!(attempt["created_at"], "2026-12-01T09:00:00.000Z", "{n}");
+    assert!(
+        attempt["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("window closed")),
+        "{n}"
     );
+    // A pending notification found by the pruner at any age stays.
+    let p = retention::prune_until_done(&r.app, &rc)
+        .await
+        .expect("prune");
+    assert_eq!(p.notifications, 0, "{p:?}");
 
     let (status, metrics) = r.api.get("/metrics", &r.key).await;
     assert_eq!(status, StatusCode::OK);
