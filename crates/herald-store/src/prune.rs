@@ -113,7 +113,10 @@ mod tests {
             ..Pruned::default()
         };
         let sum = a.add(b);
-        assert_eq!((sum.notifications, sum.attempts, sum.sim_messages), (3, 3, 4));
+        assert_eq!(
+            (sum.notifications, sum.attempts, sum.sim_messages),
+            (3, 3, 4)
+        );
         assert!(sum.more);
         assert!(!b.add(b).more);
     }

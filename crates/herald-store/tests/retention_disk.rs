@@ -28,7 +28,9 @@ fn on_disk(db: &Path) -> u64 {
 fn pages(db: &Path) -> (i64, i64) {
     let c = rusqlite::Connection::open(db).unwrap();
     let pc = c.query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
-    let fl = c.query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    let fl = c
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .unwrap();
     (pc, fl)
 }
 

@@ -219,14 +219,20 @@ mod tests {
             retention_days: 0,
             ..RetentionConfig::default()
         };
-        assert!(none.check().unwrap_err().to_string().contains("--retention-days"));
+        assert!(none
+            .check()
+            .unwrap_err()
+            .to_string()
+            .contains("--retention-days"));
     }
 
     #[test]
     fn flags_parse_whole_numbers_within_bounds() {
         assert_eq!(parse_idempotency_hours("24"), Ok(24));
         assert_eq!(parse_idempotency_hours("72"), Ok(72));
-        assert!(parse_idempotency_hours("23").unwrap_err().contains("at least 24"));
+        assert!(parse_idempotency_hours("23")
+            .unwrap_err()
+            .contains("at least 24"));
         assert!(parse_idempotency_hours("a day").is_err());
         assert_eq!(parse_retention_days("1"), Ok(1));
         assert!(parse_retention_days("0").is_err());

@@ -143,12 +143,12 @@ pub async fn check_prune_finished(store: &dyn Store) {
     answer(store, &c[0].id, now + 40_500, accepted("pm-late")).await;
     let done = get(store, &tenant, &old_pending).await;
     assert_ne!(done.status, Status::Pending);
-    assert_eq!(done.attempts[0].provider_message_id.as_deref(), Some("pm-late"));
+    assert_eq!(
+        done.attempts[0].provider_message_id.as_deref(),
+        Some("pm-late")
+    );
     // The recent one goes once it is old enough.
-    let later = store
-        .prune(T0 + 51 * DAY, limits(10))
-        .await
-        .unwrap();
+    let later = store.prune(T0 + 51 * DAY, limits(10)).await.unwrap();
     assert_eq!((later.notifications, later.attempts), (1, 1));
     assert!(store
         .get_notification(&tenant, &recent)
@@ -274,7 +274,10 @@ pub async fn check_sim_prune(config: &dyn Store, store: &dyn SimStore) {
     assert_eq!((p.sim_messages, p.more), (1, true));
     let p = store.sim_prune(before, 10).await.unwrap();
     assert_eq!((p.sim_messages, p.more), (1, false));
-    assert_eq!(store.sim_prune(before, 10).await.unwrap(), Pruned::default());
+    assert_eq!(
+        store.sim_prune(before, 10).await.unwrap(),
+        Pruned::default()
+    );
     let q = OutboxQuery {
         notification_id: None,
         channel: None,
