@@ -60,7 +60,7 @@ pub struct Pruned {
 
 impl Pruned {
     /// Both results together (`more` if either has more).
-    pub fn add(self, o: Pruned) -> Pruned {
+    pub fn plus(self, o: Pruned) -> Pruned {
         Pruned {
             notifications: self.notifications + o.notifications,
             attempts: self.attempts + o.attempts,
@@ -112,13 +112,13 @@ mod tests {
             sim_messages: 4,
             ..Pruned::default()
         };
-        let sum = a.add(b);
+        let sum = a.plus(b);
         assert_eq!(
             (sum.notifications, sum.attempts, sum.sim_messages),
             (3, 3, 4)
         );
         assert!(sum.more);
-        assert!(!b.add(b).more);
+        assert!(!b.plus(b).more);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! `cargo test --release -p herald-store --test retention_disk -- --ignored --nocapture`
 //! prints the file's size round by round.
 
+// Only the helpers are used here, not the checks.
+#[allow(unused_imports)]
 mod conformance;
 
 use conformance::*;
@@ -74,7 +76,7 @@ async fn round(
     let mut total = Pruned::default();
     loop {
         let p = store.prune(at + 2, limits).await.unwrap();
-        total = total.add(Pruned { more: false, ..p });
+        total = total.plus(Pruned { more: false, ..p });
         if !p.more {
             return total;
         }

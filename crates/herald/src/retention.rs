@@ -134,7 +134,7 @@ pub async fn prune_once(app: &App, cfg: &RetentionConfig) -> Result<Pruned, Stor
     let limits = cfg.limits();
     let mut pruned = app.store.prune(now, limits).await?;
     if let Some(sim) = &app.sim {
-        pruned = pruned.add(
+        pruned = pruned.plus(
             sim.sim_prune(limits.finished_before(now), limits.batch)
                 .await?,
         );
@@ -149,7 +149,7 @@ pub async fn prune_until_done(app: &App, cfg: &RetentionConfig) -> Result<Pruned
     let mut total = Pruned::default();
     loop {
         let p = prune_once(app, cfg).await?;
-        total = total.add(Pruned { more: false, ..p });
+        total = total.plus(Pruned { more: false, ..p });
         if !p.more {
             return Ok(total);
         }
