@@ -80,6 +80,13 @@ async fn sqlite_as_many_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_prune_as_many_nodes() {
+    let (_dir, store) = fresh().await;
+    let store: Arc<dyn herald_store::Store> = Arc::new(store);
+    check_prune_on_many_nodes(vec![store.clone(), store.clone(), store]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_sim_outbox_as_many_nodes() {
     let (_dir, store) = fresh().await;
     let store = Arc::new(store);

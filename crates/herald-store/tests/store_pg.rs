@@ -156,6 +156,14 @@ async fn pg_sim_sends_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_prune_on_three_nodes() {
+    on_nodes(3, |v| async move {
+        check_prune_on_many_nodes(as_nodes(&v)).await
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_same_key_on_three_nodes() {
     on_nodes(3, |v| async move {
         check_same_key_on_many_nodes(as_nodes(&v)).await
