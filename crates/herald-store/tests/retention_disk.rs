@@ -73,12 +73,25 @@ async fn round(
             .collect();
         store.record_send_results(results).await.unwrap();
     }
+    let (total, _) = prune_all(store, at + 2, limits).await;
+    total
+}
+
+/// Prunes until a batch is not full: the totals and the longest batch.
+async fn prune_all(
+    store: &SqliteStore,
+    now: i64,
+    limits: PruneLimits,
+) -> (Pruned, std::time::Duration) {
     let mut total = Pruned::default();
+    let mut longest = std::time::Duration::ZERO;
     loop {
-        let p = store.prune(at + 2, limits).await.unwrap();
+        let start = Instant::now();
+        let p = store.prune(now, limits).await.unwrap();
+        longest = longest.max(start.elapsed());
         total = total.plus(Pruned { more: false, ..p });
         if !p.more {
-            return total;
+            return (total, longest);
         }
     }
 }
@@ -94,24 +107,35 @@ async fn steady(db: &Path, rounds: usize, n: usize, keep: i64, print: bool) -> V
         idempotency_ms: keep * HOUR,
         batch: 500,
     };
+    // The rounds' own prune keeps everything; the real one is timed apart.
+    let noop = PruneLimits {
+        retention_ms: i64::MAX / 2,
+        idempotency_ms: i64::MAX / 2,
+        batch: 1,
+    };
     let mut sizes = Vec::with_capacity(rounds);
     if print {
-        println!("| round | notifications kept | removed this round | bytes on disk (db + wal) | pages | free pages | round s |");
-        println!("|---|---|---|---|---|---|---|");
+        println!("| round | notifications kept | removed this round | bytes on disk (db + wal) | pages | free pages | round s | prune s | longest batch ms |");
+        println!("|---|---|---|---|---|---|---|---|---|");
     }
     for r in 0..rounds {
         let start = Instant::now();
         let at = T0 + r as i64 * HOUR;
-        let p = round(&store, &tenant, at, n, limits).await;
+        round(&store, &tenant, at, n, noop).await;
+        let pruning = Instant::now();
+        let (p, longest) = prune_all(&store, at + 2, limits).await;
+        let pruning = pruning.elapsed();
         let size = on_disk(db);
         sizes.push(size);
         if print {
             let (pc, fl) = pages(db);
             let kept = (r + 1).min(keep as usize) * n;
             println!(
-                "| {r} | {kept} | {} | {size} | {pc} | {fl} | {:.2} |",
+                "| {r} | {kept} | {} | {size} | {pc} | {fl} | {:.2} | {:.2} | {:.1} |",
                 p.notifications,
-                start.elapsed().as_secs_f64()
+                start.elapsed().as_secs_f64(),
+                pruning.as_secs_f64(),
+                longest.as_secs_f64() * 1_000.0
             );
         }
     }
@@ -150,7 +174,7 @@ async fn new_files_vacuum_incrementally() {
     assert_eq!(p.notifications, 2_000);
     let (after, free) = pages(&db);
     assert!(
-        after < full / 2 && free < 16,
+        after < full / 2 && free <= after / 4 + 1,
         "{full} pages before, {after} after ({free} free)"
     );
     Arc::try_unwrap(store).ok().unwrap().close().await;
