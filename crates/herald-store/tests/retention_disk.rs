@@ -98,14 +98,21 @@ async fn prune_all(
 
 /// Runs `rounds` rounds of `n` notifications an hour apart, keeping
 /// `keep` hours; returns the size on disk after each round.
-async fn steady(db: &Path, rounds: usize, n: usize, keep: i64, print: bool) -> Vec<u64> {
+async fn steady(
+    db: &Path,
+    rounds: usize,
+    n: usize,
+    keep: i64,
+    batch: usize,
+    print: bool,
+) -> Vec<u64> {
     let url = format!("sqlite://{}", db.display());
     let store = Arc::new(SqliteStore::open(&url).await.unwrap());
     let tenant = new_tenant(&*store).await;
     let limits = PruneLimits {
         retention_ms: keep * HOUR,
         idempotency_ms: keep * HOUR,
-        batch: 500,
+        batch,
     };
     // The rounds' own prune keeps everything; the real one is timed apart.
     let noop = PruneLimits {
@@ -185,7 +192,7 @@ async fn the_file_stops_growing_under_a_steady_load() {
     let dir = tempfile::TempDir::new().unwrap();
     let db = dir.path().join("herald.db");
     // Keep 3 rounds; by round 5 every round removes as much as it adds.
-    let sizes = steady(&db, 14, 300, 3, false).await;
+    let sizes = steady(&db, 14, 300, 3, 100, false).await;
     let settled = sizes[5];
     let last = *sizes.last().unwrap();
     assert!(
@@ -203,6 +210,10 @@ async fn retention_plateau() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    println!("{n} two-step notifications per round (e-mail accepted, SMS fallback skipped), retention 4 rounds");
-    steady(&db, 16, n, 4, true).await;
+    let batch: usize = std::env::var("HERALD_BENCH_PRUNE_BATCH")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    println!("{n} two-step notifications per round (e-mail accepted, SMS fallback skipped), retention 4 rounds, prune batches of {batch}");
+    steady(&db, 16, n, 4, batch, true).await;
 }
