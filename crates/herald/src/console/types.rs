@@ -411,11 +411,7 @@ pub async fn save(
     }
     let draft = Draft::posted(&f);
     let (mut config, stored) = draft.config();
-    // What the form does not show is kept as stored, never dropped.
-    if let Ok(Some(old)) = c.app.store.get_type(&s.tenant.id, &key).await {
-        config.quiet_hours = old.config.quiet_hours;
-        config.critical = old.config.critical;
-    }
+    keep_unshown(&c, &s, &key, &mut config).await;
     match c.app.put_type(&s.tenant, &key, config).await {
         Ok(_) => see_other(&format!("/types/{}?saved=1", path_segment(&key))),
         Err(ServiceError::Invalid(e)) => {
@@ -450,6 +446,15 @@ pub async fn delete(
     }
 }
 
+/// What the form does not show (quiet hours, `critical`) is kept as
+/// stored, never dropped: by a save, and in the preview of a draft.
+async fn keep_unshown(c: &Console, s: &super::Session, key: &str, config: &mut TypeConfig) {
+    if let Ok(Some(old)) = c.app.store.get_type(&s.tenant.id, key).await {
+        config.quiet_hours = old.config.quiet_hours;
+        config.critical = old.config.critical;
+    }
+}
+
 /// What the API's preview says for a recipient and data, as the preview
 /// fragment's context: of the editor's unsaved fields when they were posted
 /// with it (the page's script sends both forms), else of the saved type.
@@ -466,10 +471,14 @@ async fn run_preview(c: &Console, s: &super::Session, key: &str, f: &Fields) -> 
         Ok(d) => d,
         Err(message) => return json!({"error": message}),
     };
-    let draft = f
-        .get("audience")
-        .is_some()
-        .then(|| Draft::posted(f).config().0);
+    let draft = match f.get("audience") {
+        Some(_) => {
+            let mut config = Draft::posted(f).config().0;
+            keep_unshown(c, s, key, &mut config).await;
+            Some(config)
+        }
+        None => None,
+    };
     let audience = match &draft {
         Some(config) => config.audience,
         None => match c.app.store.get_type(&s.tenant.id, key).await {
