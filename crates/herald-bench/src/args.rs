@@ -93,6 +93,13 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 10,
           value_parser = clap::value_parser!(u32).range(2..=1000))]
     pub pool: u32,
+
+    /// With --database-url: ANALYZE the run's tables every SECS seconds
+    /// while it runs, as autovacuum does in a deployment that has run a
+    /// while (a fresh schema has no statistics, and some plans made
+    /// without them scan whole tables); 0: never.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub analyze: u64,
 }
 
 #[cfg(test)]
@@ -111,6 +118,7 @@ mod tests {
         assert!(a.database_url.is_none());
         assert_eq!(a.workers, [0, 1, 2, 4]);
         assert_eq!(a.pool, 10);
+        assert_eq!(a.analyze, 0);
     }
 
     #[test]

@@ -98,6 +98,36 @@ impl PgMonitor {
         Ok(Counters { commits, wal_bytes })
     }
 
+    /// ANALYZEs every table of `schema` every `every` until dropped (the
+    /// task is aborted with the returned handle).
+    pub async fn analyzer(
+        url: &str,
+        schema: &str,
+        every: std::time::Duration,
+    ) -> Result<tokio::task::JoinHandle<()>, BenchError> {
+        let mut me = PgMonitor::connect(url).await?;
+        let schema = schema.to_string();
+        Ok(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let tables: Vec<String> = sqlx::query_scalar(
+                    "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables
+                     WHERE schemaname = $1",
+                )
+                .bind(&schema)
+                .fetch_all(&mut me.conn)
+                .await
+                .unwrap_or_default();
+                if !tables.is_empty() {
+                    let sql = format!("ANALYZE {}", tables.join(", "));
+                    if let Err(e) = sqlx::query(&sql).execute(&mut me.conn).await {
+                        eprintln!("herald-bench: ANALYZE {schema}: {e}");
+                    }
+                }
+            }
+        }))
+    }
+
     /// Closes the connection.
     pub async fn close(self) {
         let _ = self.conn.close().await;

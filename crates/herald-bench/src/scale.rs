@@ -66,6 +66,7 @@ pub async fn run(args: &Args, url: &str) -> Result<ScaleReport, BenchError> {
             duration_s: args.duration,
             connections: args.connections,
             pool: args.pool,
+            analyze_s: args.analyze,
             sample: args.sample,
         },
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -110,6 +111,30 @@ async fn one(
 ) -> Result<ScaleRun, BenchError> {
     let db = node_url(url, schema);
     migrate(bin, &db).await?;
+    let analyzer = if args.analyze > 0 {
+        Some(PgMonitor::analyzer(url, schema, Duration::from_secs(args.analyze)).await?)
+    } else {
+        None
+    };
+    let ran = nodes_run(args, bin, dir, &db, schema, workers, ticks, monitor).await;
+    if let Some(task) = analyzer {
+        task.abort();
+    }
+    ran
+}
+
+/// The processes of one run, started, measured and stopped.
+#[allow(clippy::too_many_arguments)]
+async fn nodes_run(
+    args: &Args,
+    bin: &Path,
+    dir: &Path,
+    db: &str,
+    schema: &str,
+    workers: u32,
+    ticks: u64,
+    monitor: &mut PgMonitor,
+) -> Result<ScaleRun, BenchError> {
     let env = [
         ("HERALD_SECRET_KEY", SECRET_KEY.to_string()),
         ("HERALD_DATABASE_POOL", args.pool.to_string()),
@@ -125,7 +150,7 @@ async fn one(
         &Node {
             log: &format!("{schema}-api"),
             args: api_args,
-            database_url: &db,
+            database_url: db,
             env: &env,
         },
     )
@@ -138,7 +163,7 @@ async fn one(
         let node = Node {
             log: &format!("{schema}-worker-{w}"),
             args: &["worker", "--no-migrate"],
-            database_url: &db,
+            database_url: db,
             env: &env,
         };
         nodes.workers.push(Server::spawn(bin, dir, &node).await?);

@@ -22,6 +22,8 @@ pub struct ScaleSettings {
     pub connections: u64,
     /// HERALD_DATABASE_POOL of every herald process.
     pub pool: u32,
+    /// Seconds between the bench's ANALYZEs of the run's tables (0: none).
+    pub analyze_s: u64,
     /// Notifications read back per kind.
     pub sample: u64,
 }
