@@ -35,11 +35,21 @@ pub(super) struct PgTx {
     pub tx: sqlx::Transaction<'static, Postgres>,
 }
 
+/// A notification's attempts with their receipts. The receipts are looked up
+/// per attempt (`LATERAL … OFFSET 0`, its primary key) so the plan does not
+/// depend on statistics: planned on a fresh schema as a plain join, and
+/// kept by the prepared statement, it scanned `receipts` whole on every
+/// cascade step (herald-bench --database-url found 55 M rows read in one
+/// run; BENCHMARKS.md "PostgreSQL").
 const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr,
         a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered AS r_delivered, r.at AS r_at, r.late AS r_late, r.error AS r_error
-    FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
+    FROM attempts a
+    LEFT JOIN LATERAL (
+        SELECT x.delivered, x.at, x.late, x.error FROM receipts x
+        WHERE x.attempt_id = a.id OFFSET 0
+    ) r ON true
     WHERE a.notification_id = $1
     ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
 
