@@ -159,6 +159,19 @@ pub async fn record_receipt<T: CascadeTx>(tx: &mut T, r: &IncomingReceipt) -> Re
     if !tx.insert_receipt(&a.id, r, late).await? {
         return Ok(ReceiptMatch::Duplicate);
     }
+    // A receipt proves the provider took the message, even when its answer
+    // was never recorded (a worker killed after sending): the attempt is
+    // closed as accepted, so no lapsed lease sends it again once its
+    // notification has its outcome. A no-op for an attempt already answered.
+    tx.record_answer(&SendResult {
+        attempt_id: a.id.clone(),
+        at: r.at,
+        outcome: SendOutcome::Accepted {
+            provider_message_id: r.provider_message_id.clone(),
+            cost_micros: None,
+        },
+    })
+    .await?;
     decide(tx, &a.notification_id, r.at).await?;
     Ok(ReceiptMatch::Recorded { late })
 }

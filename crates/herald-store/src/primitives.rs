@@ -148,7 +148,9 @@ pub trait CascadeTx: Send {
     /// Applies a provider's answer to its attempt if the attempt is still
     /// open (`queued` or `sending`): a retry queues it again at
     /// `next_try_at`, anything else makes it final. `None` when the attempt
-    /// is unknown or already final.
+    /// is unknown or already final, except that an acceptance still gives
+    /// its cost and message id to an attempt that a receipt closed as
+    /// accepted before them (the receipt beat the answer).
     fn record_answer(
         &mut self,
         r: &SendResult,

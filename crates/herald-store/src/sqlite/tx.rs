@@ -327,7 +327,10 @@ impl CascadeTx for WriteTx<'_> {
                      unreachable = CASE ?2 WHEN 'refused' THEN ?6 ELSE unreachable END,
                      next_try_at = COALESCE(?7, next_try_at),
                      cost_micros = COALESCE(?8, cost_micros)
-                 WHERE id = ?1 AND status IN ('queued', 'sending')
+                 WHERE id = ?1 AND (status IN ('queued', 'sending')
+                     OR (status = 'accepted' AND ?2 = 'accepted'
+                         AND ((?8 IS NOT NULL AND cost_micros IS NULL)
+                             OR (?4 IS NOT NULL AND provider_message_id IS NULL))))
                  RETURNING notification_id, channel, to_addr",
             )
             .db()?;

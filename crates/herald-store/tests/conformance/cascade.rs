@@ -371,18 +371,45 @@ pub async fn check_receipts(store: &dyn Store) {
     );
     let rec = get(store, &tenant, &id).await;
     assert_eq!(rec.status, Status::Delivered);
-    assert_eq!(rec.attempts[0].status, AttemptStatus::Sending);
+    // The receipt closes the attempt: the provider took the message.
+    assert_eq!(rec.attempts[0].status, AttemptStatus::Accepted);
     assert_eq!(rec.attempts[0].receipts.len(), 1);
+    // Its lease lapsing (a worker killed before its answer was recorded)
+    // sends nothing again: the notification has its outcome.
+    let later = store
+        .claim_attempts(
+            T0 + 60_000,
+            10,
+            30_000,
+            &herald_store::ClaimBudget::unbounded(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        later.is_empty(),
+        "claimed again after its receipt: {later:?}"
+    );
     // The same receipt again changes nothing.
     let again = herald_store::IncomingReceipt { at: T0 + 900, ..r };
     assert_eq!(
         store.record_receipt(again).await.unwrap(),
         ReceiptMatch::Duplicate
     );
-    answer(store, &c[0].id, T0 + 500, accepted("pm-7")).await;
+    // The answer comes after all, with the SMS's cost: the cost is kept.
+    answer(
+        store,
+        &c[0].id,
+        T0 + 500,
+        SendOutcome::Accepted {
+            provider_message_id: Some("pm-7".into()),
+            cost_micros: Some(42_000),
+        },
+    )
+    .await;
     let rec = get(store, &tenant, &id).await;
     assert_eq!(rec.status, Status::Delivered);
     assert_eq!(rec.attempts[0].status, AttemptStatus::Accepted);
+    assert_eq!(rec.attempts[0].cost_micros, Some(42_000));
     assert_eq!(rec.attempts[0].receipts.len(), 1);
     assert_eq!(rec.attempts[0].receipts[0].at, T0 + 400);
     // Now matched by the provider's id too; a failure receipt is another receipt.
