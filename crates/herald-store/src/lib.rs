@@ -9,8 +9,9 @@
 //!
 //! The cascade itself (accepting, recording send answers and receipts,
 //! removing dead device tokens, waking due notifications, claiming due
-//! attempts, and running `decide`) is written once, in `flow`, over the
-//! sixteen transactional primitives of [`CascadeTx`]. A backend opens a
+//! attempts, and running `decide`; cancelling and moving bookings, in
+//! `booking`) is written once, in `flow` and `booking`, over the
+//! twenty transactional primitives of [`CascadeTx`]. A backend opens a
 //! transaction, hands it to `flow` and commits; it holds no rule of the
 //! cascade. The primitives:
 //!
@@ -35,6 +36,13 @@
 //! 15. `due_notifications`: pending notifications whose wake time came;
 //! 16. `release_expired_key`: an idempotency key older than the window
 //!     taken off its notification, so the key is free again.
+//! 17. `write_schedule`: a notification's schedule and booking start, and
+//!     its deadline copied to its attempts not yet sent;
+//! 18. `cancel_queued_attempts`: a notification's queued attempts marked
+//!     `cancelled`;
+//! 19. `expire_attempts`: attempts whose deadline came before their claim
+//!     marked `expired`;
+//! 20. `booking_notifications`: a booking's notifications with their status.
 //!
 //! Beside them a backend implements the plain reads and writes of `Store`
 //! (tenants, integrations, types, recipients, the log) and, only if it
