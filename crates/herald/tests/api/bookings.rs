@@ -7,14 +7,12 @@
 //! the real binary.
 
 use crate::crash::Herald;
-use crate::helpers::{channel, outcome, spawn_app, ADMIN_TOKEN};
+use crate::helpers::{channel, manual_app, outcome, spawn_app, ADMIN_TOKEN};
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use herald::api::router;
 use herald::clock::ManualClock;
-use herald::providers::simulator::Simulator;
-use herald::providers::Registry;
-use herald::service::{App, Env};
+use herald::service::App;
 use herald::worker::{run_until, run_until_idle, Idle, WorkerConfig};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -25,7 +23,7 @@ use tower::ServiceExt;
 const T0: i64 = 1_796_115_600_000;
 const SEC: i64 = 1_000;
 const HOUR: i64 = 3_600_000;
-const ADMIN: &str = "test-admin";
+const ADMIN: &str = ADMIN_TOKEN;
 
 fn rfc(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -47,18 +45,7 @@ impl Rig {
     /// client with both addresses.
     async fn new() -> Rig {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("herald.db").display());
-        let backend = herald_store::open(&url).await.expect("store");
-        let clock = Arc::new(ManualClock::at(T0));
-        let providers = Registry::real().with(Arc::new(Simulator::new(backend.sim.clone())));
-        let app = App::with_clock(
-            backend.store,
-            backend.sim,
-            providers,
-            Env::ephemeral(),
-            clock.clone(),
-        );
-        app.ensure_admin_token(Some(ADMIN)).await.expect("admin");
+        let (app, clock) = manual_app(dir.path(), T0).await;
         let mut rig = Rig {
             _dir: dir,
             app,

@@ -542,3 +542,31 @@ pub fn contains_text(v: &Value, needle: &str) -> bool {
         _ => false,
     }
 }
+
+/// An `App` on a fresh SQLite file in `dir`, on a manual clock at `t0`,
+/// with the simulator and the admin token: for tests that drive the
+/// dispatcher themselves (`run_until_idle`) and never wait in real time.
+pub async fn manual_app(
+    dir: &std::path::Path,
+    t0: i64,
+) -> (
+    std::sync::Arc<herald::service::App>,
+    std::sync::Arc<herald::clock::ManualClock>,
+) {
+    use herald::providers::{simulator::Simulator, Registry};
+    let url = format!("sqlite://{}", dir.join("herald.db").display());
+    let backend = herald_store::open(&url).await.expect("store");
+    let clock = std::sync::Arc::new(herald::clock::ManualClock::at(t0));
+    let providers = Registry::real().with(std::sync::Arc::new(Simulator::new(backend.sim.clone())));
+    let app = herald::service::App::with_clock(
+        backend.store,
+        backend.sim,
+        providers,
+        herald::service::Env::ephemeral(),
+        clock.clone(),
+    );
+    app.ensure_admin_token(Some(ADMIN_TOKEN))
+        .await
+        .expect("admin token");
+    (app, clock)
+}

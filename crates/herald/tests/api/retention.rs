@@ -5,12 +5,10 @@
 //! ran). The server is real (axum on port 0); only its clock is in the
 //! test's hands, and the dispatcher and pruner are run by hand.
 
-use crate::helpers::{Api, ADMIN_TOKEN};
+use crate::helpers::{manual_app, Api};
 use herald::clock::ManualClock;
-use herald::providers::simulator::Simulator;
-use herald::providers::Registry;
 use herald::retention::{self, RetentionConfig, DAY_MS, HOUR_MS};
-use herald::service::{App, Env};
+use herald::service::App;
 use herald::worker::{run_until_idle, WorkerConfig};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -36,21 +34,8 @@ impl Drop for Rig {
 
 async fn rig() -> Rig {
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("herald.db").display());
-    let backend = herald_store::open(&url).await.expect("store");
-    let clock = Arc::new(ManualClock::at(T0));
-    let providers = Registry::real().with(Arc::new(Simulator::new(backend.sim.clone())));
-    let app = App::with_clock(
-        backend.store,
-        backend.sim,
-        providers,
-        Env::ephemeral(),
-        clock.clone(),
-    );
+    let (app, clock) = manual_app(dir.path(), T0).await;
     app.set_idempotency_window_ms(48 * HOUR_MS);
-    app.ensure_admin_token(Some(ADMIN_TOKEN))
-        .await
-        .expect("admin token");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port");
