@@ -219,6 +219,25 @@ pub async fn claim<T: CascadeTx>(
         )
         .await?;
     }
+    // Nor is what its channel's window has already judged (a backlog kept
+    // it queued past the window, or a dead worker's lease lapsed after it):
+    // the channel failed at the window's end and its fallback may have gone,
+    // so sending it now would only reach the person twice. It gives up.
+    let (lapsed, due): (Vec<_>, Vec<_>) = rows.into_iter().partition(|c| now >= c.window_ends);
+    rows = due;
+    if !lapsed.is_empty() {
+        let results: Vec<SendResult> = lapsed
+            .iter()
+            .map(|c| SendResult {
+                attempt_id: c.id.clone(),
+                at: now,
+                outcome: SendOutcome::GaveUp {
+                    error: "not sent before its window closed".into(),
+                },
+            })
+            .collect();
+        record_results(tx, &results).await?;
+    }
     let mut taken: HashMap<(String, Channel), usize> = HashMap::new();
     let mut ids = Vec::with_capacity(limit.min(rows.len()));
     for c in rows {

@@ -70,6 +70,8 @@ pub struct Candidate {
     pub notification_id: String,
     /// Its notification's deadline.
     pub not_after: Option<Millis>,
+    /// The end of its channel's window (its `deadline`).
+    pub window_ends: Millis,
 }
 
 /// The owner of a notification's recipient, and the recipient's document.

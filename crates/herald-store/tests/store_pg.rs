@@ -118,6 +118,7 @@ mod pg {
         check_dead_push_token_removed,
         check_list_notifications,
         check_list_filters,
+        check_window_lapsed_attempt_is_not_sent,
         check_receipts_stay_within_their_integration,
         check_claim_budget_is_fair,
         check_remove_and_list_people,

@@ -509,17 +509,17 @@ impl CascadeTx for PgTx {
         let channels: Vec<&str> = skip.iter().map(|k| k.1.as_str()).collect();
         let rows = sqlx::query(
             "WITH skip AS (SELECT * FROM UNNEST($3::text[], $4::text[]) AS k(t, c)),
-             q AS (SELECT id, tenant_id, channel, notification_id, not_after,
+             q AS (SELECT id, tenant_id, channel, notification_id, not_after, deadline,
                  next_try_at AS due FROM attempts
                  WHERE status = 'queued' AND next_try_at <= $1
                    AND (tenant_id, channel) NOT IN (SELECT t, c FROM skip)
                  ORDER BY next_try_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED),
-             s AS (SELECT id, tenant_id, channel, notification_id, not_after,
+             s AS (SELECT id, tenant_id, channel, notification_id, not_after, deadline,
                  lease_until AS due FROM attempts
                  WHERE status = 'sending' AND lease_until <= $1
                    AND (tenant_id, channel) NOT IN (SELECT t, c FROM skip)
                  ORDER BY lease_until LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)
-             SELECT id, tenant_id, channel, notification_id, not_after
+             SELECT id, tenant_id, channel, notification_id, not_after, deadline
              FROM (SELECT * FROM q UNION ALL SELECT * FROM s) u
              ORDER BY due, id LIMIT $2",
         )
@@ -538,6 +538,7 @@ impl CascadeTx for PgTx {
                     channel: col_channel(r, "channel")?,
                     notification_id: col(r, "notification_id")?,
                     not_after: col(r, "not_after")?,
+                    window_ends: col(r, "deadline")?,
                 })
             })
             .collect()

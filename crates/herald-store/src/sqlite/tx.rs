@@ -469,14 +469,14 @@ impl CascadeTx for WriteTx<'_> {
             ));
         }
         let sql = format!(
-            "SELECT id, tenant_id, channel, notification_id, not_after FROM (
+            "SELECT id, tenant_id, channel, notification_id, not_after, deadline FROM (
                  SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
-                     next_try_at AS due FROM attempts
+                     deadline, next_try_at AS due FROM attempts
                      WHERE status = 'queued' AND next_try_at <= ?1{not}
                      ORDER BY next_try_at LIMIT ?2)
                  UNION ALL
                  SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
-                     lease_until AS due FROM attempts
+                     deadline, lease_until AS due FROM attempts
                      WHERE status = 'sending' AND lease_until <= ?1{not}
                      ORDER BY lease_until LIMIT ?2))
              ORDER BY due LIMIT ?2"
@@ -496,6 +496,7 @@ impl CascadeTx for WriteTx<'_> {
                 channel: channel_of(&r.get::<_, String>(2).db()?)?,
                 notification_id: r.get(3).db()?,
                 not_after: r.get(4).db()?,
+                window_ends: r.get(5).db()?,
             });
         }
         Ok(out)

@@ -14,6 +14,7 @@ mod nodes;
 mod retention;
 mod schedule;
 mod sim;
+mod window;
 
 pub use bulk::*;
 pub use cascade::*;
@@ -23,6 +24,7 @@ pub use nodes::*;
 pub use retention::*;
 pub use schedule::*;
 pub use sim::*;
+pub use window::*;
 
 use herald_core::{
     Audience, Channel, ChannelPlan, Confirm, FallbackWhen, Plan, Reach, Rendered, Scenario,
