@@ -3,6 +3,7 @@
 use crate::channel::{Audience, Channel, FallbackWhen, Scenario};
 use crate::error::FieldError;
 use crate::recipient::parse_locale;
+use crate::schedule::{parse_hhmm, QuietHours, QuietMode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -60,6 +61,39 @@ pub struct TypeConfig {
     #[serde(default, deserialize_with = "templates_without_nulls")]
     #[schema(value_type = BTreeMap<String, BTreeMap<String, TemplateText>>)]
     pub templates: Templates,
+    /// Hours in the recipient's time zone when listed channels do not start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHoursConfig>,
+    /// A critical type ignores quiet hours.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub critical: bool,
+}
+
+/// A type's quiet hours as the business sets them (API.md "Quiet hours").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursConfig {
+    /// Start, `HH:MM` local time (`21:00`).
+    pub from: String,
+    /// End, `HH:MM` local time (`08:00`); before `from` spans midnight.
+    pub until: String,
+    /// The channels it applies to.
+    pub channels: Vec<Channel>,
+    /// `defer` (wait for the end) or `skip` (the channel is unreachable).
+    pub mode: QuietMode,
+}
+
+impl QuietHoursConfig {
+    /// The window in time zone `tz`, for a recipient of this type.
+    pub fn resolve(&self, tz: &str) -> Option<QuietHours> {
+        Some(QuietHours {
+            from_min: parse_hhmm(&self.from)?,
+            until_min: parse_hhmm(&self.until)?,
+            tz: tz.to_string(),
+            channels: self.channels.clone(),
+            mode: self.mode,
+        })
+    }
 }
 
 /// Templates as a request gives them, where `null` for the whole map, a
@@ -172,6 +206,19 @@ impl TypeConfig {
                 "invalid_locale",
                 "default_locale must be a language tag such as en or pt-BR",
             ));
+        }
+        if let Some(q) = &self.quiet_hours {
+            for (field, value) in [("from", &q.from), ("until", &q.until)] {
+                if parse_hhmm(value).is_none() {
+                    return Err(FieldError::new(
+                        format!("quiet_hours.{field}"),
+                        "invalid_time",
+                        format!("quiet_hours.{field} must be a 24-hour time HH:MM, not {value:?}"),
+                    ));
+                }
+            }
+            // A listed channel the type does not send is allowed (a form
+            // that turns a channel off keeps the quiet hours as they are).
         }
         for (name, by_locale) in &self.templates {
             let field = format!("templates.{name}");

@@ -14,6 +14,8 @@ fn cfg(audience: Audience, channels: &[(Channel, Scenario)]) -> TypeConfig {
         fallback_when: FallbackWhen::NoneDelivered,
         default_locale: "en".into(),
         templates: Templates::new(),
+        quiet_hours: None,
+        critical: false,
     }
 }
 

@@ -1744,6 +1744,8 @@ fn seed_example_is_a_valid_client_type() {
         fallback_when: FallbackWhen::NoneDelivered,
         default_locale: "en".into(),
         templates: Default::default(),
+        quiet_hours: None,
+        critical: false,
     };
     assert_eq!(cfg.validate(), Ok(()));
 }
@@ -2107,6 +2109,8 @@ fn build_plan(client: bool, gens: &[ChanGen], any_failed: bool) -> Option<Plan> 
         fallback_when,
         default_locale: "en".into(),
         templates: Default::default(),
+        quiet_hours: None,
+        critical: false,
     };
     cfg.validate().ok()?;
     let channels = picked

@@ -22,5 +22,5 @@ pub use engine::{
 pub use error::FieldError;
 pub use plan::{known_route, known_route_names, Route, RouteKind, KNOWN_ROUTES};
 pub use recipient::{reach, AppInstall, Platform, Recipient};
-pub use schedule::{QuietHours, QuietMode, Schedule};
+pub use schedule::{PlannedStart, QuietHours, QuietMode, Schedule};
 pub use template::Rendered;

@@ -54,6 +54,15 @@ pub struct Schedule {
     pub quiet: Option<QuietHours>,
 }
 
+/// When a channel is planned to start, and why then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedStart {
+    /// The time; `None` when it will not start.
+    pub at: Option<Millis>,
+    /// Why then (or why never); `None` for "at once".
+    pub why: Option<String>,
+}
+
 /// Whether a channel may start an attempt now, and if not, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Gate {
@@ -105,6 +114,32 @@ impl Schedule {
                 why: format!("waits for quiet hours to end at {until}"),
             },
         }
+    }
+
+    /// When an attempt on `channel` would start, at the earliest from
+    /// `now`, and why then (`None` for "at once"); no time when it never
+    /// will (cancelled, past the deadline, skipped for quiet hours), with
+    /// the reason.
+    pub fn planned_start(&self, channel: Channel, now: Millis) -> PlannedStart {
+        let mut at = now;
+        let mut why = None;
+        // A send time, then the quiet hours it falls into: two waits at most.
+        for _ in 0..4 {
+            match self.gate(channel, at) {
+                Gate::Open => break,
+                Gate::Wait { until, why: w } => {
+                    at = until;
+                    why = Some(w);
+                }
+                Gate::Cancelled(w) | Gate::Expired(w) | Gate::Quiet(w) => {
+                    return PlannedStart {
+                        at: None,
+                        why: Some(w),
+                    }
+                }
+            }
+        }
+        PlannedStart { at: Some(at), why }
     }
 
     /// Whether the notification waits for its send time (nothing may start).
@@ -289,6 +324,46 @@ mod tests {
         assert_eq!(
             skip.gate(Channel::Sms, night + 2_000),
             Gate::Quiet("quiet hours until 08:00 UTC".into())
+        );
+    }
+
+    #[test]
+    fn the_planned_start_follows_the_send_time_into_quiet_hours() {
+        let q = quiet("21:00", "08:00", "Europe/Berlin", QuietMode::Defer);
+        let now = at("2026-12-02T12:00:00Z");
+        let s = Schedule {
+            send_at: Some(at("2026-12-02T21:00:00Z")),
+            quiet: Some(q),
+            ..Schedule::default()
+        };
+        // 22:00 in Berlin is inside the window: it waits until 08:00 local.
+        assert_eq!(
+            s.planned_start(Channel::Sms, now),
+            PlannedStart {
+                at: Some(at("2026-12-03T07:00:00Z")),
+                why: Some("waits for quiet hours to end at 08:00 Europe/Berlin".into()),
+            }
+        );
+        // E-mail is not listed: it starts at the send time.
+        assert_eq!(
+            s.planned_start(Channel::Email, now).at,
+            Some(at("2026-12-02T21:00:00Z"))
+        );
+        // A deadline before the window ends: it never starts.
+        let s = Schedule {
+            deliver_before: Some(at("2026-12-03T06:00:00Z")),
+            ..s
+        };
+        let p = s.planned_start(Channel::Sms, now);
+        assert_eq!(p.at, None);
+        assert!(p.why.unwrap().contains("after the deadline"));
+        // No schedule: at once, no reason needed.
+        assert_eq!(
+            Schedule::default().planned_start(Channel::Sms, now),
+            PlannedStart {
+                at: Some(now),
+                why: None
+            }
         );
     }
 

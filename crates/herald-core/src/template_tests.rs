@@ -28,6 +28,8 @@ fn cfg(templates: &[(Channel, &str, TemplateText)]) -> TypeConfig {
         fallback_when: Default::default(),
         default_locale: "en".into(),
         templates: Default::default(),
+        quiet_hours: None,
+        critical: false,
     };
     for (ch, locale, t) in templates {
         c.templates

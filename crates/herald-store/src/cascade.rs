@@ -5,7 +5,9 @@
 //! SQL here, so every backend applies the same step the same way.
 
 use crate::{AttemptRecord, Result, StoreError};
-use herald_core::{decide, Channel, Millis, Plan, Recipient, Rendered, StartAttempt, Status};
+use herald_core::{
+    decide_scheduled, Channel, Millis, Plan, Recipient, Rendered, Schedule, StartAttempt, Status,
+};
 
 /// An attempt `decide` asked for, ready to be inserted as `queued`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,8 @@ pub struct NewAttempt {
     pub deadline: Millis,
     /// Due at once.
     pub next_try_at: Millis,
+    /// The notification's deadline: the claim does not send it from then.
+    pub not_after: Option<Millis>,
     /// The text, copied from the notification's rendered channel.
     pub content: Rendered,
 }
@@ -51,10 +55,21 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Runs the decision on the recorded facts at `now`.
-pub(crate) fn step(plan: &Plan, attempts: &[AttemptRecord], now: Millis) -> Result<Step> {
-    let facts: Vec<herald_core::AttemptFacts> = attempts.iter().map(AttemptRecord::facts).collect();
-    let decision = decide(plan, &facts, now);
+/// Runs the decision on the recorded facts at `now`. Attempts stopped
+/// before they were sent (cancelled, expired) are no facts: the schedule
+/// says why their channel stopped.
+pub(crate) fn step(
+    plan: &Plan,
+    schedule: &Schedule,
+    attempts: &[AttemptRecord],
+    now: Millis,
+) -> Result<Step> {
+    let facts: Vec<herald_core::AttemptFacts> = attempts
+        .iter()
+        .filter(|a| !a.status.is_stopped())
+        .map(AttemptRecord::facts)
+        .collect();
+    let decision = decide_scheduled(plan, schedule, &facts, now);
     let verdicts_json = serde_json::to_string(&decision.channels)
         .map_err(|e| StoreError::Corrupt(format!("verdicts do not encode: {e}")))?;
     Ok(Step {
@@ -70,6 +85,7 @@ pub(crate) fn step(plan: &Plan, attempts: &[AttemptRecord], now: Millis) -> Resu
 /// its channel.
 pub(crate) fn new_attempts(
     plan: &Plan,
+    schedule: &Schedule,
     rendered: &[Option<Rendered>],
     start: &[StartAttempt],
     now: Millis,
@@ -102,6 +118,7 @@ pub(crate) fn new_attempts(
             created_at: now,
             deadline: now.saturating_add(ch.window_ms_of(&s.route)),
             next_try_at: now,
+            not_after: schedule.deliver_before,
             content,
         });
     }
@@ -174,9 +191,10 @@ mod tests {
 
     #[test]
     fn first_step_starts_email_only() {
-        let s = step(&plan(), &[], 1_000).unwrap();
+        let s = step(&plan(), &Schedule::default(), &[], 1_000).unwrap();
         assert_eq!(s.status, Status::Pending);
-        let new = new_attempts(&plan(), &rendered(), &s.start, 1_000).unwrap();
+        let new =
+            new_attempts(&plan(), &Schedule::default(), &rendered(), &s.start, 1_000).unwrap();
         assert_eq!(new.len(), 1);
         let a = &new[0];
         assert_eq!(
@@ -210,8 +228,9 @@ mod tests {
             cost_micros: None,
             receipts: vec![],
         };
-        let s = step(&plan(), &[refused], 2_000).unwrap();
-        let new = new_attempts(&plan(), &rendered(), &s.start, 2_000).unwrap();
+        let s = step(&plan(), &Schedule::default(), &[refused], 2_000).unwrap();
+        let new =
+            new_attempts(&plan(), &Schedule::default(), &rendered(), &s.start, 2_000).unwrap();
         assert_eq!(new.len(), 1);
         assert_eq!(new[0].channel, Channel::Sms);
         assert_eq!(new[0].deadline, 2_000 + 600_000);
@@ -219,8 +238,8 @@ mod tests {
 
     #[test]
     fn missing_text_for_a_sent_channel_is_an_error() {
-        let s = step(&plan(), &[], 0).unwrap();
-        let r = new_attempts(&plan(), &[None, None], &s.start, 0);
+        let s = step(&plan(), &Schedule::default(), &[], 0).unwrap();
+        let r = new_attempts(&plan(), &Schedule::default(), &[None, None], &s.start, 0);
         assert!(matches!(r, Err(StoreError::Corrupt(_))));
     }
 

@@ -19,8 +19,9 @@ use std::collections::HashMap;
 /// first attempts, or answers with the one that has its idempotency key
 /// (`Existing` for the same request, `Conflict` for another).
 pub async fn accept<T: CascadeTx>(tx: &mut T, n: &NewNotification) -> Result<Accepted> {
-    let step = cascade::step(&n.plan, &[], n.created_at)?;
-    let attempts = cascade::new_attempts(&n.plan, &n.rendered, &step.start, n.created_at)?;
+    let step = cascade::step(&n.plan, &n.schedule, &[], n.created_at)?;
+    let attempts =
+        cascade::new_attempts(&n.plan, &n.schedule, &n.rendered, &step.start, n.created_at)?;
     if tx.insert_notification(n, &step).await? {
         tx.insert_attempts(&n.id, &n.tenant_id, &attempts).await?;
         return Ok(Accepted::Created(n.id.clone()));
@@ -44,14 +45,14 @@ pub async fn decide<T: CascadeTx>(tx: &mut T, id: &str, now: Millis) -> Result<(
     let loaded = tx.load_notification(id).await?.ok_or_else(|| {
         StoreError::Corrupt(format!("notification {id} vanished during a cascade step"))
     })?;
-    let step = cascade::step(&loaded.plan, &loaded.attempts, now)?;
+    let step = cascade::step(&loaded.plan, &loaded.schedule, &loaded.attempts, now)?;
     tx.write_step(id, &step, now).await?;
     if step.start.is_empty() {
         return Ok(());
     }
     // The texts are read (and parsed) only when attempts start.
     let rendered = tx.load_rendered(id).await?;
-    let new = cascade::new_attempts(&loaded.plan, &rendered, &step.start, now)?;
+    let new = cascade::new_attempts(&loaded.plan, &loaded.schedule, &rendered, &step.start, now)?;
     tx.insert_attempts(id, &loaded.tenant_id, &new).await
 }
 
@@ -183,7 +184,22 @@ pub async fn claim<T: CascadeTx>(
     // more than asked so one busy key does not leave the round short.
     let scan = limit.saturating_mul(4).min(4_096);
     let skip: Vec<&(String, Channel)> = budget.saturated().collect();
-    let rows = tx.claim_candidates(now, scan, &skip).await?;
+    let mut rows = tx.claim_candidates(now, scan, &skip).await?;
+    // The deadline is checked in the transaction that claims: what is due
+    // at or after it is never handed to a worker, it ends `expired`.
+    let (late, due): (Vec<_>, Vec<_>) = rows
+        .into_iter()
+        .partition(|c| c.not_after.is_some_and(|d| now >= d));
+    rows = due;
+    if !late.is_empty() {
+        let ids: Vec<String> = late.iter().map(|c| c.id.clone()).collect();
+        tx.expire_attempts(&ids).await?;
+        decide_each(
+            tx,
+            late.into_iter().map(|c| (c.notification_id, now)).collect(),
+        )
+        .await?;
+    }
     let mut taken: HashMap<(String, Channel), usize> = HashMap::new();
     let mut ids = Vec::with_capacity(limit.min(rows.len()));
     for c in rows {

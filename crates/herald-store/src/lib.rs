@@ -42,6 +42,7 @@
 //! implements them as they are; SQLite answers them synchronously on its
 //! writer thread, so `flow`'s futures complete on their first poll.
 
+pub mod booking;
 pub mod cascade;
 pub mod flow;
 pub mod postgres;
@@ -262,6 +263,31 @@ pub trait Store: Send + Sync + 'static {
         kind: Audience,
         q: &RecipientQuery,
     ) -> Result<Vec<(String, herald_core::Recipient)>>;
+
+    /// Cancels one of the tenant's notifications at `now` (idempotent; see
+    /// `booking::cancel`); false when it has none with this id.
+    async fn cancel_notification(&self, tenant_id: &str, id: &str, now: Millis) -> Result<bool>;
+    /// Cancels every scheduled or pending notification of a booking in one
+    /// transaction; `None` when the booking has no notifications.
+    async fn cancel_booking(
+        &self,
+        tenant_id: &str,
+        booking_id: &str,
+        now: Millis,
+    ) -> Result<Option<BookingCancelled>>;
+    /// Moves a booking's start and, in one transaction, every notification
+    /// of it not yet finished; `None` when it has no notifications.
+    async fn reschedule_booking(
+        &self,
+        tenant_id: &str,
+        booking_id: &str,
+        starts_at: Millis,
+        now: Millis,
+    ) -> Result<Option<usize>>;
+    /// The tenant's time zone (IANA), if set.
+    async fn tenant_timezone(&self, tenant_id: &str) -> Result<Option<String>>;
+    /// Sets (or with `None` clears) the tenant's time zone.
+    async fn set_tenant_timezone(&self, tenant_id: &str, timezone: Option<&str>) -> Result<()>;
 }
 
 /// The simulator's durable state: its outbox (one message per idempotency

@@ -11,8 +11,11 @@
 //! `crate::ready`).
 
 use crate::cascade::{NewAttempt, Step};
-use crate::{AttemptRecord, ClaimedAttempt, IncomingReceipt, NewNotification, Result, SendResult};
-use herald_core::{Audience, Channel, Millis, Plan, Recipient, Rendered};
+use crate::{
+    AttemptRecord, BookingLink, ClaimedAttempt, IncomingReceipt, NewNotification, Result,
+    SendResult,
+};
+use herald_core::{Audience, Channel, Millis, Plan, Recipient, Rendered, Schedule, Status};
 use std::future::Future;
 
 /// What `load_notification` returns: the facts `decide` runs on.
@@ -24,6 +27,12 @@ pub struct Loaded {
     pub plan: Plan,
     /// Every attempt, oldest first, with its receipts.
     pub attempts: Vec<AttemptRecord>,
+    /// Its status as last decided.
+    pub status: Status,
+    /// When it may send.
+    pub schedule: Schedule,
+    /// The appointment it is about.
+    pub booking: Option<BookingLink>,
 }
 
 /// An attempt a receipt may be about.
@@ -57,6 +66,10 @@ pub struct Candidate {
     pub tenant_id: String,
     /// Its channel.
     pub channel: Channel,
+    /// Its notification.
+    pub notification_id: String,
+    /// Its notification's deadline.
+    pub not_after: Option<Millis>,
 }
 
 /// The owner of a notification's recipient, and the recipient's document.
@@ -196,4 +209,32 @@ pub trait CascadeTx: Send {
         now: Millis,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<String>>> + Send;
+
+    /// Stores a notification's schedule and booking start, and copies the
+    /// deadline to its attempts not yet sent.
+    fn write_schedule(
+        &mut self,
+        id: &str,
+        schedule: &Schedule,
+        booking: Option<&BookingLink>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Marks a notification's `queued` attempts `cancelled` (claimed ones
+    /// are already on their way); answers how many.
+    fn cancel_queued_attempts(
+        &mut self,
+        notification_id: &str,
+    ) -> impl Future<Output = Result<usize>> + Send;
+
+    /// Marks these attempts `expired` (their deadline came before they
+    /// were claimed).
+    fn expire_attempts(&mut self, ids: &[String]) -> impl Future<Output = Result<()>> + Send;
+
+    /// The tenant's notifications of a booking with their status, oldest
+    /// first.
+    fn booking_notifications(
+        &mut self,
+        tenant_id: &str,
+        booking_id: &str,
+    ) -> impl Future<Output = Result<Vec<(String, Status)>>> + Send;
 }

@@ -1,8 +1,8 @@
 //! The records the store reads and writes, in domain terms.
 
 use herald_core::{
-    AttemptState, Audience, Channel, ChannelVerdict, Confirm, Millis, Plan, Rendered, Status,
-    TypeConfig,
+    AttemptState, Audience, Channel, ChannelVerdict, Confirm, Millis, Plan, Rendered, Schedule,
+    Status, TypeConfig,
 };
 use serde::{Deserialize, Serialize};
 
@@ -141,6 +141,35 @@ pub struct NewNotification {
     pub rendered: Vec<Option<Rendered>>,
     /// Acceptance time; also `now` for the first decision.
     pub created_at: Millis,
+    /// When it may send (send time, deadline, quiet hours).
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// The appointment it is about.
+    #[serde(default)]
+    pub booking: Option<BookingLink>,
+}
+
+/// How a notification is tied to its booking, so that a move of the
+/// booking knows which of its times follow the start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingLink {
+    /// The booking's id (the tenant's own).
+    pub id: String,
+    /// When the appointment starts.
+    pub starts_at: Option<Millis>,
+    /// The send time is this long before the start (`send_before_start`).
+    pub send_before_start_ms: Option<Millis>,
+    /// The deadline is the start (no `deliver_before` was given).
+    pub deadline_from_booking: bool,
+}
+
+/// What a booking cancel did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BookingCancelled {
+    /// Notifications cancelled now (scheduled or pending).
+    pub cancelled: usize,
+    /// Notifications that had already finished (sent, failed, expired).
+    pub already_sent: usize,
 }
 
 /// What `accept_notification` did.
@@ -181,6 +210,10 @@ pub enum AttemptStatus {
     Refused,
     /// Transient errors until the window closed.
     GaveUp,
+    /// Never sent: the notification was cancelled before it was claimed.
+    Cancelled,
+    /// Never sent: its deadline came before it was claimed.
+    Expired,
 }
 
 impl AttemptStatus {
@@ -192,7 +225,29 @@ impl AttemptStatus {
             AttemptStatus::Accepted => "accepted",
             AttemptStatus::Refused => "refused",
             AttemptStatus::GaveUp => "gave_up",
+            AttemptStatus::Cancelled => "cancelled",
+            AttemptStatus::Expired => "expired",
         }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<AttemptStatus> {
+        Some(match s {
+            "queued" => AttemptStatus::Queued,
+            "sending" => AttemptStatus::Sending,
+            "accepted" => AttemptStatus::Accepted,
+            "refused" => AttemptStatus::Refused,
+            "gave_up" => AttemptStatus::GaveUp,
+            "cancelled" => AttemptStatus::Cancelled,
+            "expired" => AttemptStatus::Expired,
+            _ => return None,
+        })
+    }
+
+    /// Stopped before it was ever sent (cancelled or expired): not a fact
+    /// the cascade decides on, the schedule says why the channel stopped.
+    pub fn is_stopped(self) -> bool {
+        matches!(self, AttemptStatus::Cancelled | AttemptStatus::Expired)
     }
 }
 
@@ -241,7 +296,10 @@ impl AttemptRecord {
     pub fn facts(&self) -> herald_core::AttemptFacts {
         let at = self.answered_at.unwrap_or(self.created_at);
         let state = match self.status {
-            AttemptStatus::Queued | AttemptStatus::Sending => AttemptState::Open,
+            AttemptStatus::Queued
+            | AttemptStatus::Sending
+            | AttemptStatus::Cancelled
+            | AttemptStatus::Expired => AttemptState::Open,
             AttemptStatus::Accepted => AttemptState::Accepted { at },
             AttemptStatus::Refused => AttemptState::Refused {
                 at,
@@ -305,6 +363,12 @@ pub struct NotificationRecord {
     pub wake_at: Option<Millis>,
     /// Attempts, oldest first.
     pub attempts: Vec<AttemptRecord>,
+    /// When it may send.
+    #[serde(default)]
+    pub schedule: Schedule,
+    /// The appointment it is about.
+    #[serde(default)]
+    pub booking: Option<BookingLink>,
 }
 
 /// A line of the log.
@@ -401,6 +465,9 @@ pub struct ClaimedAttempt {
     pub fallback: bool,
     /// End of the confirmation window.
     pub deadline: Millis,
+    /// The notification's deadline: a provider that takes a validity gets
+    /// the time left until it.
+    pub deliver_before: Option<Millis>,
     /// The hook id of the integration it goes out through (fixed when it
     /// was claimed; receipts are matched within it). `None`: the channel
     /// has no integration now.

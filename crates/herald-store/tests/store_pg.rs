@@ -122,6 +122,11 @@ mod pg {
         check_claim_budget_is_fair,
         check_remove_and_list_people,
         check_dispatch_round,
+        check_scheduled_notification_waits_for_its_time,
+        check_cancel_stops_queued_attempts,
+        check_claim_expires_past_the_deadline,
+        check_booking_cancel_and_move,
+        check_tenant_timezone,
     );
 }
 

@@ -86,6 +86,8 @@ async fn throughput() {
                         Some(Rendered::default()),
                     ],
                     created_at: 1_000,
+                    schedule: Default::default(),
+                    booking: None,
                 };
                 store.accept_notification(n).await.unwrap();
             }

@@ -352,6 +352,7 @@ async fn send(a: SendArgs) -> anyhow::Result<()> {
         staff: a.staff,
         data: Some(data),
         idempotency_key: a.idempotency_key,
+        ..Default::default()
     };
     let body = serde_json::to_value(&input)?;
     let (status, resp) = call(
@@ -433,6 +434,17 @@ pub fn timeline(n: &NotificationView) -> String {
         n.status.as_str().to_uppercase(),
         at(&n.created_at)
     );
+    if let Some(b) = &n.booking {
+        let _ = writeln!(out, "booking {} starts {}", b.id, at(&b.starts_at));
+    }
+    if n.send_at.0.is_some() || n.deliver_before.0.is_some() {
+        let _ = writeln!(
+            out,
+            "send at {}  deliver before {}",
+            at(&n.send_at),
+            at(&n.deliver_before)
+        );
+    }
     for (i, ch) in n.channels.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -443,6 +455,9 @@ pub fn timeline(n: &NotificationView) -> String {
             outcome_str(ch.outcome),
             ch.reason
         );
+        if ch.attempts.is_empty() && ch.planned_at.0.is_some() {
+            let _ = writeln!(out, "      planned at {}", at(&ch.planned_at));
+        }
         for a in &ch.attempts {
             let err = a
                 .error

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Default)]
 pub struct Metrics {
     accepted: AtomicU64,
+    scheduled: AtomicU64,
+    cancelled: AtomicU64,
     receipts: AtomicU64,
     late_receipts: AtomicU64,
     /// Send answers per channel (index of `Channel::ALL`) and kind.
@@ -86,6 +88,16 @@ impl Metrics {
         self.accepted.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// An accepted notification waits for its send time.
+    pub fn scheduled(&self) {
+        self.scheduled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `n` notifications were cancelled.
+    pub fn cancelled(&self, n: usize) {
+        self.cancelled.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
     /// A receipt was recorded.
     pub fn receipt(&self, late: bool) {
         self.receipts.fetch_add(1, Ordering::Relaxed);
@@ -122,6 +134,18 @@ impl Metrics {
             "herald_notifications_accepted_total",
             "Notifications accepted by the API.",
             self.accepted.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "herald_notifications_scheduled_total",
+            "Notifications accepted with a send time in the future.",
+            self.scheduled.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "herald_notifications_cancelled_total",
+            "Notifications cancelled (one by one or by booking) before they finished.",
+            self.cancelled.load(Ordering::Relaxed),
         );
         counter(
             &mut out,

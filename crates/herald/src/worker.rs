@@ -247,6 +247,7 @@ async fn send_one(
         content: &claimed.content,
         idempotency_key: &claimed.idempotency_key,
         deadline: claimed.deadline,
+        deliver_before: claimed.deliver_before,
         now,
     };
     let reply = send_bounded(resolved.client.as_ref(), &req, limit).await;

@@ -20,6 +20,7 @@ fn claimed(requests: u32, deadline: Millis) -> ClaimedAttempt {
         deadline,
         via_hook: Some("h".into()),
         fallback: false,
+        deliver_before: None,
     }
 }
 
@@ -82,6 +83,7 @@ async fn a_hung_provider_is_cut_off_at_its_timeout_and_never_past_the_limit() {
         content: &content,
         idempotency_key: "k",
         deadline: 0,
+        deliver_before: None,
         now: 0,
     };
     let start = tokio::time::Instant::now();

@@ -53,14 +53,8 @@ pub(super) fn col_usize(row: &PgRow, name: &str) -> Result<usize> {
 /// Reads an attempt status.
 pub(super) fn col_attempt_status(row: &PgRow, name: &str) -> Result<AttemptStatus> {
     let text: &str = col(row, name)?;
-    Ok(match text {
-        "queued" => AttemptStatus::Queued,
-        "sending" => AttemptStatus::Sending,
-        "accepted" => AttemptStatus::Accepted,
-        "refused" => AttemptStatus::Refused,
-        "gave_up" => AttemptStatus::GaveUp,
-        other => return Err(StoreError::Corrupt(format!("attempt status {other:?}"))),
-    })
+    AttemptStatus::parse(text)
+        .ok_or_else(|| StoreError::Corrupt(format!("attempt status {text:?}")))
 }
 
 /// The serde name of an enum value (e.g. `Confirm::Receipt` → `receipt`).

@@ -26,7 +26,8 @@ pub(super) async fn get_notification(
         .db()?;
     let row = sqlx::query(
         "SELECT id, tenant_id, type_key, audience, recipient_id, data, idempotency_key, status,
-                created_at, updated_at, plan, rendered, verdicts, wake_at
+                created_at, updated_at, plan, rendered, verdicts, wake_at, schedule,
+                booking_id, booking_starts_at, send_before_start_ms, deadline_from_booking
          FROM notifications WHERE id = $1 AND tenant_id = $2",
     )
     .bind(id)
@@ -56,6 +57,8 @@ pub(super) async fn get_notification(
         verdicts: col_json(&r, "verdicts")?,
         wake_at: col(&r, "wake_at")?,
         attempts,
+        schedule: super::tx::schedule_of(&r)?,
+        booking: super::tx::booking_of(&r)?,
     }))
 }
 
@@ -117,11 +120,12 @@ pub(super) async fn list_notifications(
 }
 
 /// The earliest time anything is due: a queued attempt, a lapsed lease, a
-/// pending notification's wake time (each from its partial index).
+/// pending or scheduled notification's wake time (each from its partial
+/// index).
 pub(super) const NEXT_DUE_SQL: &str = "SELECT LEAST(
          (SELECT MIN(next_try_at) FROM attempts WHERE status = 'queued'),
          (SELECT MIN(lease_until) FROM attempts WHERE status = 'sending'),
-         (SELECT MIN(wake_at) FROM notifications WHERE status = 'pending')) AS t";
+         (SELECT MIN(wake_at) FROM notifications WHERE wake_at IS NOT NULL)) AS t";
 
 /// The earliest time anything is due.
 pub(super) async fn next_due_at<'c, E>(conn: E) -> Result<Option<Millis>>

@@ -238,6 +238,55 @@ impl Store for PgStore {
     ) -> Result<Vec<(String, herald_core::Recipient)>> {
         read::list_recipients(&self.pool, tenant_id, kind, q).await
     }
+
+    async fn cancel_notification(&self, tenant_id: &str, id: &str, now: Millis) -> Result<bool> {
+        in_tx!(self, |tx| crate::booking::cancel(tx, tenant_id, id, now)
+            .await)
+    }
+
+    async fn cancel_booking(
+        &self,
+        tenant_id: &str,
+        booking_id: &str,
+        now: Millis,
+    ) -> Result<Option<crate::BookingCancelled>> {
+        in_tx!(self, |tx| crate::booking::cancel_booking(
+            tx, tenant_id, booking_id, now
+        )
+        .await)
+    }
+
+    async fn reschedule_booking(
+        &self,
+        tenant_id: &str,
+        booking_id: &str,
+        starts_at: Millis,
+        now: Millis,
+    ) -> Result<Option<usize>> {
+        in_tx!(self, |tx| {
+            crate::booking::reschedule_booking(tx, tenant_id, booking_id, starts_at, now).await
+        })
+    }
+
+    async fn tenant_timezone(&self, tenant_id: &str) -> Result<Option<String>> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT timezone FROM tenants WHERE id = $1")
+                .bind(tenant_id)
+                .fetch_optional(&self.pool)
+                .await
+                .db()?;
+        Ok(row.and_then(|r| r.0))
+    }
+
+    async fn set_tenant_timezone(&self, tenant_id: &str, timezone: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE tenants SET timezone = $2 WHERE id = $1")
+            .bind(tenant_id)
+            .bind(timezone)
+            .execute(&self.pool)
+            .await
+            .db()?;
+        Ok(())
+    }
 }
 
 #[async_trait]

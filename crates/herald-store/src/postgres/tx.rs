@@ -23,10 +23,10 @@ use super::error::{from_sqlx, is_unique_violation, Db};
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
 use crate::{
-    AttemptRecord, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord, Result,
-    SendOutcome, SendResult, StoreError,
+    AttemptRecord, BookingLink, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord,
+    Result, SendOutcome, SendResult, StoreError,
 };
-use herald_core::{Channel, Millis, Rendered};
+use herald_core::{Channel, Millis, Rendered, Schedule, Status};
 use sqlx::postgres::{PgRow, Postgres};
 
 /// One transaction on the pool.
@@ -162,8 +162,10 @@ impl CascadeTx for PgTx {
         let done = sqlx::query(
             "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
                  data, idempotency_key, request_sha256, status, plan, rendered, verdicts,
-                 wake_at, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+                 wake_at, created_at, updated_at, schedule, booking_id, booking_starts_at,
+                 send_before_start_ms, deadline_from_booking)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
+                 $15, $16, $17, $18, $19)
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
         )
         .bind(&n.id)
@@ -180,6 +182,11 @@ impl CascadeTx for PgTx {
         .bind(&step.verdicts_json)
         .bind(step.wake_at)
         .bind(n.created_at)
+        .bind(schedule_json(&n.schedule)?)
+        .bind(n.booking.as_ref().map(|b| b.id.as_str()))
+        .bind(n.booking.as_ref().and_then(|b| b.starts_at))
+        .bind(n.booking.as_ref().and_then(|b| b.send_before_start_ms))
+        .bind(n.booking.as_ref().is_some_and(|b| b.deadline_from_booking))
         .execute(&mut *self.tx)
         .await;
         match done {
@@ -212,7 +219,9 @@ impl CascadeTx for PgTx {
     async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
         // The lock orders the decisions of one notification across nodes.
         let head = sqlx::query(
-            "SELECT tenant_id, plan FROM notifications WHERE id = $1 FOR NO KEY UPDATE",
+            "SELECT tenant_id, plan, status, schedule, booking_id, booking_starts_at,
+                 send_before_start_ms, deadline_from_booking
+             FROM notifications WHERE id = $1 FOR NO KEY UPDATE",
         )
         .bind(id)
         .fetch_optional(&mut *self.tx)
@@ -225,6 +234,9 @@ impl CascadeTx for PgTx {
             tenant_id: col(&head, "tenant_id")?,
             plan: col_json(&head, "plan")?,
             attempts: attempts_of(&mut self.tx, id).await?,
+            status: col_enum(&head, "status")?,
+            schedule: schedule_of(&head)?,
+            booking: booking_of(&head)?,
         }))
     }
 
@@ -294,9 +306,9 @@ impl CascadeTx for PgTx {
         sqlx::query(
             "INSERT INTO attempts (id, notification_id, tenant_id, channel_idx, channel, route,
                  to_addr, idempotency_key, status, requests, created_at, deadline, next_try_at,
-                 subject, title, body)
+                 subject, title, body, not_after)
              SELECT id, $1, $2, idx, channel, route, to_addr, key, 'queued', 0, created,
-                 deadline, next, subject, title, body
+                 deadline, next, subject, title, body, $15
              FROM UNNEST($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
                  $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[],
                  $13::text[], $14::text[])
@@ -318,6 +330,7 @@ impl CascadeTx for PgTx {
         .bind(subjects)
         .bind(titles)
         .bind(bodies)
+        .bind(attempts.first().and_then(|a| a.not_after))
         .execute(&mut *self.tx)
         .await
         .db()?;
@@ -464,15 +477,18 @@ impl CascadeTx for PgTx {
         let channels: Vec<&str> = skip.iter().map(|k| k.1.as_str()).collect();
         let rows = sqlx::query(
             "WITH skip AS (SELECT * FROM UNNEST($3::text[], $4::text[]) AS k(t, c)),
-             q AS (SELECT id, tenant_id, channel, next_try_at AS due FROM attempts
+             q AS (SELECT id, tenant_id, channel, notification_id, not_after,
+                 next_try_at AS due FROM attempts
                  WHERE status = 'queued' AND next_try_at <= $1
                    AND (tenant_id, channel) NOT IN (SELECT t, c FROM skip)
                  ORDER BY next_try_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED),
-             s AS (SELECT id, tenant_id, channel, lease_until AS due FROM attempts
+             s AS (SELECT id, tenant_id, channel, notification_id, not_after,
+                 lease_until AS due FROM attempts
                  WHERE status = 'sending' AND lease_until <= $1
                    AND (tenant_id, channel) NOT IN (SELECT t, c FROM skip)
                  ORDER BY lease_until LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED)
-             SELECT id, tenant_id, channel FROM (SELECT * FROM q UNION ALL SELECT * FROM s) u
+             SELECT id, tenant_id, channel, notification_id, not_after
+             FROM (SELECT * FROM q UNION ALL SELECT * FROM s) u
              ORDER BY due, id LIMIT $2",
         )
         .bind(now)
@@ -488,6 +504,8 @@ impl CascadeTx for PgTx {
                     id: col(r, "id")?,
                     tenant_id: col(r, "tenant_id")?,
                     channel: col_channel(r, "channel")?,
+                    notification_id: col(r, "notification_id")?,
+                    not_after: col(r, "not_after")?,
                 })
             })
             .collect()
@@ -511,13 +529,15 @@ impl CascadeTx for PgTx {
                       WHERE o.channel = a.channel))
              FROM notifications n
              WHERE a.id = ANY($1) AND n.id = a.notification_id
+               AND (a.not_after IS NULL OR a.not_after > $3)
                AND ((a.status = 'queued' AND a.next_try_at <= $3)
                     OR (a.status = 'sending' AND a.lease_until <= $3))
              RETURNING a.id, a.notification_id, a.tenant_id, a.channel, a.route, a.to_addr,
                  a.idempotency_key, a.subject, a.title, a.body, a.requests, a.created_at,
                  a.deadline, a.via_hook, n.audience, n.recipient_id,
                  a.created_at > (SELECT MIN(b.created_at) FROM attempts b
-                                 WHERE b.notification_id = a.notification_id) AS fallback",
+                                 WHERE b.notification_id = a.notification_id) AS fallback,
+                 a.not_after",
         )
         .bind(ids)
         .bind(lease_until)
@@ -546,6 +566,7 @@ impl CascadeTx for PgTx {
                     created_at: col(r, "created_at")?,
                     deadline: col(r, "deadline")?,
                     fallback: col(r, "fallback")?,
+                    deliver_before: col(r, "not_after")?,
                     via_hook: col(r, "via_hook")?,
                 })
             })
@@ -555,7 +576,8 @@ impl CascadeTx for PgTx {
     async fn due_notifications(&mut self, now: Millis, limit: usize) -> Result<Vec<String>> {
         // Each due wake-up is fired by one node: the others skip it.
         let rows = sqlx::query(
-            "SELECT id FROM notifications WHERE status = 'pending' AND wake_at <= $1
+            "SELECT id FROM notifications
+             WHERE wake_at <= $1 AND status IN ('pending', 'scheduled')
              ORDER BY wake_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED",
         )
         .bind(now)
@@ -565,4 +587,108 @@ impl CascadeTx for PgTx {
         .db()?;
         rows.iter().map(|r| col(r, "id")).collect()
     }
+
+    async fn write_schedule(
+        &mut self,
+        id: &str,
+        schedule: &Schedule,
+        booking: Option<&BookingLink>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE notifications SET schedule = $2,
+                 booking_starts_at = COALESCE($3, booking_starts_at)
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(schedule_json(schedule)?)
+        .bind(booking.and_then(|b| b.starts_at))
+        .execute(&mut *self.tx)
+        .await
+        .db()?;
+        sqlx::query(
+            "UPDATE attempts SET not_after = $2 WHERE notification_id = $1 AND status = 'queued'",
+        )
+        .bind(id)
+        .bind(schedule.deliver_before)
+        .execute(&mut *self.tx)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn cancel_queued_attempts(&mut self, notification_id: &str) -> Result<usize> {
+        // Waits for a claim that locked one of them; READ COMMITTED then
+        // sees it `sending` and leaves it (it was claimed before the cancel).
+        let done = sqlx::query(
+            "UPDATE attempts SET status = 'cancelled'
+             WHERE notification_id = $1 AND status = 'queued'",
+        )
+        .bind(notification_id)
+        .execute(&mut *self.tx)
+        .await
+        .db()?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    async fn expire_attempts(&mut self, ids: &[String]) -> Result<()> {
+        sqlx::query(
+            "UPDATE attempts SET status = 'expired'
+             WHERE id = ANY($1) AND status IN ('queued', 'sending')",
+        )
+        .bind(ids)
+        .execute(&mut *self.tx)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn booking_notifications(
+        &mut self,
+        tenant_id: &str,
+        booking_id: &str,
+    ) -> Result<Vec<(String, Status)>> {
+        let rows = sqlx::query(
+            "SELECT id, status FROM notifications
+             WHERE tenant_id = $1 AND booking_id = $2 ORDER BY id",
+        )
+        .bind(tenant_id)
+        .bind(booking_id)
+        .fetch_all(&mut *self.tx)
+        .await
+        .db()?;
+        rows.iter()
+            .map(|r| Ok((col(r, "id")?, col_enum(r, "status")?)))
+            .collect()
+    }
+}
+
+/// The schedule column: NULL for the default (send now, no deadline).
+pub(super) fn schedule_json(s: &Schedule) -> Result<Option<String>> {
+    if *s == Schedule::default() {
+        Ok(None)
+    } else {
+        to_json(s).map(Some)
+    }
+}
+
+/// A notification row's schedule.
+pub(super) fn schedule_of(r: &PgRow) -> Result<Schedule> {
+    match col::<Option<String>>(r, "schedule")? {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("column schedule: {e}"))),
+        None => Ok(Schedule::default()),
+    }
+}
+
+/// A notification row's booking.
+pub(super) fn booking_of(r: &PgRow) -> Result<Option<BookingLink>> {
+    let Some(id) = col::<Option<String>>(r, "booking_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(BookingLink {
+        id,
+        starts_at: col(r, "booking_starts_at")?,
+        send_before_start_ms: col(r, "send_before_start_ms")?,
+        deadline_from_booking: col(r, "deadline_from_booking")?,
+    }))
 }

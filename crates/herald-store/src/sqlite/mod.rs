@@ -14,13 +14,13 @@ mod tx;
 mod write;
 mod writer;
 
+use crate::{booking, BookingCancelled, ClaimBudget, HookedIntegration, Owner};
 use crate::{
     flow, ready, Accepted, ClaimedAttempt, IncomingReceipt, Integration, ListQuery,
     NewNotification, NotificationRecord, NotificationSummary, NotificationType, OutboxQuery,
     ReceiptMatch, Result, Round, RoundDone, SendResult, SimAnswer, SimMessage, SimReceiptDue,
     SimSend, SimStore, Store, StoreError, Tenant,
 };
-use crate::{ClaimBudget, HookedIntegration, Owner};
 use async_trait::async_trait;
 use error::Db;
 use herald_core::{Audience, Channel, Millis};
@@ -505,6 +505,60 @@ impl Store for SqliteStore {
         q: &crate::RecipientQuery,
     ) -> Result<Vec<(String, herald_core::Recipient)>> {
         self.recipients(tenant_id, kind, q).await
+    }
+
+    async fn cancel_notification(&self, tenant_id: &str, id: &str, now: Millis) -> Result<bool> {
+        let (tenant_id, id) = (tenant_id.to_string(), id.to_string());
+        self.write(move |tx| ready::now(booking::cancel(tx, &tenant_id, &id, now))?)
+            .await
+    }
+
+    async fn cancel_booking(
+        &self,
+        tenant_id: &str,
+        booking_id: &str,
+        now: Millis,
+    ) -> Result<Option<BookingCancelled>> {
+        let (tenant_id, booking_id) = (tenant_id.to_string(), booking_id.to_string());
+        self.write(move |tx| ready::now(booking::cancel_booking(tx, &tenant_id, &booking_id, now))?)
+            .await
+    }
+
+    async fn reschedule_booking(
+        &self,
+        tenant_id: &str,
+        booking_id: &str,
+        starts_at: Millis,
+        now: Millis,
+    ) -> Result<Option<usize>> {
+        let (tenant_id, booking_id) = (tenant_id.to_string(), booking_id.to_string());
+        self.write(move |tx| {
+            ready::now(booking::reschedule_booking(
+                tx,
+                &tenant_id,
+                &booking_id,
+                starts_at,
+                now,
+            ))?
+        })
+        .await
+    }
+
+    async fn tenant_timezone(&self, tenant_id: &str) -> Result<Option<String>> {
+        read::tenant_timezone(&mut *self.reader().await?, tenant_id).await
+    }
+
+    async fn set_tenant_timezone(&self, tenant_id: &str, timezone: Option<&str>) -> Result<()> {
+        let (tenant_id, tz) = (tenant_id.to_string(), timezone.map(str::to_string));
+        self.write(move |tx| {
+            tx.conn
+                .prepare_cached("UPDATE tenants SET timezone = ?2 WHERE id = ?1")
+                .db()?
+                .execute(rusqlite::params![tenant_id, tz])
+                .db()?;
+            Ok(())
+        })
+        .await
     }
 }
 

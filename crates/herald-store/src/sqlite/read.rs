@@ -284,7 +284,8 @@ pub(super) async fn get_notification(
 ) -> Result<Option<NotificationRecord>> {
     let row = sqlx::query(
         "SELECT id, tenant_id, type_key, audience, recipient_id, data, idempotency_key, status,
-                created_at, updated_at, plan, rendered, verdicts, wake_at
+                created_at, updated_at, plan, rendered, verdicts, wake_at, schedule,
+                booking_id, booking_starts_at, send_before_start_ms, deadline_from_booking
          FROM notifications WHERE id = ?1 AND tenant_id = ?2",
     )
     .bind(id)
@@ -310,7 +311,37 @@ pub(super) async fn get_notification(
         verdicts: col_json(&r, "verdicts")?,
         wake_at: col(&r, "wake_at")?,
         attempts,
+        schedule: match col::<Option<String>>(&r, "schedule")? {
+            Some(text) => serde_json::from_str(&text)
+                .map_err(|e| StoreError::Corrupt(format!("column schedule: {e}")))?,
+            None => Default::default(),
+        },
+        booking: match col::<Option<String>>(&r, "booking_id")? {
+            Some(id) => Some(crate::BookingLink {
+                id,
+                starts_at: col(&r, "booking_starts_at")?,
+                send_before_start_ms: col(&r, "send_before_start_ms")?,
+                deadline_from_booking: col(&r, "deadline_from_booking")?,
+            }),
+            None => None,
+        },
     }))
+}
+
+/// The tenant's time zone, if set.
+pub(super) async fn tenant_timezone(
+    conn: &mut SqliteConnection,
+    tenant_id: &str,
+) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT timezone FROM tenants WHERE id = ?1")
+        .bind(tenant_id)
+        .fetch_optional(conn)
+        .await
+        .db()?;
+    Ok(row
+        .map(|r| col::<Option<String>>(&r, "timezone"))
+        .transpose()?
+        .flatten())
 }
 
 /// The log, newest first.
@@ -371,11 +402,11 @@ pub(super) async fn list_notifications(
 }
 
 /// The earliest time anything is due: a queued attempt, a lapsed lease, a
-/// pending notification's wake time.
+/// pending or scheduled notification's wake time (a final one has none).
 pub(super) const NEXT_DUE_SQL: &str = "SELECT MIN(t) AS t FROM (
          SELECT MIN(next_try_at) AS t FROM attempts WHERE status = 'queued'
          UNION ALL SELECT MIN(lease_until) FROM attempts WHERE status = 'sending'
-         UNION ALL SELECT MIN(wake_at) FROM notifications WHERE status = 'pending')";
+         UNION ALL SELECT MIN(wake_at) FROM notifications WHERE wake_at IS NOT NULL)";
 
 /// The earliest time anything is due.
 pub(super) async fn next_due_at(conn: &mut SqliteConnection) -> Result<Option<Millis>> {

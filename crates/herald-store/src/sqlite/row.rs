@@ -12,14 +12,7 @@ pub(super) fn enum_of<T: DeserializeOwned>(s: &str) -> Result<T> {
 
 /// An attempt status from its name (the hottest enum: no serde).
 pub(super) fn attempt_status(s: &str) -> Result<AttemptStatus> {
-    Ok(match s {
-        "queued" => AttemptStatus::Queued,
-        "sending" => AttemptStatus::Sending,
-        "accepted" => AttemptStatus::Accepted,
-        "refused" => AttemptStatus::Refused,
-        "gave_up" => AttemptStatus::GaveUp,
-        other => return Err(StoreError::Corrupt(format!("attempt status {other:?}"))),
-    })
+    AttemptStatus::parse(s).ok_or_else(|| StoreError::Corrupt(format!("attempt status {s:?}")))
 }
 
 /// A JSON document stored in column `what`.

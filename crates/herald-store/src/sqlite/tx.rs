@@ -9,10 +9,10 @@ use super::row::{attempt_status, enum_of, json_of};
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
 use crate::{
-    AttemptRecord, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord, Result,
-    SendOutcome, SendResult, StoreError,
+    AttemptRecord, BookingLink, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord,
+    Result, SendOutcome, SendResult, StoreError,
 };
-use herald_core::{Channel, Millis, Rendered};
+use herald_core::{Channel, Millis, Rendered, Schedule, Status};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 /// The writer's connection, inside the batch's transaction.
@@ -103,8 +103,10 @@ impl CascadeTx for WriteTx<'_> {
             .prepare_cached(
                 "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
                      data, idempotency_key, request_sha256, status, plan, rendered, verdicts,
-                     wake_at, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
+                     wake_at, created_at, updated_at, schedule, booking_id, booking_starts_at,
+                     send_before_start_ms, deadline_from_booking)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,
+                     ?15, ?16, ?17, ?18, ?19)
                  ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
             )
             .db()?;
@@ -123,6 +125,11 @@ impl CascadeTx for WriteTx<'_> {
             step.verdicts_json,
             step.wake_at,
             n.created_at,
+            schedule_json(&n.schedule)?,
+            n.booking.as_ref().map(|b| &b.id),
+            n.booking.as_ref().and_then(|b| b.starts_at),
+            n.booking.as_ref().and_then(|b| b.send_before_start_ms),
+            n.booking.as_ref().is_some_and(|b| b.deadline_from_booking),
         ]);
         match done {
             Ok(rows) => Ok(rows > 0),
@@ -151,22 +158,39 @@ impl CascadeTx for WriteTx<'_> {
     }
 
     async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
-        let head: Option<(String, String)> = {
+        type Head = (String, String, String, Option<String>, Option<BookingCols>);
+        let head: Option<Head> = {
             let mut stmt = self
                 .conn
-                .prepare_cached("SELECT tenant_id, plan FROM notifications WHERE id = ?1")
+                .prepare_cached(
+                    "SELECT tenant_id, plan, status, schedule, booking_id, booking_starts_at,
+                         send_before_start_ms, deadline_from_booking
+                     FROM notifications WHERE id = ?1",
+                )
                 .db()?;
-            stmt.query_row(params![id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-                .db()?
+            stmt.query_row(params![id], |r| {
+                let booking = match r.get::<_, Option<String>>(4)? {
+                    Some(b) => Some((b, r.get(5)?, r.get(6)?, r.get(7)?)),
+                    None => None,
+                };
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, booking))
+            })
+            .optional()
+            .db()?
         };
-        let Some((tenant_id, plan)) = head else {
+        let Some((tenant_id, plan, status, schedule, booking)) = head else {
             return Ok(None);
         };
         Ok(Some(Loaded {
             tenant_id,
             plan: json_of(&plan, "plan")?,
             attempts: self.attempts_of(id)?,
+            status: enum_of(&status)?,
+            schedule: match schedule {
+                Some(text) => json_of(&text, "schedule")?,
+                None => Schedule::default(),
+            },
+            booking: booking.map(booking_of),
         }))
     }
 
@@ -215,8 +239,9 @@ impl CascadeTx for WriteTx<'_> {
             .prepare_cached(
                 "INSERT OR IGNORE INTO attempts (id, notification_id, tenant_id, channel_idx,
                      channel, route, to_addr, idempotency_key, status, requests, created_at,
-                     deadline, next_try_at, subject, title, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9, ?10, ?11, ?12, ?13, ?14)",
+                     deadline, next_try_at, subject, title, body, not_after)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9, ?10, ?11, ?12, ?13, ?14,
+                     ?15)",
             )
             .db()?;
         for a in attempts {
@@ -235,6 +260,7 @@ impl CascadeTx for WriteTx<'_> {
                 a.content.subject,
                 a.content.title,
                 a.content.body,
+                a.not_after,
             ])
             .db()?;
         }
@@ -424,12 +450,14 @@ impl CascadeTx for WriteTx<'_> {
             ));
         }
         let sql = format!(
-            "SELECT id, tenant_id, channel FROM (
-                 SELECT * FROM (SELECT id, tenant_id, channel, next_try_at AS due FROM attempts
+            "SELECT id, tenant_id, channel, notification_id, not_after FROM (
+                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
+                     next_try_at AS due FROM attempts
                      WHERE status = 'queued' AND next_try_at <= ?1{not}
                      ORDER BY next_try_at LIMIT ?2)
                  UNION ALL
-                 SELECT * FROM (SELECT id, tenant_id, channel, lease_until AS due FROM attempts
+                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
+                     lease_until AS due FROM attempts
                      WHERE status = 'sending' AND lease_until <= ?1{not}
                      ORDER BY lease_until LIMIT ?2))
              ORDER BY due LIMIT ?2"
@@ -447,6 +475,8 @@ impl CascadeTx for WriteTx<'_> {
                 id: r.get(0).db()?,
                 tenant_id: r.get(1).db()?,
                 channel: channel_of(&r.get::<_, String>(2).db()?)?,
+                notification_id: r.get(3).db()?,
+                not_after: r.get(4).db()?,
             });
         }
         Ok(out)
@@ -475,7 +505,8 @@ impl CascadeTx for WriteTx<'_> {
                      (SELECT n.recipient_id FROM notifications n
                       WHERE n.id = attempts.notification_id),
                      created_at > (SELECT MIN(b.created_at) FROM attempts b
-                                   WHERE b.notification_id = attempts.notification_id)",
+                                   WHERE b.notification_id = attempts.notification_id),
+                     not_after",
             )
             .db()?;
         let mut out = Vec::with_capacity(ids.len());
@@ -514,6 +545,7 @@ impl CascadeTx for WriteTx<'_> {
                 deadline: r.get(11).db()?,
                 via_hook: r.get(12).db()?,
                 fallback: r.get(15).db()?,
+                deliver_before: r.get(16).db()?,
             });
         }
         Ok(out)
@@ -523,7 +555,8 @@ impl CascadeTx for WriteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT id FROM notifications WHERE status = 'pending' AND wake_at <= ?1
+                "SELECT id FROM notifications
+                 WHERE wake_at <= ?1 AND status IN ('pending', 'scheduled')
                  ORDER BY wake_at LIMIT ?2",
             )
             .db()?;
@@ -533,6 +566,107 @@ impl CascadeTx for WriteTx<'_> {
             .collect::<rusqlite::Result<Vec<String>>>()
             .db()?;
         Ok(ids)
+    }
+
+    async fn write_schedule(
+        &mut self,
+        id: &str,
+        schedule: &Schedule,
+        booking: Option<&BookingLink>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE notifications SET schedule = ?2,
+                     booking_starts_at = COALESCE(?3, booking_starts_at)
+                 WHERE id = ?1",
+            )
+            .db()?
+            .execute(params![
+                id,
+                schedule_json(schedule)?,
+                booking.and_then(|b| b.starts_at)
+            ])
+            .db()?;
+        self.conn
+            .prepare_cached(
+                "UPDATE attempts SET not_after = ?2 WHERE notification_id = ?1 AND status = 'queued'",
+            )
+            .db()?
+            .execute(params![id, schedule.deliver_before])
+            .db()?;
+        Ok(())
+    }
+
+    async fn cancel_queued_attempts(&mut self, notification_id: &str) -> Result<usize> {
+        self.conn
+            .prepare_cached(
+                "UPDATE attempts SET status = 'cancelled'
+                 WHERE notification_id = ?1 AND status = 'queued'",
+            )
+            .db()?
+            .execute(params![notification_id])
+            .db()
+    }
+
+    async fn expire_attempts(&mut self, ids: &[String]) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE attempts SET status = 'expired'
+                 WHERE id = ?1 AND status IN ('queued', 'sending')",
+            )
+            .db()?;
+        for id in ids {
+            stmt.execute(params![id]).db()?;
+        }
+        Ok(())
+    }
+
+    async fn booking_notifications(
+        &mut self,
+        tenant_id: &str,
+        booking_id: &str,
+    ) -> Result<Vec<(String, Status)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, status FROM notifications
+                 WHERE tenant_id = ?1 AND booking_id = ?2 ORDER BY id",
+            )
+            .db()?;
+        let rows = stmt
+            .query_map(params![tenant_id, booking_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .db()?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .db()?;
+        rows.into_iter()
+            .map(|(id, status)| Ok((id, enum_of(&status)?)))
+            .collect()
+    }
+}
+
+/// A booking's columns: id, start, send-before-start, deadline from it.
+type BookingCols = (String, Option<Millis>, Option<Millis>, bool);
+
+fn booking_of(
+    (id, starts_at, send_before_start_ms, deadline_from_booking): BookingCols,
+) -> BookingLink {
+    BookingLink {
+        id,
+        starts_at,
+        send_before_start_ms,
+        deadline_from_booking,
+    }
+}
+
+/// The schedule column: NULL for the default (send now, no deadline).
+fn schedule_json(s: &Schedule) -> Result<Option<String>> {
+    if *s == Schedule::default() {
+        Ok(None)
+    } else {
+        to_json(s).map(Some)
     }
 }
 

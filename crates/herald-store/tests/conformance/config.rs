@@ -201,6 +201,14 @@ pub async fn check_config_round_trip(store: &dyn Store) {
             fallback_when: FallbackWhen::NoneDelivered,
             default_locale: "en".into(),
             templates,
+            // Quiet hours and critical are kept as given.
+            quiet_hours: Some(herald_core::config::QuietHoursConfig {
+                from: "21:00".into(),
+                until: "08:00".into(),
+                channels: vec![Channel::Sms],
+                mode: herald_core::QuietMode::Defer,
+            }),
+            critical: true,
         },
         updated_at: T0,
     };
@@ -285,6 +293,8 @@ pub async fn check_remove_and_list_people(store: &dyn Store) {
             fallback_when: FallbackWhen::NoneDelivered,
             default_locale: "en".into(),
             templates: BTreeMap::new(),
+            quiet_hours: None,
+            critical: false,
         },
         updated_at: T0,
     };

@@ -11,6 +11,7 @@ mod cascade;
 mod config;
 mod log;
 mod nodes;
+mod schedule;
 mod sim;
 
 pub use bulk::*;
@@ -18,6 +19,7 @@ pub use cascade::*;
 pub use config::*;
 pub use log::*;
 pub use nodes::*;
+pub use schedule::*;
 pub use sim::*;
 
 use herald_core::{
@@ -153,6 +155,8 @@ pub fn notification(tenant: &str, plan: Plan, created_at: i64) -> NewNotificatio
         plan,
         rendered,
         created_at,
+        schedule: Default::default(),
+        booking: None,
     }
 }
 

@@ -7,6 +7,7 @@
 //! [`routes`]; `GET /openapi.json` ([`openapi`]) describes them from the
 //! request and response types of [`model`].
 
+pub mod bookings;
 pub mod error;
 pub mod extract;
 pub mod fallback;

@@ -34,15 +34,14 @@ pub async fn trigger(
     TenantAuth(tenant): TenantAuth,
     StrictJson(input): StrictJson<TriggerInput>,
 ) -> Result<Response, ApiError> {
-    let accepted = |id| TriggerAccepted {
-        id,
-        status: Status::Pending,
-    };
+    let accepted = |id, status| TriggerAccepted { id, status };
     match app.trigger(&tenant, input).await? {
-        Triggered::Created(id) => Ok((StatusCode::ACCEPTED, Json(accepted(id))).into_response()),
+        Triggered::Created(id, status) => {
+            Ok((StatusCode::ACCEPTED, Json(accepted(id, status))).into_response())
+        }
         Triggered::Existing(id) => Ok(match app.store.get_notification(&tenant.id, &id).await? {
             Some(n) => (StatusCode::OK, Json(views::notification_view(&n))).into_response(),
-            None => (StatusCode::OK, Json(accepted(id))).into_response(),
+            None => (StatusCode::OK, Json(accepted(id, Status::Pending))).into_response(),
         }),
     }
 }

@@ -125,6 +125,8 @@ impl Modify for Security {
         (name = "notification-types", description = "Channels, order, scenarios and templates of each kind of notification."),
         (name = "recipients", description = "Clients and staff."),
         (name = "notifications", description = "Triggers, the log, one notification's cascade, the dry run."),
+        (name = "bookings", description = "Cancelling and moving a booking's notifications."),
+        (name = "tenant", description = "The tenant's own settings (its time zone)."),
         (name = "simulator", description = "What the simulator provider was asked to send."),
     ),
 )]

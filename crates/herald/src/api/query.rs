@@ -47,7 +47,7 @@ pub fn list_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiErro
             ApiError::invalid(
                 "status",
                 "invalid_value",
-                "status must be one of pending, delivered, failed",
+                "status must be one of scheduled, pending, delivered, failed, cancelled, expired",
             )
         })?),
     };

@@ -4,7 +4,7 @@
 //! one place: a line here, naming a handler that has its
 //! `#[utoipa::path]` (a handler without one does not compile here).
 
-use super::{health, hooks, integrations, notifications, openapi, recipients, simulator};
+use super::{bookings, health, hooks, integrations, notifications, openapi, recipients, simulator};
 use super::{tenants, types};
 use crate::service::App;
 use axum::routing::MethodRouter;
@@ -80,5 +80,9 @@ api_routes! {
     // (405).
     "/v1/notifications/preview" => { post: notifications::preview },
     "/v1/notifications/{id}" => { get: notifications::get_one },
+    "/v1/notifications/{id}/cancel" => { post: bookings::cancel_notification },
+    "/v1/bookings/{id}" => { put: bookings::move_booking },
+    "/v1/bookings/{id}/cancel" => { post: bookings::cancel_booking },
+    "/v1/tenant" => { get: bookings::get_tenant, patch: bookings::patch_tenant },
     "/v1/simulator/outbox" => { get: simulator::outbox },
 }

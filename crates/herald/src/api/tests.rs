@@ -222,6 +222,8 @@ impl Store for MockStore {
             verdicts: vec![],
             wake_at: None,
             attempts: vec![],
+            schedule: n.schedule.clone(),
+            booking: n.booking.clone(),
         };
         let id = n.id.clone();
         d.notifications.push((n, rec));
@@ -318,6 +320,32 @@ impl Store for MockStore {
         found.sort_by(|a, b| a.0.cmp(&b.0));
         found.truncate(q.limit);
         Ok(found)
+    }
+    async fn cancel_notification(&self, _: &str, _: &str, _: Millis) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    async fn cancel_booking(
+        &self,
+        _: &str,
+        _: &str,
+        _: Millis,
+    ) -> Result<Option<herald_store::BookingCancelled>, StoreError> {
+        Ok(None)
+    }
+    async fn reschedule_booking(
+        &self,
+        _: &str,
+        _: &str,
+        _: Millis,
+        _: Millis,
+    ) -> Result<Option<usize>, StoreError> {
+        Ok(None)
+    }
+    async fn tenant_timezone(&self, _: &str) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+    async fn set_tenant_timezone(&self, _: &str, _: Option<&str>) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 

@@ -6,9 +6,9 @@
 
 use super::error::ApiError;
 use super::model::{
-    AttemptStatusName, AttemptView, ChannelView, IntegrationView, NotificationSummaryView,
-    NotificationTypeView, NotificationView, PreviewChannelView, PreviewView, ReceiptStatus,
-    ReceiptView, RecipientView, SimMessageView, Timestamp,
+    AttemptStatusName, AttemptView, BookingView, ChannelView, IntegrationView,
+    NotificationSummaryView, NotificationTypeView, NotificationView, PreviewChannelView,
+    PreviewView, ReceiptStatus, ReceiptView, RecipientView, SimMessageView, Timestamp,
 };
 use crate::service::{Planned, PreviewItem};
 use chrono::{DateTime, SecondsFormat};
@@ -93,6 +93,8 @@ pub fn attempt_status(a: &AttemptRecord) -> AttemptStatusName {
         AttemptStatus::Refused if a.unreachable => S::Unregistered,
         AttemptStatus::Refused => S::Rejected,
         AttemptStatus::GaveUp => S::Failed,
+        AttemptStatus::Cancelled => S::Cancelled,
+        AttemptStatus::Expired => S::Expired,
     }
 }
 
@@ -178,6 +180,21 @@ pub fn notification_view(n: &NotificationRecord) -> NotificationView {
                     v
                 })
                 .collect();
+            let first = n
+                .attempts
+                .iter()
+                .filter(|a| a.channel_idx == i)
+                .map(|a| a.created_at)
+                .min();
+            // Not started: when its schedule lets it, unless it is a
+            // fallback that waits for earlier channels or it is final.
+            let planned = first.or_else(|| {
+                // A fallback waiting for earlier channels has no time yet.
+                let waits = outcome == Outcome::Pending && !reason.starts_with("waiting:");
+                waits
+                    .then(|| n.schedule.planned_start(ch.channel, n.created_at).at)
+                    .flatten()
+            });
             ChannelView {
                 channel: ch.channel,
                 scenario: ch.scenario,
@@ -186,6 +203,7 @@ pub fn notification_view(n: &NotificationRecord) -> NotificationView {
                 routes: ch.route_names(),
                 window_s: ch.window_s,
                 rendered: text.cloned(),
+                planned_at: opt_time(planned),
                 attempts,
             }
         })
@@ -201,6 +219,12 @@ pub fn notification_view(n: &NotificationRecord) -> NotificationView {
         updated_at: time(n.updated_at),
         idempotency_key: n.idempotency_key.clone(),
         data: n.data.clone(),
+        send_at: opt_time(n.schedule.send_at),
+        deliver_before: opt_time(n.schedule.deliver_before),
+        booking: n.booking.as_ref().map(|b| BookingView {
+            id: b.id.clone(),
+            starts_at: opt_time(b.starts_at),
+        }),
         channels,
     }
 }
@@ -254,6 +278,8 @@ pub fn preview_view(planned: &Planned, items: &[PreviewItem]) -> PreviewView {
             PreviewChannelView {
                 plan: item.channel.clone(),
                 rendered: item.rendered.clone(),
+                starts_at: opt_time(item.start.at),
+                when: item.start.why.clone().unwrap_or_else(|| "at once".into()),
                 encoding: size.map(|s| s.encoding),
                 segments: size.map(|s| s.segments),
             }
@@ -395,6 +421,8 @@ mod tests {
             }],
             wake_at: None,
             attempts: vec![att(AttemptStatus::Accepted), second],
+            schedule: Default::default(),
+            booking: None,
         }
     }
 

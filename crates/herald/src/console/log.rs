@@ -233,7 +233,7 @@ async fn dry_run_ctx(
                     client: (audience == Audience::Client).then(|| person.clone()),
                     staff: (audience == Audience::Staff).then(|| person.clone()),
                     data: Some(data),
-                    idempotency_key: None,
+                    ..Default::default()
                 };
                 match c.app.preview(&s.tenant, &input).await {
                     Ok((planned, items)) => views::preview(&planned, &items)

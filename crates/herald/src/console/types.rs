@@ -200,6 +200,9 @@ impl Draft {
             fallback_when: self.fallback_when,
             default_locale: self.default_locale.clone(),
             templates,
+            // The form has no fields for these; `save` keeps the stored ones.
+            quiet_hours: None,
+            critical: false,
         };
         (config, kept.into_iter().map(|(c, _)| c).collect())
     }
@@ -407,7 +410,12 @@ pub async fn save(
         return refused;
     }
     let draft = Draft::posted(&f);
-    let (config, stored) = draft.config();
+    let (mut config, stored) = draft.config();
+    // What the form does not show is kept as stored, never dropped.
+    if let Ok(Some(old)) = c.app.store.get_type(&s.tenant.id, &key).await {
+        config.quiet_hours = old.config.quiet_hours;
+        config.critical = old.config.critical;
+    }
     match c.app.put_type(&s.tenant, &key, config).await {
         Ok(_) => see_other(&format!("/types/{}?saved=1", path_segment(&key))),
         Err(ServiceError::Invalid(e)) => {
@@ -477,7 +485,7 @@ async fn run_preview(c: &Console, s: &super::Session, key: &str, f: &Fields) -> 
         client: (audience == Audience::Client).then(|| recipient.clone()),
         staff: (audience == Audience::Staff).then(|| recipient.clone()),
         data: Some(data),
-        idempotency_key: None,
+        ..Default::default()
     };
     match c.app.preview_as(&s.tenant, &input, draft).await {
         Ok((planned, items)) => match crate::api::views::preview(&planned, &items) {

@@ -59,8 +59,21 @@ pub struct SendRequest<'a> {
     pub idempotency_key: &'a str,
     /// End of the attempt's confirmation window.
     pub deadline: Millis,
+    /// The notification's deadline (an appointment's start): a provider
+    /// that takes a validity gets the time left, so a message queued there
+    /// does not arrive after it.
+    pub deliver_before: Option<Millis>,
     /// Now.
     pub now: Millis,
+}
+
+impl SendRequest<'_> {
+    /// Whole seconds left until the notification's deadline (at least 1),
+    /// if it has one.
+    pub fn validity_s(&self) -> Option<i64> {
+        self.deliver_before
+            .map(|d| (d.saturating_sub(self.now) / 1_000).max(1))
+    }
 }
 
 /// A provider's answer, classified.

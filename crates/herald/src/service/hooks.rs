@@ -125,6 +125,7 @@ impl App {
             content: &content,
             idempotency_key: &key,
             deadline: now + 60_000,
+            deliver_before: None,
             now,
         };
         Ok(crate::worker::send_bounded(r.client.as_ref(), &req, crate::worker::MAX_SEND).await)

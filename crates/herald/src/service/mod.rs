@@ -9,10 +9,12 @@ mod integration_input;
 mod integrations;
 mod notify;
 mod people;
+mod schedule;
 
 pub use hooks::{HookFailure, HookOutcome};
 pub use integrations::{IntegrationInput, Resolved};
 pub use notify::{Planned, PreviewItem, TriggerInput, Triggered};
+pub use schedule::{parse_duration, parse_time, BookingInput};
 
 use crate::cache::Caches;
 use crate::clock::{Clock, SystemClock};

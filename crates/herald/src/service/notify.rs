@@ -1,19 +1,20 @@
 //! Notifications: planning a trigger (reach, routes, rendered texts),
 //! accepting it durably, the dry run, and receipts coming back.
 
+use super::schedule::{schedule_of, BookingInput, Timing};
 use super::{check_id, App};
 use crate::error::{invalid, Result, ServiceError};
 use herald_core::{
-    preview, reach, Audience, ChannelPlan, Plan, PreviewChannel, Reach, Recipient, Rendered,
-    Scenario, TypeConfig,
+    preview, reach, Audience, ChannelPlan, Millis, Plan, PlannedStart, PreviewChannel, Reach,
+    Recipient, Rendered, Scenario, Schedule, Status, TypeConfig,
 };
-use herald_store::{Accepted, IncomingReceipt, NewNotification, ReceiptMatch, Tenant};
+use herald_store::{Accepted, BookingLink, IncomingReceipt, NewNotification, ReceiptMatch, Tenant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// A trigger as the API (and the CLI) send it; the preview takes the same
 /// body. Exactly one of `client` and `staff`, fitting the type's audience.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TriggerInput {
     /// The notification type key.
@@ -33,6 +34,30 @@ pub struct TriggerInput {
     /// Makes a retried trigger create nothing new.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// The appointment it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking: Option<BookingInput>,
+    /// Start the cascade at this time (RFC 3339) instead of now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<String>,
+    /// Start the cascade this long before `booking.starts_at` (`24h`, `90m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_before_start: Option<String>,
+    /// No attempt starts at or after this time (RFC 3339); default the
+    /// booking's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliver_before: Option<String>,
+}
+
+impl TriggerInput {
+    fn timing(&self) -> Timing<'_> {
+        Timing {
+            booking: self.booking.as_ref(),
+            send_at: self.send_at.as_deref(),
+            send_before_start: self.send_before_start.as_deref(),
+            deliver_before: self.deliver_before.as_deref(),
+        }
+    }
 }
 
 /// A planned notification, before it is stored.
@@ -50,6 +75,12 @@ pub struct Planned {
     pub plan: Plan,
     /// Rendered texts, per channel.
     pub rendered: Vec<Option<Rendered>>,
+    /// When it may send (send time, deadline, quiet hours resolved).
+    pub schedule: Schedule,
+    /// The appointment it is about.
+    pub booking: Option<BookingLink>,
+    /// When it was planned.
+    pub now: Millis,
 }
 
 /// One channel of a preview.
@@ -58,6 +89,9 @@ pub struct PreviewItem {
     /// What would happen and why.
     #[serde(flatten)]
     pub channel: PreviewChannel,
+    /// When it would start and why then.
+    #[serde(skip)]
+    pub start: PlannedStart,
     /// The text that would be sent.
     pub rendered: Option<Rendered>,
 }
@@ -65,8 +99,8 @@ pub struct PreviewItem {
 /// What a trigger did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Triggered {
-    /// A new notification.
-    Created(String),
+    /// A new notification, and its status (`scheduled` or `pending`).
+    Created(String, Status),
     /// The notification of an earlier trigger with the same key.
     Existing(String),
 }
@@ -111,6 +145,8 @@ impl App {
         if let Some(k) = &input.idempotency_key {
             check_id("idempotency_key", k)?;
         }
+        let now = self.now();
+        let (mut schedule, booking) = schedule_of(input.timing(), now)?;
         let t = match draft {
             Some(config) => {
                 config.validate()?;
@@ -188,7 +224,11 @@ impl App {
                 window_s: integration.map_or(s.channel.default_window_s(), |i| i.window_s),
             });
         }
+        schedule.quiet = self.quiet_hours_for(tenant, &t.config, &recipient).await?;
         Ok(Planned {
+            schedule,
+            booking,
+            now,
             type_key: t.key.clone(),
             audience,
             recipient_id,
@@ -220,13 +260,23 @@ impl App {
             request_sha256: hex::encode(Sha256::digest(&body)),
             plan: planned.plan,
             rendered: planned.rendered,
-            created_at: self.now(),
+            created_at: planned.now,
+            schedule: planned.schedule,
+            booking: planned.booking,
+        };
+        let status = if n.schedule.send_at.is_some_and(|at| at > n.created_at) {
+            Status::Scheduled
+        } else {
+            Status::Pending
         };
         match self.store.accept_notification(n).await? {
             Accepted::Created(id) => {
                 self.metrics.accepted();
+                if status == Status::Scheduled {
+                    self.metrics.scheduled();
+                }
                 self.work.notify_one();
-                Ok(Triggered::Created(id))
+                Ok(Triggered::Created(id, status))
             }
             Accepted::Existing(id) => Ok(Triggered::Existing(id)),
             Accepted::Conflict(id) => Err(ServiceError::Conflict(format!(
@@ -256,6 +306,7 @@ impl App {
             .into_iter()
             .zip(planned.rendered.iter())
             .map(|(channel, r)| PreviewItem {
+                start: planned.schedule.planned_start(channel.channel, planned.now),
                 channel,
                 rendered: r.clone(),
             })

@@ -370,6 +370,73 @@ async fn the_preview_follows_unsaved_edits() {
     assert!(broken.contains("cannot be fallback"), "{broken}");
 }
 
+/// The type form has no fields for quiet hours and `critical`: saving it
+/// keeps them as stored. The timeline shows a reminder's schedule.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_keeps_quiet_hours_and_shows_a_schedule() {
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon").await.api_key;
+    app.simulators_everywhere(&key).await;
+    app.put_type(
+        &key,
+        "reminder",
+        serde_json::json!({"audience": "client",
+            "channels": [{"channel": "email", "scenario": "always"}, {"channel": "sms", "scenario": "fallback"}],
+            "quiet_hours": {"from": "21:00", "until": "08:00", "channels": ["sms"], "mode": "defer"},
+            "critical": true}),
+    )
+    .await;
+    let (session, csrf) = sign_in(&app, &key).await;
+    let resp = http()
+        .post(format!("{}/types/reminder", app.base))
+        .header(COOKIE, format!("herald_session={session}"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("audience", "client"),
+            ("scenario.email", "always"),
+            ("scenario.sms", "off"),
+        ])
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (status, t) = app.get("/v1/notification-types/reminder", &key).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        t["channels"].as_array().map(Vec::len),
+        Some(1),
+        "the form's change is saved (the SMS is off): {t}"
+    );
+    assert_eq!(t["quiet_hours"]["until"], "08:00", "quiet hours kept: {t}");
+    assert_eq!(t["critical"], true, "critical kept: {t}");
+
+    app.put_client(&key, "c1", serde_json::json!({"email": "ana@example.com"}))
+        .await;
+    let (status, v) = app
+        .post(
+            "/v1/notifications",
+            &key,
+            &serde_json::json!({"type": "reminder", "client": "c1",
+                "booking": {"id": "bk-9", "starts_at": "2099-01-02T10:00:00Z"},
+                "send_before_start": "24h"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let id = v["id"].as_str().expect("id").to_string();
+    let page = http()
+        .get(format!("{}/log/{id}", app.base))
+        .header(COOKIE, format!("herald_session={session}"))
+        .send()
+        .await
+        .expect("GET timeline")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("<strong>scheduled</strong>"), "{page}");
+    assert!(page.contains("bk-9"), "{page}");
+    assert!(page.contains("planned to start"), "{page}");
+}
+
 /// Chromium from `HERALD_CHROMIUM` or Debian's package.
 fn chromium() -> Option<PathBuf> {
     let path = std::env::var_os("HERALD_CHROMIUM")

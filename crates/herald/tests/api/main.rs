@@ -2,6 +2,7 @@
 //! contract (API.md), as an integrating engineer would. One test binary, to
 //! keep link time low.
 
+mod bookings;
 mod cascade;
 mod cli;
 mod config;

@@ -125,6 +125,9 @@ const server = smpp.createServer({ debug: false }, (session) => {
       data_coding: pdu.data_coding,
       esm_class: pdu.esm_class,
       registered_delivery: pdu.registered_delivery,
+      // A relative validity_period decodes to a Date: how far ahead it is.
+      validity_ms_ahead:
+        pdu.validity_period instanceof Date ? pdu.validity_period.getTime() - Date.now() : null,
       udh,
       units: text.length,
       text,

@@ -168,7 +168,13 @@ def make_handler(state):
             if not form.get("Body"):
                 report({"event": "problem", "what": "no Body"})
                 return self.answer(400, twilio_error(21602, "Message body is required.", 400))
-            unknown = set(form) - {"To", "From", "MessagingServiceSid", "Body", "StatusCallback"}
+            # Twilio: "ValidityPeriod ... between 1 and 36000" seconds.
+            vp = form.get("ValidityPeriod")
+            if vp is not None and not (vp.isdigit() and 1 <= int(vp) <= 36000):
+                report({"event": "problem", "what": "ValidityPeriod %r" % vp})
+                return self.answer(400, twilio_error(21623, "Invalid ValidityPeriod", 400))
+            unknown = set(form) - {"To", "From", "MessagingServiceSid", "Body", "StatusCallback",
+                                   "ValidityPeriod"}
             if unknown:
                 report({"event": "problem", "what": "unexpected fields %s" % sorted(unknown)})
 

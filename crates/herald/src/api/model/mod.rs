@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type};
 use utoipa::openapi::RefOr;
 
+pub mod bookings;
 pub mod errors;
 pub mod health;
 pub mod integrations;
@@ -28,14 +29,16 @@ pub mod simulator;
 pub mod tenants;
 pub mod types;
 
+pub use bookings::{BookingCancelledView, BookingMove, BookingMoved, TenantPatch, TenantView};
 pub use errors::{ErrorBody, ErrorDetail};
 pub use health::{Health, HealthStatus, HookAck};
 pub use integrations::{
     ChainRouteView, IntegrationList, IntegrationView, TestResult, TestResultKind, TestSend,
 };
 pub use notifications::{
-    AttemptStatusName, AttemptView, ChannelView, NotificationList, NotificationSummaryView,
-    NotificationView, PreviewChannelView, PreviewView, ReceiptStatus, ReceiptView, TriggerAccepted,
+    AttemptStatusName, AttemptView, BookingView, ChannelView, NotificationList,
+    NotificationSummaryView, NotificationView, PreviewChannelView, PreviewView, ReceiptStatus,
+    ReceiptView, TriggerAccepted,
 };
 pub use recipients::{ClientList, RecipientView, StaffList};
 pub use simulator::{Outbox, SimMessageView};

@@ -14,8 +14,17 @@ use utoipa::ToSchema;
 pub struct TriggerAccepted {
     /// The notification's id.
     pub id: String,
-    /// `pending`.
+    /// `pending`, or `scheduled` when it waits for its send time.
     pub status: Status,
+}
+
+/// The booking a notification is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BookingView {
+    /// The booking's id.
+    pub id: String,
+    /// When it starts (as last moved).
+    pub starts_at: Timestamp,
 }
 
 /// A notification with every channel in the type's order: its outcome,
@@ -46,6 +55,13 @@ pub struct NotificationView {
     /// The trigger's `data`.
     #[schema(value_type = Object)]
     pub data: Value,
+    /// When its cascade starts (`null`: when it was triggered).
+    pub send_at: Timestamp,
+    /// No attempt starts at or after this time (`null`: no deadline).
+    pub deliver_before: Timestamp,
+    /// The booking it is about, if any.
+    #[schema(required)]
+    pub booking: Option<BookingView>,
     /// The channels in the type's order.
     pub channels: Vec<ChannelView>,
 }
@@ -69,6 +85,10 @@ pub struct ChannelView {
     /// sends nothing).
     #[schema(required)]
     pub rendered: Option<Rendered>,
+    /// When it starts (or started): its first attempt, else when its
+    /// schedule lets it start; `null` when it will not or waits for
+    /// earlier channels.
+    pub planned_at: Timestamp,
     /// One entry per message to one address or device over one route.
     pub attempts: Vec<AttemptView>,
 }
@@ -93,6 +113,10 @@ pub enum AttemptStatusName {
     Rejected,
     /// The address or device token is dead (a push token is removed).
     Unregistered,
+    /// Never sent: the notification was cancelled first.
+    Cancelled,
+    /// Never sent: its deadline came first.
+    Expired,
 }
 
 impl AttemptStatusName {
@@ -107,6 +131,8 @@ impl AttemptStatusName {
             AttemptStatusName::Failed => "failed",
             AttemptStatusName::Rejected => "rejected",
             AttemptStatusName::Unregistered => "unregistered",
+            AttemptStatusName::Cancelled => "cancelled",
+            AttemptStatusName::Expired => "expired",
         }
     }
 }
@@ -248,6 +274,10 @@ pub struct PreviewChannelView {
     /// The text that would be sent.
     #[schema(required)]
     pub rendered: Option<Rendered>,
+    /// When it would start (`null`: it would not).
+    pub starts_at: Timestamp,
+    /// Why then, or why never (`at once` when nothing holds it).
+    pub when: String,
     /// The SMS text's encoding (SMS only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<Encoding>,
@@ -273,6 +303,8 @@ mod tests {
             A::Failed,
             A::Rejected,
             A::Unregistered,
+            A::Cancelled,
+            A::Expired,
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
         }
@@ -294,6 +326,12 @@ mod tests {
             updated_at: Timestamp(None),
             idempotency_key: None,
             data: serde_json::json!({"time": "10:00"}),
+            send_at: Timestamp(Some("2026-11-25T09:00:00.000Z".into())),
+            deliver_before: Timestamp(None),
+            booking: Some(BookingView {
+                id: "bk-1".into(),
+                starts_at: Timestamp(Some("2026-11-26T09:00:00.000Z".into())),
+            }),
             channels: vec![ChannelView {
                 channel: Channel::Sms,
                 scenario: Scenario::Fallback,
@@ -306,6 +344,7 @@ mod tests {
                     title: None,
                     body: "Hi".into(),
                 }),
+                planned_at: Timestamp(None),
                 attempts: vec![],
             }],
         };

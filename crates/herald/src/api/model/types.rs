@@ -1,6 +1,7 @@
 //! `/v1/notification-types`: a type as a GET shows it.
 
 use super::Timestamp;
+use herald_core::config::QuietHoursConfig;
 use herald_core::config::Templates;
 use herald_core::{Audience, ChannelSetting, FallbackWhen, TypeConfig};
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,12 @@ pub struct NotificationTypeView {
     /// Texts per channel, then per locale.
     #[schema(value_type = std::collections::BTreeMap<String, std::collections::BTreeMap<String, herald_core::TemplateText>>)]
     pub templates: Templates,
+    /// Quiet hours, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHoursConfig>,
+    /// Whether the type ignores quiet hours.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub critical: bool,
     /// When it was last changed.
     pub updated_at: Timestamp,
 }
@@ -38,6 +45,8 @@ impl NotificationTypeView {
             fallback_when,
             default_locale,
             templates,
+            quiet_hours,
+            critical,
         } = config.clone();
         NotificationTypeView {
             key: key.to_string(),
@@ -46,6 +55,8 @@ impl NotificationTypeView {
             fallback_when,
             default_locale,
             templates,
+            quiet_hours,
+            critical,
             updated_at,
         }
     }

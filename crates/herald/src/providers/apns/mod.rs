@@ -139,16 +139,18 @@ impl ApnsClient {
         &self,
         url: &str,
         jwt: &str,
-        apns_id: &str,
+        send: &Sent<'_>,
         body: &[u8],
     ) -> Result<Raw, reqwest::Error> {
-        let mut resp = self
-            .http
-            .post(url)
+        let mut builder = self.http.post(url);
+        if let Some(at) = send.expiration {
+            builder = builder.header("apns-expiration", at.to_string());
+        }
+        let mut resp = builder
             .header(http::header::AUTHORIZATION, format!("bearer {jwt}"))
             .header("apns-topic", self.topic.clone())
             .header("apns-push-type", "alert")
-            .header("apns-id", apns_id)
+            .header("apns-id", send.apns_id)
             // Immediate delivery; the only priority an alert may have.
             .header("apns-priority", "10")
             .header(http::header::CONTENT_TYPE, "application/json")
@@ -173,12 +175,19 @@ impl ApnsClient {
     }
 
     /// Sends with a token and classifies the answer.
-    async fn attempt(&self, url: &str, jwt: &str, apns_id: &str, body: &[u8]) -> Answer {
-        match self.post(url, jwt, apns_id, body).await {
-            Ok(raw) => reply::classify(raw.status, &raw.headers, &raw.body, apns_id),
+    async fn attempt(&self, url: &str, jwt: &str, send: &Sent<'_>, body: &[u8]) -> Answer {
+        match self.post(url, jwt, send, body).await {
+            Ok(raw) => reply::classify(raw.status, &raw.headers, &raw.body, send.apns_id),
             Err(e) => Answer::Reply(network_error(&e)),
         }
     }
+}
+
+/// The per-message headers of one send.
+struct Sent<'a> {
+    apns_id: &'a str,
+    /// `apns-expiration`: Unix seconds (the notification's deadline).
+    expiration: Option<i64>,
 }
 
 #[async_trait]
@@ -200,7 +209,14 @@ impl Client for ApnsClient {
                 }
             }
         };
-        match self.attempt(&url, &jwt, &apns_id, &body).await {
+        // APNs keeps an undeliverable alert until this time (Unix seconds);
+        // 0 (no deadline) means "try once, keep nothing".
+        let expiration = req.deliver_before.map(|d| d / 1_000);
+        let send = Sent {
+            apns_id: &apns_id,
+            expiration,
+        };
+        match self.attempt(&url, &jwt, &send, &body).await {
             Answer::Reply(r) => r,
             Answer::ExpiredToken(_) => {
                 let fresh = match self.signer.renew(&jwt, unix_now()) {
@@ -211,7 +227,7 @@ impl Client for ApnsClient {
                         }
                     }
                 };
-                match self.attempt(&url, &fresh, &apns_id, &body).await {
+                match self.attempt(&url, &fresh, &send, &body).await {
                     Answer::Reply(r) => r,
                     // A fresh token refused as expired: the clock is off,
                     // which another try will not mend.

@@ -91,6 +91,31 @@ struct Message<'a> {
     notification: Notification<'a>,
     /// FCM's `data` is a map of strings to strings.
     data: Data<'a>,
+    /// How long FCM keeps it for an offline device (the time left until
+    /// the notification's deadline); absent: FCM's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    android: Option<Android>,
+    /// The same limit for iOS devices reached through FCM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    apns: Option<ApnsConfig>,
+}
+
+#[derive(Serialize)]
+struct Android {
+    /// A duration in seconds, as FCM writes it (`"3600s"`).
+    ttl: String,
+}
+
+#[derive(Serialize)]
+struct ApnsConfig {
+    headers: ApnsHeaders,
+}
+
+#[derive(Serialize)]
+struct ApnsHeaders {
+    /// Unix seconds after which APNs drops it.
+    #[serde(rename = "apns-expiration")]
+    expiration: String,
 }
 
 #[derive(Serialize)]
@@ -150,6 +175,14 @@ impl Client for FcmClient {
                     notification_id: req.notification_id,
                     idempotency_key: req.idempotency_key,
                 },
+                android: req.validity_s().map(|s| Android {
+                    ttl: format!("{s}s"),
+                }),
+                apns: req.deliver_before.map(|d| ApnsConfig {
+                    headers: ApnsHeaders {
+                        expiration: (d / 1_000).to_string(),
+                    },
+                }),
             },
         };
         let body = match serde_json::to_vec(&body) {

@@ -27,7 +27,7 @@ use futures_util::StreamExt;
 use herald_core::{Channel, FieldError, Route, RouteKind};
 use rusmpp::pdus::{BindTransceiver, DeliverSmResp, SubmitSm};
 use rusmpp::tlvs::TlvValue;
-use rusmpp::types::COctetString;
+use rusmpp::types::{COctetString, EmptyOrFullCOctetString};
 use rusmpp::values::{EsmClass, Npi, RegisteredDelivery, ServiceType, Ton};
 use rusmpp::{CommandId, Pdu};
 use secrecy::ExposeSecret;
@@ -521,13 +521,33 @@ impl SmppClient {
     }
 }
 
+/// An SMPP 3.4 relative time (`YYMMDDhhmmss000R`, §7.1.1) of `secs`
+/// seconds, at most 99 days.
+pub fn relative_validity(secs: i64) -> String {
+    let s = secs.clamp(1, 99 * 86_400);
+    format!(
+        "0000{:02}{:02}{:02}{:02}000R",
+        s / 86_400,
+        s % 86_400 / 3_600,
+        s % 3_600 / 60,
+        s % 60
+    )
+}
+
 #[async_trait]
 impl Client for SmppClient {
     async fn send(&self, req: &SendRequest<'_>) -> SendReply {
-        let base = match self.base(req.to) {
+        let mut base = match self.base(req.to) {
             Ok(b) => b,
             Err(r) => return r,
         };
+        // The SMSC drops it when still undelivered after the time left
+        // until the notification's deadline.
+        if let Some(s) = req.validity_s() {
+            if let Ok(v) = EmptyOrFullCOctetString::<17>::from_string(relative_validity(s)) {
+                base.validity_period = v;
+            }
+        }
         let reference = self
             .inner
             .reference

@@ -262,6 +262,11 @@ impl TwilioClient {
             Sender::Service(mg) => form.append_pair("MessagingServiceSid", mg),
         };
         form.append_pair("Body", &req.content.body);
+        // Twilio drops a message still queued after this many seconds
+        // (1–36,000): the time left until the notification's deadline.
+        if let Some(s) = req.validity_s() {
+            form.append_pair("ValidityPeriod", &s.clamp(1, 36_000).to_string());
+        }
         if !self.status_callback.is_empty() {
             form.append_pair("StatusCallback", &self.status_callback);
         }

@@ -76,6 +76,8 @@ fn unix_now() -> u64 {
 #[derive(Debug, Clone)]
 struct Seen {
     device_token: String,
+    /// The `apns-expiration` header, if sent.
+    expiration: Option<String>,
     apns_id: String,
     payload: Value,
 }
@@ -186,6 +188,15 @@ impl State {
             self.problem(format!("apns-priority {:?}", header("apns-priority")));
             return apple_error(StatusCode::BAD_REQUEST, "BadPriority");
         }
+        // Apple: "apns-expiration … a UNIX epoch expressed in seconds".
+        let expiration = header("apns-expiration");
+        if expiration
+            .as_deref()
+            .is_some_and(|e| e.is_empty() || !e.chars().all(|c| c.is_ascii_digit()))
+        {
+            self.problem(format!("apns-expiration {expiration:?}"));
+            return apple_error(StatusCode::BAD_REQUEST, "BadExpirationDate");
+        }
         let payload: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let alert = &payload["aps"]["alert"];
         if !alert["title"].is_string() || !alert["body"].is_string() {
@@ -199,6 +210,7 @@ impl State {
             }
             log.requests.push(Seen {
                 device_token: device_token.clone(),
+                expiration,
                 apns_id: apns_id.clone(),
                 payload,
             });
@@ -457,6 +469,16 @@ fn content() -> Rendered {
 
 /// Sends one push with an idempotency key.
 async fn send(client: &dyn Client, to: &str, key: &str) -> SendReply {
+    send_before(client, to, key, None).await
+}
+
+/// Sends one push whose notification must not arrive after `deliver_before`.
+async fn send_before(
+    client: &dyn Client,
+    to: &str,
+    key: &str,
+    deliver_before: Option<i64>,
+) -> SendReply {
     let content = content();
     let now = (unix_now() * 1000) as i64;
     client
@@ -469,6 +491,7 @@ async fn send(client: &dyn Client, to: &str, key: &str) -> SendReply {
             content: &content,
             idempotency_key: key,
             deadline: now + 300_000,
+            deliver_before,
             now,
         })
         .await
@@ -507,6 +530,15 @@ async fn apns_accepted_push_carries_apples_headers_and_payload() {
         "Ana, see you at 10:00."
     );
     assert_eq!(seen[0].payload["notification_id"], "n-1");
+    assert_eq!(seen[0].expiration, None, "no deadline, no expiration");
+    peer.assert_no_problems();
+
+    // With a deadline, APNs stops trying to deliver it then.
+    let at = (unix_now() as i64 + 7_200) * 1_000;
+    let r = send_before(c.as_ref(), &to, "attempt-2", Some(at)).await;
+    assert!(matches!(r, SendReply::Accepted { .. }), "{r:?}");
+    let seen = peer.requests();
+    assert_eq!(seen[1].expiration, Some((at / 1_000).to_string()));
     peer.assert_no_problems();
 }
 

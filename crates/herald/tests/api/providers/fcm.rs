@@ -356,6 +356,25 @@ fn check_message(body: &Value) -> Result<(), String> {
             return Err(format!("message.data.{k} missing"));
         }
     }
+    // "ttl: string (Duration format)": seconds with an `s` suffix.
+    if let Some(ttl) = m.get("android").map(|a| &a["ttl"]) {
+        let ok = ttl.as_str().is_some_and(|t| {
+            t.strip_suffix('s')
+                .is_some_and(|n| !n.is_empty() && n.parse::<f64>().is_ok())
+        });
+        if !ok {
+            return Err(format!("message.android.ttl is not a duration: {ttl}"));
+        }
+    }
+    // APNs headers through FCM are strings; apns-expiration Unix seconds.
+    if let Some(h) = m.get("apns").map(|a| &a["headers"]["apns-expiration"]) {
+        if !h
+            .as_str()
+            .is_some_and(|t| t.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(format!("message.apns.headers.apns-expiration: {h}"));
+        }
+    }
     Ok(())
 }
 
@@ -523,6 +542,11 @@ fn content() -> Rendered {
 }
 
 async fn send(client: &FcmClient, to: &str) -> SendReply {
+    send_before(client, to, None).await
+}
+
+/// A send with the notification's deadline `deliver_before`.
+async fn send_before(client: &FcmClient, to: &str, deliver_before: Option<i64>) -> SendReply {
     let content = content();
     let now = (now_s() * 1000) as i64;
     let key = format!("key-{to}");
@@ -536,6 +560,7 @@ async fn send(client: &FcmClient, to: &str) -> SendReply {
             content: &content,
             idempotency_key: &key,
             deadline: now + 60_000,
+            deliver_before: deliver_before.map(|d| now + d),
             now,
         })
         .await
@@ -588,6 +613,20 @@ async fn fcm_sends_the_documented_message_with_a_verified_token() {
     assert_eq!(m["notification"]["body"], "Hello Ana, see you at 10:00.");
     assert_eq!(m["data"]["notification_id"], "notif-1");
     assert_eq!(m["data"]["idempotency_key"], "key-tok-ana-phone");
+    assert!(m.get("android").is_none(), "no deadline, no ttl: {m}");
+
+    // With a deadline an hour ahead, FCM keeps it at most that long.
+    let r = send_before(&client, "tok-ana-tablet", Some(3_600_000)).await;
+    assert!(matches!(r, SendReply::Accepted { .. }), "{r:?}");
+    peer.assert_no_problems();
+    let sends = peer.sends();
+    let m = &sends[1].body["message"];
+    assert_eq!(m["android"]["ttl"], "3600s");
+    let exp: i64 = m["apns"]["headers"]["apns-expiration"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("apns-expiration");
+    assert!((exp - (now_s() as i64 + 3_600)).abs() <= 2, "{exp}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -158,6 +158,11 @@ fn client(settings: &Value) -> (Arc<dyn Client>, UnboundedReceiver<PushedReceipt
 }
 
 async fn send(c: &dyn Client, to: &str, body: &str) -> SendReply {
+    send_before(c, to, body, None).await
+}
+
+/// A send whose notification has `left_ms` until its deadline.
+async fn send_before(c: &dyn Client, to: &str, body: &str, left_ms: Option<i64>) -> SendReply {
     let content = Rendered {
         subject: None,
         title: None,
@@ -172,6 +177,7 @@ async fn send(c: &dyn Client, to: &str, body: &str) -> SendReply {
         content: &content,
         idempotency_key: "key-1",
         deadline: 0,
+        deliver_before: left_ms,
         now: 0,
     };
     c.send(&req).await
@@ -324,6 +330,25 @@ async fn smpp_gsm7_160_is_one_part_161_is_two() {
     assert_eq!(s[1]["units"], 153);
     assert_eq!(s[2]["units"], 8);
     assert_eq!(s[1]["esm_class"].as_u64().unwrap() & 0x40, 0x40, "{s:#?}");
+    assert!(s[0]["validity_ms_ahead"].is_null(), "no deadline: {s:#?}");
+    // Two hours to the deadline: a relative validity_period of 2 h, on
+    // every part.
+    accepted_id(
+        &send_before(
+            c.as_ref(),
+            "+15550000001",
+            &"c".repeat(161),
+            Some(7_200_000),
+        )
+        .await,
+    );
+    let s = peer.at_least("submit_sm", 5).await;
+    for part in &s[3..5] {
+        let ahead = part["validity_ms_ahead"]
+            .as_i64()
+            .expect("a validity_period");
+        assert!((ahead - 7_200_000).abs() < 5_000, "{part}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

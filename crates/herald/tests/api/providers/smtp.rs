@@ -287,6 +287,7 @@ async fn send(client: &dyn Client, to: &str, key: &str, content: &Rendered) -> S
             content,
             idempotency_key: key,
             deadline: now + 60_000,
+            deliver_before: None,
             now,
         })
         .await

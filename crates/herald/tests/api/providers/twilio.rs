@@ -235,6 +235,16 @@ fn configure(settings: &Value, webhook_url: &str) -> Result<TwilioClient, FieldE
 }
 
 async fn send(client: &TwilioClient, route: &str, to: &str) -> SendReply {
+    send_before(client, route, to, None).await
+}
+
+/// A send whose notification has `left_ms` until its deadline.
+async fn send_before(
+    client: &TwilioClient,
+    route: &str,
+    to: &str,
+    left_ms: Option<i64>,
+) -> SendReply {
     let content = Rendered {
         subject: None,
         title: None,
@@ -251,6 +261,7 @@ async fn send(client: &TwilioClient, route: &str, to: &str) -> SendReply {
             content: &content,
             idempotency_key: "key-1",
             deadline: now + 60_000,
+            deliver_before: left_ms.map(|l| now + l),
             now,
         })
         .await
@@ -306,6 +317,15 @@ async fn twilio_sends_the_form_with_basic_auth_and_the_status_callback() {
         "MG00000000000000000000000000000abc"
     );
     assert!(m[1].get("From").is_none(), "{m:#?}");
+    assert!(m[1].get("ValidityPeriod").is_none(), "no deadline: {m:#?}");
+
+    // An hour to the deadline: Twilio drops it if still queued then; a
+    // deadline days away is held to Twilio's 36,000 s.
+    send_before(&client, "sms", "+15550001113", Some(3_600_000)).await;
+    send_before(&client, "sms", "+15550001114", Some(86_400_000)).await;
+    let m = peer.messages();
+    assert_eq!(m[2]["ValidityPeriod"], "3600");
+    assert_eq!(m[3]["ValidityPeriod"], "36000");
     peer.assert_no_problems();
 }
 

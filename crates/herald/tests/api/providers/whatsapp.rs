@@ -413,6 +413,7 @@ async fn send(client: &WhatsappClient, to: &str) -> SendReply {
             content: &content,
             idempotency_key: &key,
             deadline: now + 60_000,
+            deliver_before: None,
             now,
         })
         .await
