@@ -22,6 +22,10 @@ pub async fn accept<T: CascadeTx>(tx: &mut T, n: &NewNotification) -> Result<Acc
     let step = cascade::step(&n.plan, &n.schedule, &[], n.created_at)?;
     let attempts =
         cascade::new_attempts(&n.plan, &n.schedule, &n.rendered, &step.start, n.created_at)?;
+    // An expired key dedupes nothing, whether or not the pruner came by.
+    if let (Some(key), Some(before)) = (&n.idempotency_key, n.keys_expire_before) {
+        tx.release_expired_key(&n.tenant_id, key, before).await?;
+    }
     if tx.insert_notification(n, &step).await? {
         tx.insert_attempts(&n.id, &n.tenant_id, &attempts).await?;
         return Ok(Accepted::Created(n.id.clone()));

@@ -10,7 +10,7 @@
 //! The cascade itself (accepting, recording send answers and receipts,
 //! removing dead device tokens, waking due notifications, claiming due
 //! attempts, and running `decide`) is written once, in `flow`, over the
-//! fifteen transactional primitives of [`CascadeTx`]. A backend opens a
+//! sixteen transactional primitives of [`CascadeTx`]. A backend opens a
 //! transaction, hands it to `flow` and commits; it holds no rule of the
 //! cascade. The primitives:
 //!
@@ -32,7 +32,9 @@
 //! 13. `claim_candidates`: due attempts in due order, skipping saturated
 //!     keys;
 //! 14. `mark_claimed`: attempts marked `sending` with their lease and hook;
-//! 15. `due_notifications`: pending notifications whose wake time came.
+//! 15. `due_notifications`: pending notifications whose wake time came;
+//! 16. `release_expired_key`: an idempotency key older than the window
+//!     taken off its notification, so the key is free again.
 //!
 //! Beside them a backend implements the plain reads and writes of `Store`
 //! (tenants, integrations, types, recipients, the log) and, only if it
@@ -47,12 +49,14 @@ pub mod cascade;
 pub mod flow;
 pub mod postgres;
 pub mod primitives;
+mod prune;
 mod ready;
 mod sim_types;
 pub mod sqlite;
 mod types;
 
 pub use primitives::CascadeTx;
+pub use prune::{PruneLimits, Pruned, FINISHED, FINISHED_SQL};
 pub use sim_types::*;
 pub use types::*;
 
@@ -288,6 +292,14 @@ pub trait Store: Send + Sync + 'static {
     async fn tenant_timezone(&self, tenant_id: &str) -> Result<Option<String>>;
     /// Sets (or with `None` clears) the tenant's time zone.
     async fn set_tenant_timezone(&self, tenant_id: &str, timezone: Option<&str>) -> Result<()>;
+    /// Retention, one small batch: removes up to `limits.batch` finished
+    /// notifications (a status of `FINISHED`) last updated more than the
+    /// retention before `now`, with their attempts and receipts, and takes
+    /// up to `limits.batch` idempotency keys older than their window off
+    /// their notifications. Never touches an unfinished notification.
+    /// `Pruned::more` says a batch was full: call again. Safe to run on
+    /// several nodes at once.
+    async fn prune(&self, now: Millis, limits: PruneLimits) -> Result<Pruned>;
 }
 
 /// The simulator's durable state: its outbox (one message per idempotency
@@ -306,6 +318,10 @@ pub trait SimStore: Send + Sync + 'static {
     async fn sim_next_receipt_at(&self) -> Result<Option<Millis>>;
     /// The tenant's simulator outbox, oldest first.
     async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>>;
+    /// Retention of the outbox: removes up to `limit` messages received
+    /// before `before`, except those whose receipt is still owed. Fills
+    /// `Pruned::sim_messages` and `more`.
+    async fn sim_prune(&self, before: Millis, limit: usize) -> Result<Pruned>;
 }
 
 /// Filters of a client or staff listing.

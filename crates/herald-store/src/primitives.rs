@@ -105,6 +105,16 @@ pub trait CascadeTx: Send {
         key: &str,
     ) -> impl Future<Output = Result<Option<(String, String)>>> + Send;
 
+    /// Takes the idempotency key off the tenant's notification that holds
+    /// it, if that notification was created before `before` (the key has
+    /// expired); the notification stays. Whether a key was released.
+    fn release_expired_key(
+        &mut self,
+        tenant_id: &str,
+        key: &str,
+        before: Millis,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
     /// A notification's tenant, plan and attempts with their receipts.
     fn load_notification(
         &mut self,

@@ -132,6 +132,10 @@ pub struct NewNotification {
     pub data: serde_json::Value,
     /// The caller's idempotency key.
     pub idempotency_key: Option<String>,
+    /// Keys of notifications created before this time have expired
+    /// (`--idempotency-hours`): such a key is free again, whether or not
+    /// the pruner has come by yet. `None`: keys never expire.
+    pub keys_expire_before: Option<Millis>,
     /// SHA-256 of the trigger body, to tell a retry from a different request.
     pub request_sha256: String,
     /// The cascade plan.

@@ -54,6 +54,8 @@ mod sqlite {
         check_claim_expires_past_the_deadline,
         check_booking_cancel_and_move,
         check_tenant_timezone,
+        check_prune_finished,
+        check_idempotency_keys_expire,
     );
     use super::fresh;
 }
@@ -84,6 +86,13 @@ async fn sqlite_as_many_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_prune_as_many_nodes() {
+    let (_dir, store) = fresh().await;
+    let store: Arc<dyn herald_store::Store> = Arc::new(store);
+    check_prune_on_many_nodes(vec![store.clone(), store.clone(), store]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_sim_outbox_as_many_nodes() {
     let (_dir, store) = fresh().await;
     let store = Arc::new(store);
@@ -102,6 +111,13 @@ async fn sqlite_sim_sends_at_once() {
     let (_dir, store) = fresh().await;
     let store = Arc::new(store);
     check_sim_sends_at_once(store.clone(), store).await;
+}
+
+#[tokio::test]
+async fn sqlite_sim_prune() {
+    let (_dir, store) = fresh().await;
+    check_sim_prune(&store, &store).await;
+    store.close().await;
 }
 
 #[tokio::test]

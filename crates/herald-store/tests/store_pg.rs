@@ -127,6 +127,8 @@ mod pg {
         check_claim_expires_past_the_deadline,
         check_booking_cancel_and_move,
         check_tenant_timezone,
+        check_prune_finished,
+        check_idempotency_keys_expire,
     );
 }
 
@@ -145,6 +147,11 @@ async fn pg_answers_in_bulk() {
 }
 
 #[tokio::test]
+async fn pg_sim_prune() {
+    on_one(|s| async move { check_sim_prune(&*s, &*s).await }).await;
+}
+
+#[tokio::test]
 async fn pg_sim_send() {
     on_one(|s| async move { check_sim_send(&*s, &*s).await }).await;
 }
@@ -152,6 +159,14 @@ async fn pg_sim_send() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_sim_sends_at_once() {
     on_one(|s| async move { check_sim_sends_at_once(s.clone(), s).await }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_prune_on_three_nodes() {
+    on_nodes(3, |v| async move {
+        check_prune_on_many_nodes(as_nodes(&v)).await
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

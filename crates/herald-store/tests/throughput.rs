@@ -75,6 +75,7 @@ async fn throughput() {
                     recipient_id: "c".into(),
                     data: serde_json::json!({"client_name": "Ana"}),
                     idempotency_key: Some(format!("{c}-{i}")),
+                    keys_expire_before: None,
                     request_sha256: "sha".into(),
                     plan: p.clone(),
                     rendered: vec![

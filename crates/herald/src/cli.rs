@@ -113,6 +113,15 @@ struct NodeArgs {
     /// roots (a private SMTP relay or gateway).
     #[arg(long, env = "HERALD_TLS_CA_FILE")]
     tls_ca_file: Option<String>,
+    /// Days a finished notification (with its attempts and receipts) and a
+    /// simulator message are kept after their last update; older ones are
+    /// removed in the background. Unfinished ones are never removed.
+    #[arg(long, env = "HERALD_RETENTION_DAYS", default_value_t = herald::retention::DEFAULT_RETENTION_DAYS, value_parser = herald::retention::parse_retention_days)]
+    retention_days: i64,
+    /// Hours an idempotency key dedupes triggers (at least 24); after it the
+    /// same key makes a new notification.
+    #[arg(long, env = "HERALD_IDEMPOTENCY_HOURS", default_value_t = herald::retention::DEFAULT_IDEMPOTENCY_HOURS, value_parser = herald::retention::parse_idempotency_hours)]
+    idempotency_hours: i64,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +254,11 @@ async fn node(listen: String, a: NodeArgs, role: Role) -> anyhow::Result<()> {
         open: herald_store::OpenOptions {
             migrate: !a.no_migrate,
             max_connections: a.db.database_pool,
+        },
+        retention: herald::retention::RetentionConfig {
+            retention_days: a.retention_days,
+            idempotency_hours: a.idempotency_hours,
+            ..Default::default()
         },
     })
     .await?;

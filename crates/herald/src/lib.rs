@@ -11,6 +11,7 @@ pub mod json;
 pub mod limiter;
 pub mod metrics;
 pub mod providers;
+pub mod retention;
 pub mod secrets;
 pub mod server;
 pub mod service;

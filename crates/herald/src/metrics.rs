@@ -16,7 +16,18 @@ pub struct Metrics {
     sends: [[AtomicU64; 4]; 5],
     /// From a failure recorded to its fallback's send.
     fallback_reaction: Histogram,
+    /// Rows removed by retention, per kind of `PRUNED_KINDS`.
+    pruned: [AtomicU64; 5],
 }
+
+/// The `kind` labels of `herald_pruned_total`, in `Pruned::by_kind` order.
+const PRUNED_KINDS: [&str; 5] = [
+    "notifications",
+    "attempts",
+    "receipts",
+    "idempotency_keys",
+    "sim_messages",
+];
 
 /// Upper bounds of the fallback reaction's buckets, in seconds: the
 /// cascade's promise is milliseconds, a backlog shows as seconds.
@@ -119,6 +130,15 @@ impl Metrics {
         self.fallback_reaction.observe(ms);
     }
 
+    /// Retention removed these rows.
+    pub fn pruned(&self, p: &herald_store::Pruned) {
+        for (kind, n) in p.by_kind() {
+            if let Some(i) = PRUNED_KINDS.iter().position(|k| *k == kind) {
+                self.pruned[i].fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Renders the Prometheus text exposition, with the store's own
     /// counters appended.
     pub fn render(&self, store_counters: &[(&str, &str, u64)]) -> String {
@@ -169,6 +189,11 @@ impl Metrics {
                 );
             }
         }
+        let _ = writeln!(out, "# HELP herald_pruned_total Rows removed by retention (idempotency_keys: keys expired on notifications that stay).\n# TYPE herald_pruned_total counter");
+        for (i, kind) in PRUNED_KINDS.iter().enumerate() {
+            let v = self.pruned[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "herald_pruned_total{{kind=\"{kind}\"}} {v}");
+        }
         self.fallback_reaction.render(
             &mut out,
             "herald_fallback_reaction_seconds",
@@ -203,5 +228,26 @@ mod tests {
         assert!(text.contains("herald_fallback_reaction_seconds_bucket{le=\"+Inf\"} 3\n"));
         assert!(text.contains("herald_fallback_reaction_seconds_sum 40.018\n"));
         assert!(text.contains("herald_fallback_reaction_seconds_count 3\n"));
+    }
+
+    #[test]
+    fn pruned_rows_are_counted_per_kind() {
+        let m = Metrics::default();
+        let p = herald_store::Pruned {
+            notifications: 2,
+            attempts: 5,
+            idempotency_keys: 1,
+            sim_messages: 7,
+            ..Default::default()
+        };
+        m.pruned(&p);
+        m.pruned(&p);
+        let text = m.render(&[]);
+        assert!(text.contains("# TYPE herald_pruned_total counter\n"));
+        assert!(text.contains("herald_pruned_total{kind=\"notifications\"} 4\n"));
+        assert!(text.contains("herald_pruned_total{kind=\"attempts\"} 10\n"));
+        assert!(text.contains("herald_pruned_total{kind=\"receipts\"} 0\n"));
+        assert!(text.contains("herald_pruned_total{kind=\"idempotency_keys\"} 2\n"));
+        assert!(text.contains("herald_pruned_total{kind=\"sim_messages\"} 14\n"));
     }
 }

@@ -58,6 +58,8 @@ pub struct ServeConfig {
     pub role: Role,
     /// How the store is opened (migrations, pool size).
     pub open: herald_store::OpenOptions,
+    /// What is kept how long, and how often the pruner looks.
+    pub retention: crate::retention::RetentionConfig,
 }
 
 impl ServeConfig {
@@ -73,6 +75,7 @@ impl ServeConfig {
             tls: Default::default(),
             role: Role::Serve,
             open: herald_store::OpenOptions::default(),
+            retention: Default::default(),
         }
     }
 }
@@ -91,6 +94,7 @@ pub struct Running {
 
 /// Opens the store, starts the workers and the HTTP server.
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
+    cfg.retention.check()?;
     let shown_url = herald_store::postgres::redact_url(&cfg.database_url);
     let shared = herald_store::is_postgres_url(&cfg.database_url);
     if shared && cfg.secret_key.is_none() {
@@ -146,6 +150,7 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         tls: cfg.tls.clone(),
     };
     let app = App::with_sim(store.clone(), backend.sim.clone(), providers, env);
+    app.set_idempotency_window_ms(cfg.retention.idempotency_window_ms());
     // A worker takes no operator calls: it neither makes nor prints a
     // token (an API node does).
     let new_admin_token = match (cfg.role, cfg.admin_token.as_deref()) {
@@ -178,6 +183,13 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
                 rx.clone(),
             )));
         }
+        // The nodes that send also prune (on PostgreSQL any number of
+        // them at once: batches skip each other's rows).
+        tasks.push(tokio::spawn(crate::retention::run(
+            Arc::downgrade(&app),
+            cfg.retention.clone(),
+            rx.clone(),
+        )));
         // Clients that keep a link of their own (SMPP) are opened now:
         // receipts owed for messages sent before a restart arrive only on
         // such a link.

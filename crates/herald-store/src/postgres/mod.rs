@@ -10,6 +10,7 @@
 mod codec;
 mod error;
 mod log;
+mod prune;
 mod read;
 mod sim;
 mod tx;

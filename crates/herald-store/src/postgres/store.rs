@@ -287,6 +287,10 @@ impl Store for PgStore {
             .db()?;
         Ok(())
     }
+
+    async fn prune(&self, now: Millis, limits: crate::PruneLimits) -> Result<crate::Pruned> {
+        self.prune_batch(now, limits).await
+    }
 }
 
 #[async_trait]
@@ -312,5 +316,9 @@ impl SimStore for PgStore {
 
     async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>> {
         log::sim_outbox(&self.pool, tenant_id, q).await
+    }
+
+    async fn sim_prune(&self, before: Millis, limit: usize) -> Result<crate::Pruned> {
+        self.sim_prune_batch(before, limit).await
     }
 }

@@ -216,6 +216,25 @@ impl CascadeTx for PgTx {
             .transpose()
     }
 
+    async fn release_expired_key(
+        &mut self,
+        tenant_id: &str,
+        key: &str,
+        before: Millis,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE notifications SET idempotency_key = NULL
+             WHERE tenant_id = $1 AND idempotency_key = $2 AND created_at < $3",
+        )
+        .bind(tenant_id)
+        .bind(key)
+        .bind(before)
+        .execute(&mut *self.tx)
+        .await
+        .db()?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
         // The lock orders the decisions of one notification across nodes.
         let head = sqlx::query(

@@ -7,6 +7,7 @@
 mod codec;
 mod error;
 mod people;
+mod prune;
 mod read;
 mod row;
 mod sim;
@@ -25,7 +26,8 @@ use async_trait::async_trait;
 use error::Db;
 use herald_core::{Audience, Channel, Millis};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::ConnectOptions;
 use std::str::FromStr;
@@ -156,7 +158,15 @@ impl SqliteStore {
         let (url, own) = own_options(url)?;
         let opts = connect_options(&url)?;
         let path = opts.get_filename().to_path_buf();
-        let mut conn = opts.clone().connect().await.db()?;
+        // The first connection makes a new file: incremental auto-vacuum
+        // can only be chosen before the first table (so the pruner can give
+        // pages back); on an existing file the setting changes nothing.
+        let mut conn = opts
+            .clone()
+            .auto_vacuum(SqliteAutoVacuum::Incremental)
+            .connect()
+            .await
+            .db()?;
         MIGRATOR
             .run(&mut conn)
             .await
@@ -560,6 +570,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn prune(&self, now: Millis, limits: crate::PruneLimits) -> Result<crate::Pruned> {
+        self.write(move |tx| prune::prune(tx, now, limits)).await
+    }
 }
 
 #[async_trait]
@@ -586,6 +600,11 @@ impl SimStore for SqliteStore {
 
     async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>> {
         read::sim_outbox(&mut *self.reader().await?, tenant_id, q).await
+    }
+
+    async fn sim_prune(&self, before: Millis, limit: usize) -> Result<crate::Pruned> {
+        self.write(move |tx| prune::sim_prune(tx, before, limit))
+            .await
     }
 }
 

@@ -157,6 +157,22 @@ impl CascadeTx for WriteTx<'_> {
             .db()
     }
 
+    async fn release_expired_key(
+        &mut self,
+        tenant_id: &str,
+        key: &str,
+        before: Millis,
+    ) -> Result<bool> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE notifications SET idempotency_key = NULL
+                 WHERE tenant_id = ?1 AND idempotency_key = ?2 AND created_at < ?3",
+            )
+            .db()?;
+        Ok(stmt.execute(params![tenant_id, key, before]).db()? > 0)
+    }
+
     async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
         type Head = (String, String, String, Option<String>, Option<BookingCols>);
         let head: Option<Head> = {

@@ -11,6 +11,7 @@ mod cascade;
 mod config;
 mod log;
 mod nodes;
+mod retention;
 mod schedule;
 mod sim;
 
@@ -19,6 +20,7 @@ pub use cascade::*;
 pub use config::*;
 pub use log::*;
 pub use nodes::*;
+pub use retention::*;
 pub use schedule::*;
 pub use sim::*;
 
@@ -151,6 +153,7 @@ pub fn notification(tenant: &str, plan: Plan, created_at: i64) -> NewNotificatio
         recipient_id: "client-1".into(),
         data: serde_json::json!({"client_name": "Ana"}),
         idempotency_key: None,
+        keys_expire_before: None,
         request_sha256: "body-sha".into(),
         plan,
         rendered,

@@ -347,6 +347,13 @@ impl Store for MockStore {
     async fn set_tenant_timezone(&self, _: &str, _: Option<&str>) -> Result<(), StoreError> {
         Ok(())
     }
+    async fn prune(
+        &self,
+        _now: Millis,
+        _limits: herald_store::PruneLimits,
+    ) -> Result<herald_store::Pruned, StoreError> {
+        Ok(herald_store::Pruned::default())
+    }
 }
 
 #[async_trait]
@@ -379,6 +386,13 @@ impl SimStore for MockStore {
             .map(|(_, m)| m.clone())
             .take(q.limit)
             .collect())
+    }
+    async fn sim_prune(
+        &self,
+        _before: Millis,
+        _limit: usize,
+    ) -> Result<herald_store::Pruned, StoreError> {
+        Ok(herald_store::Pruned::default())
     }
 }
 

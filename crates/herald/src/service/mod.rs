@@ -97,6 +97,8 @@ pub struct App {
     pushed_rx: std::sync::Mutex<Option<PushedReceipts>>,
     /// What cascades take the time from.
     clock: Arc<dyn Clock>,
+    /// How long an idempotency key dedupes (`--idempotency-hours`).
+    idempotency_ms: std::sync::atomic::AtomicI64,
 }
 
 /// The receiving end of the pushed receipts.
@@ -168,12 +170,29 @@ impl App {
             clients: Default::default(),
             env,
             clock,
+            idempotency_ms: std::sync::atomic::AtomicI64::new(
+                crate::retention::DEFAULT_IDEMPOTENCY_HOURS * crate::retention::HOUR_MS,
+            ),
         })
     }
 
     /// The time cascades go by (the machine's, or a test's clock).
     pub fn now(&self) -> Millis {
         self.clock.now()
+    }
+
+    /// How long an idempotency key dedupes, in milliseconds: a trigger
+    /// with a key older than this makes a new notification.
+    pub fn idempotency_window_ms(&self) -> Millis {
+        self.idempotency_ms
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets how long idempotency keys dedupe (`server::start` does, from
+    /// `--idempotency-hours`).
+    pub fn set_idempotency_window_ms(&self, ms: Millis) {
+        self.idempotency_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The clock itself, for parts that outlive a call (the simulator).

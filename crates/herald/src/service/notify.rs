@@ -257,6 +257,7 @@ impl App {
             recipient_id: planned.recipient_id,
             data: serde_json::Value::Object(input.data.unwrap_or_default()),
             idempotency_key: input.idempotency_key,
+            keys_expire_before: Some(planned.now - self.idempotency_window_ms()),
             request_sha256: hex::encode(Sha256::digest(&body)),
             plan: planned.plan,
             rendered: planned.rendered,

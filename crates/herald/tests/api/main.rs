@@ -22,4 +22,5 @@ mod openapi_answers;
 mod providers;
 mod recipients;
 mod removing;
+mod retention;
 mod secrets;

@@ -1,0 +1,118 @@
+//! Retention on SQLite, as writer jobs: each call removes one small batch
+//! inside the writer's transaction (so it goes through the group commit
+//! like every write and holds the file for a few milliseconds at most),
+//! then gives up to `VACUUM_PAGES` free pages back to the file system
+//! (`PRAGMA incremental_vacuum`, on files made with `auto_vacuum =
+//! INCREMENTAL`; on older files the freed pages stay on the freelist and
+//! are reused by later writes, which also stops the file from growing).
+
+use super::error::Db;
+use super::tx::WriteTx;
+use crate::{PruneLimits, Pruned, Result, FINISHED_SQL};
+use herald_core::Millis;
+use rusqlite::params;
+
+/// Free pages (4 KiB each) returned to the file system per prune call: a
+/// bounded amount of work, so a prune after a big burst shrinks the file
+/// over several calls instead of stalling the writer in one.
+const VACUUM_PAGES: u32 = 2_048;
+
+fn int(v: usize) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// One batch of `Store::prune`.
+pub(super) fn prune(tx: &mut WriteTx<'_>, now: Millis, limits: PruneLimits) -> Result<Pruned> {
+    let batch = limits.batch.max(1);
+    let victims: Vec<String> = {
+        let sql = format!(
+            "SELECT id FROM notifications
+             WHERE status IN {FINISHED_SQL} AND updated_at < ?1
+             ORDER BY updated_at LIMIT ?2"
+        );
+        let mut stmt = tx.conn.prepare_cached(&sql).db()?;
+        let rows = stmt
+            .query_map(params![limits.finished_before(now), int(batch)], |r| {
+                r.get(0)
+            })
+            .db()?;
+        rows.collect::<rusqlite::Result<_>>().db()?
+    };
+    let mut out = Pruned {
+        more: victims.len() >= batch,
+        ..Pruned::default()
+    };
+    {
+        let mut receipts = tx
+            .conn
+            .prepare_cached(
+                "DELETE FROM receipts WHERE attempt_id IN
+                     (SELECT id FROM attempts WHERE notification_id = ?1)",
+            )
+            .db()?;
+        let mut attempts = tx
+            .conn
+            .prepare_cached("DELETE FROM attempts WHERE notification_id = ?1")
+            .db()?;
+        let mut notifications = tx
+            .conn
+            .prepare_cached("DELETE FROM notifications WHERE id = ?1")
+            .db()?;
+        for id in &victims {
+            out.receipts += receipts.execute(params![id]).db()? as u64;
+            out.attempts += attempts.execute(params![id]).db()? as u64;
+            out.notifications += notifications.execute(params![id]).db()? as u64;
+        }
+    }
+    let keys = tx
+        .conn
+        .prepare_cached(
+            "UPDATE notifications SET idempotency_key = NULL WHERE rowid IN
+                 (SELECT rowid FROM notifications
+                  WHERE idempotency_key IS NOT NULL AND created_at < ?1 LIMIT ?2)",
+        )
+        .db()?
+        .execute(params![limits.keys_before(now), int(batch)])
+        .db()?;
+    out.idempotency_keys = keys as u64;
+    out.more |= keys >= batch;
+    vacuum(tx)?;
+    Ok(out)
+}
+
+/// One batch of `SimStore::sim_prune`: old messages whose receipt is not
+/// still owed.
+pub(super) fn sim_prune(tx: &mut WriteTx<'_>, before: Millis, limit: usize) -> Result<Pruned> {
+    let limit = limit.max(1);
+    let n = tx
+        .conn
+        .prepare_cached(
+            "DELETE FROM sim_messages WHERE rowid IN
+                 (SELECT rowid FROM sim_messages
+                  WHERE received_at < ?1
+                    AND NOT (receipt_sent = 0 AND receipt_due_at IS NOT NULL)
+                  LIMIT ?2)",
+        )
+        .db()?
+        .execute(params![before, int(limit)])
+        .db()?;
+    vacuum(tx)?;
+    Ok(Pruned {
+        sim_messages: n as u64,
+        more: n >= limit,
+        ..Pruned::default()
+    })
+}
+
+/// Gives free pages back to the file system, a bounded number per call.
+/// Does nothing on a file without incremental auto-vacuum.
+fn vacuum(tx: &mut WriteTx<'_>) -> Result<()> {
+    // The pragma frees one page per step: run it to its end.
+    let mut stmt = tx
+        .conn
+        .prepare_cached(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))
+        .db()?;
+    let mut rows = stmt.query([]).db()?;
+    while rows.next().db()?.is_some() {}
+    Ok(())
+}
