@@ -37,7 +37,9 @@ then SIGKILL, a restart on the same file, the time from the restart until \
 
 Each throughput is also given as a share of the machine limits of phase 1, \
 each latency as a multiple of one fsync'd commit. Targets are printed beside \
-the figures; the bench asserts none of them.";
+the figures; the bench asserts none of them.
+
+With --database-url postgres://… the bench runs the scaling phases instead: for each number N of --workers, a fresh schema, `herald migrate` once, one `herald serve --no-workers` and N `herald worker --no-migrate` (N = 0: one `herald serve` doing both), the same tenants and phases 2 and 3 through the API node, and CPU milliseconds per cascade: utime+stime from /proc/PID/stat of the API node, of the workers, of the PostgreSQL backends serving the run's connections (pg_stat_activity by application_name) and of PostgreSQL's background processes (WAL writer, checkpointer, …), over the load and the drain, divided by the cascades delivered. Then the schema is dropped.";
 
 /// `herald-bench`: the end-to-end benchmark of a real `herald serve`.
 #[derive(Debug, Clone, Parser)]
@@ -73,6 +75,24 @@ pub struct Args {
     /// Print the figures as one JSON object on stdout instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Run the scaling bench on this PostgreSQL (postgres://…) instead of
+    /// the SQLite phases: each run in a schema of its own, dropped after.
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// With --database-url: `herald worker` processes beside one
+    /// `herald serve --no-workers`, one run per number given (`1,2,4`);
+    /// 0 is one `herald serve` doing both (the one-node figure).
+    #[arg(long, value_name = "N,…", value_delimiter = ',', default_value = "0,1,2,4",
+          value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub workers: Vec<u32>,
+
+    /// With --database-url: HERALD_DATABASE_POOL of every herald process
+    /// (PostgreSQL's max_connections must hold them all).
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(2..=1000))]
+    pub pool: u32,
 }
 
 #[cfg(test)]
@@ -88,6 +108,25 @@ mod tests {
         assert_eq!(a.sample, 1_000);
         assert!(!a.json);
         assert!(a.herald.is_none());
+        assert!(a.database_url.is_none());
+        assert_eq!(a.workers, [0, 1, 2, 4]);
+        assert_eq!(a.pool, 10);
+    }
+
+    #[test]
+    fn worker_counts_are_a_comma_list() {
+        let a = Args::try_parse_from([
+            "herald-bench",
+            "--database-url",
+            "postgres://u@h/d",
+            "--workers",
+            "1,2,4",
+        ])
+        .expect("flags parse");
+        assert_eq!(a.workers, [1, 2, 4]);
+        assert_eq!(a.database_url.as_deref(), Some("postgres://u@h/d"));
+        assert!(Args::try_parse_from(["herald-bench", "--workers", "1,x"]).is_err());
+        assert!(Args::try_parse_from(["herald-bench", "--workers", "65"]).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::client::Http;
 use crate::error::BenchError;
-use crate::load::{drive, Stop};
+use crate::load::{drive, Stop, Tally};
 use crate::progress;
 use crate::setup::trigger_body;
 use crate::stats::{rate, Spread};
@@ -50,6 +50,13 @@ pub struct Phase {
     pub fallback_to_created_ms: Spread,
 }
 
+/// A phase's load, finished: what the triggers got and when the last
+/// cascade ended, before anything is read back.
+pub struct Loaded {
+    tally: Tally,
+    finish: Duration,
+}
+
 /// Triggers for `length` from `connections` callers, waits for every
 /// cascade to finish, counts the delivered ones and reads `sample` of
 /// them back.
@@ -61,6 +68,19 @@ pub async fn run(
     length: Duration,
     sample: usize,
 ) -> Result<Phase, BenchError> {
+    let loaded = load(http, key, label, connections, length).await?;
+    read_back(http, key, loaded, sample).await
+}
+
+/// Triggers for `length` from `connections` callers and waits until no
+/// cascade is pending: the part of a phase that CPU is measured over.
+pub async fn load(
+    http: &Http,
+    key: &str,
+    label: &str,
+    connections: usize,
+    length: Duration,
+) -> Result<Loaded, BenchError> {
     let start = Instant::now();
     let tally = {
         let http = http.clone();
@@ -86,7 +106,21 @@ pub async fn run(
         .await
     };
     wait_drained(http, key, &format!("{label} cascades")).await?;
-    let finish = start.elapsed();
+    Ok(Loaded {
+        tally,
+        finish: start.elapsed(),
+    })
+}
+
+/// Counts the delivered notifications of a finished load and reads
+/// `sample` of them back for the timings.
+pub async fn read_back(
+    http: &Http,
+    key: &str,
+    loaded: Loaded,
+    sample: usize,
+) -> Result<Phase, BenchError> {
+    let Loaded { tally, finish } = loaded;
     let delivered = count(http, key, "delivered").await?;
     let (trigger_to_final, to_sent, to_created) =
         sample_timings(http, key, &tally.ids, sample).await?;

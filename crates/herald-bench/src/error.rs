@@ -56,6 +56,17 @@ pub enum BenchError {
     /// The machine-limit measurement's SQLite file failed.
     #[error("SQLite (machine limits): {0}")]
     Sqlite(#[from] sqlx::Error),
+    /// The PostgreSQL of a scaling run refused something.
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// A `herald migrate` (or another one-shot command) failed.
+    #[error("{what} failed: {output}")]
+    Command {
+        /// The command.
+        what: String,
+        /// Its status and error output.
+        output: String,
+    },
     /// Something did not happen within its bound.
     #[error("{0}")]
     Timeout(String),

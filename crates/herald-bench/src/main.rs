@@ -1,17 +1,23 @@
 //! `herald-bench`: starts a real `herald serve` on a temp SQLite file with
 //! zero-latency simulators, drives it over HTTP from this process, and
 //! reports the figures beside their targets and this machine's limits.
+//! With `--database-url postgres://…` it runs the scaling bench instead:
+//! an API node and N worker processes per run, with the CPU per cascade.
 //! `herald-bench --help` explains every flag and the method.
 
 mod args;
 mod cascade;
 mod client;
+mod cpu;
 mod error;
 mod load;
 mod machine;
 mod pending;
+mod pgstat;
 mod progress;
 mod report;
+mod scale;
+mod scale_report;
 mod server;
 mod setup;
 mod stats;
@@ -44,9 +50,24 @@ during the two-step phase divided by its notifications.
 Shares: a rate divided by each machine limit; a time divided by one fsync'd \
 commit (1 / commits/s).";
 
+/// What the scaling tables' columns mean, printed under them.
+const SCALE_NOTES: &str = "\
+Triggers/s and cascades/s as in the SQLite bench (through the API node). \
+CPU ms per cascade: utime+stime (/proc/PID/stat) over the load and the drain, \
+divided by the cascades delivered: API = the API node (one node: everything), \
+workers = all herald worker processes, PG backends = PostgreSQL's processes \
+serving the run's sessions (pg_stat_activity by application_name), PG bg = its \
+background processes (WAL writer, checkpointer, autovacuum; the cluster's, so \
+anything else on it counts there); total = herald + PG; per core/s = 1000 / \
+total. PG commits and WAL bytes per cascade: pg_stat_database.xact_commit of \
+the database and pg_current_wal_lsn() over the same span.";
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(url) = &args.database_url {
+        return scaling(&args, url).await;
+    }
     match run(&args).await {
         Ok(report) => {
             if args.json {
@@ -60,6 +81,30 @@ async fn main() -> ExitCode {
             } else {
                 println!("\n{}\n{NOTES}", report.table());
             }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("herald-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The scaling runs on PostgreSQL, printed.
+async fn scaling(args: &Args, url: &str) -> ExitCode {
+    match scale::run(args, url).await {
+        Ok(report) if args.json => match serde_json::to_string_pretty(&report) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("herald-bench: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(report) => {
+            println!("\n{}\n{SCALE_NOTES}", report.text());
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -1,4 +1,4 @@
-//! The server under test: a `herald serve` child process on a temp dir,
+//! The server under test: a `herald serve` (or `worker`) child process,
 //! its address, its memory as the kernel counts it, and its files' size.
 
 use crate::error::BenchError;
@@ -34,7 +34,19 @@ pub fn herald_binary(given: Option<&Path>) -> Result<PathBuf, BenchError> {
     }
 }
 
-/// A running `herald serve`; SIGKILLed when dropped, so a failed run leaves
+/// How to start one `herald` process.
+pub struct Node<'a> {
+    /// Its log file's name (without `.log`) in the run's dir.
+    pub log: &'a str,
+    /// The subcommand and its flags (`serve`, `worker --no-migrate`, …).
+    pub args: &'a [&'a str],
+    /// `HERALD_DATABASE_URL`.
+    pub database_url: &'a str,
+    /// More environment, e.g. `HERALD_SECRET_KEY`.
+    pub env: &'a [(&'a str, String)],
+}
+
+/// A running `herald` process (`serve` or `worker`); SIGKILLed when dropped, so a failed run leaves
 /// no server behind.
 pub struct Server {
     child: Child,
@@ -48,19 +60,31 @@ impl Server {
     /// Starts `herald serve` over `dir`'s database on a free port and waits
     /// for its "listening on" line. `run` numbers its log file.
     pub async fn start(bin: &Path, dir: &Path, run: u32) -> Result<Server, BenchError> {
-        let log = dir.join(format!("serve-{run}.log"));
+        let url = format!("sqlite://{}", db_path(dir).display());
+        let node = Node {
+            log: &format!("serve-{run}"),
+            args: &["serve"],
+            database_url: &url,
+            env: &[],
+        };
+        Server::spawn(bin, dir, &node).await
+    }
+
+    /// Starts `herald ARGS` as `node` says, on a free port, and waits for
+    /// its "listening on" line (a `herald worker` prints it too, for its
+    /// /healthz and /metrics).
+    pub async fn spawn(bin: &Path, dir: &Path, node: &Node<'_>) -> Result<Server, BenchError> {
+        let log = dir.join(format!("{}.log", node.log));
         let stderr = std::fs::File::create(&log)
             .map_err(|e| BenchError::io(format!("creating {}", log.display()), e))?;
         let mut child = Command::new(bin)
-            .arg("serve")
+            .args(node.args)
             .current_dir(dir)
             .env("HERALD_LISTEN", "127.0.0.1:0")
-            .env(
-                "HERALD_DATABASE_URL",
-                format!("sqlite://{}", db_path(dir).display()),
-            )
+            .env("HERALD_DATABASE_URL", node.database_url)
             .env("HERALD_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("HERALD_LOG", "warn")
+            .envs(node.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
