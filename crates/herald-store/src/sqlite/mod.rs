@@ -5,6 +5,7 @@
 //! primitives of `tx`. Schema: `migrations/`, applied on open.
 
 mod codec;
+mod compact;
 mod error;
 mod people;
 mod prune;

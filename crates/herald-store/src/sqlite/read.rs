@@ -209,7 +209,7 @@ pub(super) async fn get_recipient(
     row.map(|r| col_json(&r, "doc")).transpose()
 }
 
-const ATTEMPT_COLS: &str = "SELECT a.notification_id, a.id, a.channel_idx, a.channel, a.route,
+const ATTEMPT_COLS: &str = "SELECT a.id, a.channel_idx, a.channel, a.route,
         a.to_addr, a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered AS r_delivered, r.at AS r_at, r.late AS r_late, r.error AS r_error
@@ -218,7 +218,7 @@ const ATTEMPT_COLS: &str = "SELECT a.notification_id, a.id, a.channel_idx, a.cha
 /// Adds one row of `ATTEMPT_COLS` to `attempts`: a new attempt, or one
 /// more receipt of the last one (rows come ordered by attempt, then receipt).
 fn push_attempt_row(attempts: &mut Vec<AttemptRecord>, r: &SqliteRow) -> Result<()> {
-    let id: String = col(r, "id")?;
+    let id = super::compact::attempt_id(col(r, "id")?);
     if attempts.last().is_none_or(|a| a.id != id) {
         attempts.push(AttemptRecord {
             id,
@@ -261,7 +261,7 @@ pub(super) async fn load_attempts(
     notification_id: &str,
 ) -> Result<Vec<AttemptRecord>> {
     let sql = format!(
-        "{ATTEMPT_COLS} WHERE a.notification_id = ?1
+        "{ATTEMPT_COLS} WHERE a.notification_no = (SELECT no FROM notifications WHERE id = ?1)
          ORDER BY a.created_at, a.id, r.at, r.delivered DESC"
     );
     let rows = sqlx::query(&sql)
@@ -283,10 +283,12 @@ pub(super) async fn get_notification(
     id: &str,
 ) -> Result<Option<NotificationRecord>> {
     let row = sqlx::query(
-        "SELECT id, tenant_id, type_key, audience, recipient_id, data, idempotency_key, status,
-                created_at, updated_at, plan, rendered, verdicts, wake_at, schedule,
-                booking_id, booking_starts_at, send_before_start_ms, deadline_from_booking
-         FROM notifications WHERE id = ?1 AND tenant_id = ?2",
+        "SELECT n.id, t.id AS tenant_id, type_key, audience, recipient_id, data,
+                idempotency_key, status, n.created_at, updated_at, plan, rendered, verdicts,
+                wake_at, schedule, booking_id, booking_starts_at, send_before_start_ms,
+                deadline_from_booking
+         FROM notifications n JOIN tenants t ON t.no = n.tenant_no
+         WHERE n.id = ?1 AND t.id = ?2",
     )
     .bind(id)
     .bind(tenant_id)
@@ -352,9 +354,9 @@ pub(super) async fn list_notifications(
 ) -> Result<Vec<NotificationSummary>> {
     let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT id, type_key, audience, recipient_id, status, created_at, updated_at
-         FROM notifications WHERE tenant_id = ",
+         FROM notifications WHERE tenant_no = (SELECT no FROM tenants WHERE id = ",
     );
-    qb.push_bind(tenant_id.to_string());
+    qb.push_bind(tenant_id.to_string()).push(")");
     if let Some(s) = q.status {
         qb.push(" AND status = ").push_bind(s.as_str());
     }
@@ -376,10 +378,10 @@ pub(super) async fn list_notifications(
             .push(" ESCAPE '\\'");
     }
     if let Some(c) = q.channel {
-        // Through the attempts' (notification_id, …) unique index.
+        // Through the attempts' (notification_no, …) unique index.
         qb.push(
             " AND EXISTS (SELECT 1 FROM attempts a \
-             WHERE a.notification_id = notifications.id AND a.channel = ",
+             WHERE a.notification_no = notifications.no AND a.channel = ",
         )
         .push_bind(c.as_str())
         .push(")");

@@ -4,6 +4,7 @@
 //! or two in-process, so per-row statements cost microseconds and need no
 //! multi-row batching. The futures are ready at once.
 
+use super::compact::{attempt_id, attempt_no, text_of};
 use super::error::Db;
 use super::row::{attempt_status, enum_of, json_of};
 use crate::cascade::{NewAttempt, Step};
@@ -34,7 +35,7 @@ const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered, r.at, r.late, r.error
     FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
-    WHERE a.notification_id = ?1
+    WHERE a.notification_no = (SELECT no FROM notifications WHERE id = ?1)
     ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
 
 impl WriteTx<'_> {
@@ -43,7 +44,7 @@ impl WriteTx<'_> {
         let mut rows = stmt.query(params![id]).db()?;
         let mut out: Vec<AttemptRecord> = Vec::new();
         while let Some(r) = rows.next().db()? {
-            let aid: String = r.get(0).db()?;
+            let aid = attempt_id(r.get(0).db()?);
             if out.last().is_none_or(|a| a.id != aid) {
                 let channel_idx: i64 = r.get(1).db()?;
                 let requests: i64 = r.get(10).db()?;
@@ -86,7 +87,7 @@ impl WriteTx<'_> {
         let mut stmt = self.conn.prepare_cached(sql).db()?;
         stmt.query_row(params![value, hook_id], |r| {
             Ok(AttemptRef {
-                id: r.get(0)?,
+                id: attempt_id(r.get(0)?),
                 notification_id: r.get(1)?,
                 deadline: r.get(2)?,
             })
@@ -101,13 +102,14 @@ impl CascadeTx for WriteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
+                "INSERT INTO notifications (id, tenant_no, type_key, audience, recipient_id,
                      data, idempotency_key, request_sha256, status, plan, rendered, verdicts,
                      wake_at, created_at, updated_at, schedule, booking_id, booking_starts_at,
                      send_before_start_ms, deadline_from_booking)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,
-                     ?15, ?16, ?17, ?18, ?19)
-                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+                 VALUES (?1, (SELECT no FROM tenants WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                     ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18, ?19)
+                 ON CONFLICT (tenant_no, idempotency_key) WHERE idempotency_key IS NOT NULL
+                 DO NOTHING",
             )
             .db()?;
         let done = stmt.execute(params![
@@ -149,7 +151,8 @@ impl CascadeTx for WriteTx<'_> {
             .conn
             .prepare_cached(
                 "SELECT id, request_sha256 FROM notifications
-                 WHERE tenant_id = ?1 AND idempotency_key = ?2",
+                 WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1)
+                     AND idempotency_key = ?2",
             )
             .db()?;
         stmt.query_row(params![tenant_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -167,7 +170,8 @@ impl CascadeTx for WriteTx<'_> {
             .conn
             .prepare_cached(
                 "UPDATE notifications SET idempotency_key = NULL
-                 WHERE tenant_id = ?1 AND idempotency_key = ?2 AND created_at < ?3",
+                 WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1)
+                     AND idempotency_key = ?2 AND created_at < ?3",
             )
             .db()?;
         Ok(stmt.execute(params![tenant_id, key, before]).db()? > 0)
@@ -179,8 +183,9 @@ impl CascadeTx for WriteTx<'_> {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT tenant_id, plan, status, schedule, booking_id, booking_starts_at,
-                         send_before_start_ms, deadline_from_booking
+                    "SELECT (SELECT t.id FROM tenants t WHERE t.no = tenant_no), plan, status,
+                         schedule, booking_id, booking_starts_at, send_before_start_ms,
+                         deadline_from_booking
                      FROM notifications WHERE id = ?1",
                 )
                 .db()?;
@@ -250,21 +255,38 @@ impl CascadeTx for WriteTx<'_> {
         if attempts.is_empty() {
             return Ok(());
         }
+        // The row references; the attempt's id is its new row number and
+        // its text stays in the notification's `rendered`.
+        let (notification_no, tenant_no): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT n.no, n.tenant_no FROM notifications n JOIN tenants t ON t.no = n.tenant_no
+                 WHERE n.id = ?1 AND t.id = ?2",
+            )
+            .db()?
+            .query_row(params![notification_id, tenant_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .db()?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "attempts of unknown notification {notification_id}"
+                ))
+            })?;
         let mut stmt = self
             .conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO attempts (id, notification_id, tenant_id, channel_idx,
+                "INSERT OR IGNORE INTO attempts (notification_no, tenant_no, channel_idx,
                      channel, route, to_addr, idempotency_key, status, requests, created_at,
-                     deadline, next_try_at, subject, title, body, not_after)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9, ?10, ?11, ?12, ?13, ?14,
-                     ?15)",
+                     deadline, next_try_at, not_after)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?10, ?11)",
             )
             .db()?;
         for a in attempts {
             stmt.execute(params![
-                a.id,
-                notification_id,
-                tenant_id,
+                notification_no,
+                tenant_no,
                 int(a.channel_idx),
                 a.channel.as_str(),
                 a.route,
@@ -273,9 +295,6 @@ impl CascadeTx for WriteTx<'_> {
                 a.created_at,
                 a.deadline,
                 a.next_try_at,
-                a.content.subject,
-                a.content.title,
-                a.content.body,
                 a.not_after,
             ])
             .db()?;
@@ -328,13 +347,14 @@ impl CascadeTx for WriteTx<'_> {
                      next_try_at = COALESCE(?7, next_try_at),
                      cost_micros = COALESCE(?8, cost_micros)
                  WHERE id = ?1 AND status IN ('queued', 'sending')
-                 RETURNING notification_id, channel, to_addr",
+                 RETURNING (SELECT n.id FROM notifications n WHERE n.no = notification_no),
+                     channel, to_addr",
             )
             .db()?;
         let row: Option<(String, String, String)> = stmt
             .query_row(
                 params![
-                    r.attempt_id,
+                    attempt_no(&r.attempt_id),
                     status,
                     r.at,
                     pm,
@@ -361,8 +381,9 @@ impl CascadeTx for WriteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT n.tenant_id, n.audience, n.recipient_id, r.doc
-                 FROM notifications n JOIN recipients r ON r.tenant_id = n.tenant_id
+                "SELECT t.id, n.audience, n.recipient_id, r.doc
+                 FROM notifications n JOIN tenants t ON t.no = n.tenant_no
+                     JOIN recipients r ON r.tenant_id = t.id
                      AND r.kind = n.audience AND r.id = n.recipient_id
                  WHERE n.id = ?1",
             )
@@ -409,8 +430,9 @@ impl CascadeTx for WriteTx<'_> {
         provider_message_id: &str,
     ) -> Result<Option<AttemptRef>> {
         self.attempt_by(
-            "SELECT id, notification_id, deadline FROM attempts
-             WHERE provider_message_id = ?1 AND via_hook = ?2 LIMIT 1",
+            "SELECT a.id, n.id, a.deadline
+             FROM attempts a JOIN notifications n ON n.no = a.notification_no
+             WHERE a.provider_message_id = ?1 AND a.via_hook = ?2 LIMIT 1",
             provider_message_id,
             hook_id,
         )
@@ -422,8 +444,9 @@ impl CascadeTx for WriteTx<'_> {
         idempotency_key: &str,
     ) -> Result<Option<AttemptRef>> {
         self.attempt_by(
-            "SELECT id, notification_id, deadline FROM attempts
-             WHERE idempotency_key = ?1 AND via_hook = ?2 LIMIT 1",
+            "SELECT a.id, n.id, a.deadline
+             FROM attempts a JOIN notifications n ON n.no = a.notification_no
+             WHERE a.idempotency_key = ?1 AND a.via_hook = ?2 LIMIT 1",
             idempotency_key,
             hook_id,
         )
@@ -443,7 +466,13 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         let n = stmt
-            .execute(params![attempt_id, r.delivered, r.at, late, r.error])
+            .execute(params![
+                attempt_no(attempt_id),
+                r.delivered,
+                r.at,
+                late,
+                r.error
+            ])
             .db()?;
         Ok(n > 0)
     }
@@ -461,22 +490,24 @@ impl CascadeTx for WriteTx<'_> {
         for i in 0..skip.len() {
             let t = 3 + 2 * i;
             not.push_str(&format!(
-                " AND NOT (tenant_id = ?{t} AND channel = ?{})",
+                " AND NOT (tenant_no = (SELECT no FROM tenants WHERE id = ?{t}) AND channel = ?{})",
                 t + 1
             ));
         }
         let sql = format!(
-            "SELECT id, tenant_id, channel, notification_id, not_after FROM (
-                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
+            "SELECT c.id, (SELECT t.id FROM tenants t WHERE t.no = c.tenant_no), c.channel,
+                 (SELECT n.id FROM notifications n WHERE n.no = c.notification_no), c.not_after
+             FROM (
+                 SELECT * FROM (SELECT id, tenant_no, channel, notification_no, not_after,
                      next_try_at AS due FROM attempts
                      WHERE status = 'queued' AND next_try_at <= ?1{not}
                      ORDER BY next_try_at LIMIT ?2)
                  UNION ALL
-                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
+                 SELECT * FROM (SELECT id, tenant_no, channel, notification_no, not_after,
                      lease_until AS due FROM attempts
                      WHERE status = 'sending' AND lease_until <= ?1{not}
-                     ORDER BY lease_until LIMIT ?2))
-             ORDER BY due LIMIT ?2"
+                     ORDER BY lease_until LIMIT ?2)) c
+             ORDER BY c.due LIMIT ?2"
         );
         let mut values: Vec<rusqlite::types::Value> = vec![now.into(), int(scan).into()];
         for (tenant, channel) in skip {
@@ -488,7 +519,7 @@ impl CascadeTx for WriteTx<'_> {
         let mut out = Vec::new();
         while let Some(r) = rows.next().db()? {
             out.push(Candidate {
-                id: r.get(0).db()?,
+                id: attempt_id(r.get(0).db()?),
                 tenant_id: r.get(1).db()?,
                 channel: channel_of(&r.get::<_, String>(2).db()?)?,
                 notification_id: r.get(3).db()?,
@@ -511,33 +542,43 @@ impl CascadeTx for WriteTx<'_> {
                      requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
                      via_hook = COALESCE(
                          (SELECT i.hook_id FROM integrations i
-                          WHERE i.tenant_id = attempts.tenant_id AND i.channel = attempts.channel),
+                          WHERE i.tenant_id = (SELECT t.id FROM tenants t
+                                               WHERE t.no = attempts.tenant_no)
+                              AND i.channel = attempts.channel),
                          (SELECT o.hook_id FROM operator_integrations o
                           WHERE o.channel = attempts.channel))
                  WHERE id = ?1
-                 RETURNING notification_id, tenant_id, channel, route, to_addr, idempotency_key,
-                     subject, title, body, requests, created_at, deadline, via_hook,
-                     (SELECT n.audience FROM notifications n WHERE n.id = attempts.notification_id),
+                 RETURNING (SELECT n.id FROM notifications n WHERE n.no = attempts.notification_no),
+                     (SELECT t.id FROM tenants t WHERE t.no = attempts.tenant_no),
+                     channel, route, to_addr, idempotency_key,
+                     (SELECT n.rendered FROM notifications n WHERE n.no = attempts.notification_no),
+                     channel_idx, requests, created_at, deadline, via_hook,
+                     (SELECT n.audience FROM notifications n WHERE n.no = attempts.notification_no),
                      (SELECT n.recipient_id FROM notifications n
-                      WHERE n.id = attempts.notification_id),
+                      WHERE n.no = attempts.notification_no),
                      created_at > (SELECT MIN(b.created_at) FROM attempts b
-                                   WHERE b.notification_id = attempts.notification_id),
+                                   WHERE b.notification_no = attempts.notification_no),
                      not_after",
             )
             .db()?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let mut rows = stmt.query(params![id, lease_until, now]).db()?;
+            let mut rows = stmt
+                .query(params![attempt_no(id), lease_until, now])
+                .db()?;
             let Some(r) = rows.next().db()? else {
                 continue;
             };
-            let requests: i64 = r.get(9).db()?;
-            let audience: Option<String> = r.get(13).db()?;
-            let recipient_id: Option<String> = r.get(14).db()?;
-            let notification_id: String = r.get(0).db()?;
-            let (Some(audience), Some(recipient_id)) = (audience, recipient_id) else {
+            let requests: i64 = r.get(8).db()?;
+            let audience: Option<String> = r.get(12).db()?;
+            let recipient_id: Option<String> = r.get(13).db()?;
+            let notification_id: Option<String> = r.get(0).db()?;
+            let rendered: Option<String> = r.get(6).db()?;
+            let (Some(notification_id), Some(rendered), Some(audience), Some(recipient_id)) =
+                (notification_id, rendered, audience, recipient_id)
+            else {
                 return Err(StoreError::Corrupt(format!(
-                    "attempt {id} of unknown notification {notification_id}"
+                    "attempt {id} of an unknown notification"
                 )));
             };
             out.push(ClaimedAttempt {
@@ -550,18 +591,14 @@ impl CascadeTx for WriteTx<'_> {
                 route: r.get(3).db()?,
                 to: r.get(4).db()?,
                 idempotency_key: r.get(5).db()?,
-                content: Rendered {
-                    subject: r.get(6).db()?,
-                    title: r.get(7).db()?,
-                    body: r.get(8).db()?,
-                },
+                content: text_of(&rendered, r.get(7).db()?)?,
                 requests: u32::try_from(requests)
                     .map_err(|_| StoreError::Corrupt(format!("requests {requests}")))?,
-                created_at: r.get(10).db()?,
-                deadline: r.get(11).db()?,
-                via_hook: r.get(12).db()?,
-                fallback: r.get(15).db()?,
-                deliver_before: r.get(16).db()?,
+                created_at: r.get(9).db()?,
+                deadline: r.get(10).db()?,
+                via_hook: r.get(11).db()?,
+                fallback: r.get(14).db()?,
+                deliver_before: r.get(15).db()?,
             });
         }
         Ok(out)
@@ -605,7 +642,9 @@ impl CascadeTx for WriteTx<'_> {
             .db()?;
         self.conn
             .prepare_cached(
-                "UPDATE attempts SET not_after = ?2 WHERE notification_id = ?1 AND status = 'queued'",
+                "UPDATE attempts SET not_after = ?2
+                 WHERE notification_no = (SELECT no FROM notifications WHERE id = ?1)
+                     AND status = 'queued'",
             )
             .db()?
             .execute(params![id, schedule.deliver_before])
@@ -617,7 +656,8 @@ impl CascadeTx for WriteTx<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE attempts SET status = 'cancelled'
-                 WHERE notification_id = ?1 AND status = 'queued'",
+                 WHERE notification_no = (SELECT no FROM notifications WHERE id = ?1)
+                     AND status = 'queued'",
             )
             .db()?
             .execute(params![notification_id])
@@ -633,7 +673,7 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         for id in ids {
-            stmt.execute(params![id]).db()?;
+            stmt.execute(params![attempt_no(id)]).db()?;
         }
         Ok(())
     }
@@ -647,7 +687,8 @@ impl CascadeTx for WriteTx<'_> {
             .conn
             .prepare_cached(
                 "SELECT id, status FROM notifications
-                 WHERE tenant_id = ?1 AND booking_id = ?2 ORDER BY id",
+                 WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1) AND booking_id = ?2
+                 ORDER BY id",
             )
             .db()?;
         let rows = stmt

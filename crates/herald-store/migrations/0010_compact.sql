@@ -1,0 +1,132 @@
+-- Compact rows (issue 12 item 6: about 1 KB per finished two-step
+-- notification). Rows refer to each other by small integers instead of
+-- 36-character texts: each tenant gets a number (`tenants.no`) that
+-- notifications and attempts carry instead of its uuid; a notification
+-- has an integer row number (`no`) that its attempts refer to; an
+-- attempt's id is its integer row number (shown as zero-padded decimal
+-- text, see sqlite/compact.rs), which receipts refer to. Attempts no
+-- longer copy their texts: the claim reads them from the notification's
+-- `rendered` by channel. The idempotency key's unique index holds only
+-- notifications that have a key. Existing rows are copied.
+
+ALTER TABLE tenants ADD COLUMN no INTEGER;
+UPDATE tenants SET no = rowid;
+CREATE UNIQUE INDEX tenants_by_no ON tenants (no);
+
+CREATE TABLE notifications_new (
+    no                    INTEGER PRIMARY KEY,
+    id                    TEXT NOT NULL UNIQUE,
+    tenant_no             INTEGER NOT NULL,
+    type_key              TEXT NOT NULL,
+    audience              TEXT NOT NULL,
+    recipient_id          TEXT NOT NULL,
+    data                  TEXT NOT NULL,
+    idempotency_key       TEXT,
+    request_sha256        TEXT NOT NULL,
+    status                TEXT NOT NULL,
+    plan                  TEXT NOT NULL,
+    rendered              TEXT NOT NULL,
+    verdicts              TEXT NOT NULL,
+    wake_at               INTEGER,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL,
+    schedule              TEXT,
+    booking_id            TEXT,
+    booking_starts_at     INTEGER,
+    send_before_start_ms  INTEGER,
+    deadline_from_booking INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+INSERT INTO notifications_new (id, tenant_no, type_key, audience, recipient_id, data,
+    idempotency_key, request_sha256, status, plan, rendered, verdicts, wake_at, created_at,
+    updated_at, schedule, booking_id, booking_starts_at, send_before_start_ms,
+    deadline_from_booking)
+SELECT n.id, t.no, n.type_key, n.audience, n.recipient_id, n.data, n.idempotency_key,
+    n.request_sha256, n.status, n.plan, n.rendered, n.verdicts, n.wake_at, n.created_at,
+    n.updated_at, n.schedule, n.booking_id, n.booking_starts_at, n.send_before_start_ms,
+    n.deadline_from_booking
+FROM notifications n JOIN tenants t ON t.id = n.tenant_id
+ORDER BY n.id;
+
+CREATE TABLE attempts_new (
+    id                  INTEGER PRIMARY KEY AUTOINCREMENT,
+    notification_no     INTEGER NOT NULL,
+    tenant_no           INTEGER NOT NULL,
+    channel_idx         INTEGER NOT NULL,
+    channel             TEXT NOT NULL,
+    route               TEXT NOT NULL,
+    to_addr             TEXT NOT NULL,
+    idempotency_key     TEXT NOT NULL UNIQUE,
+    provider_message_id TEXT,
+    status              TEXT NOT NULL,
+    error               TEXT,
+    unreachable         INTEGER NOT NULL DEFAULT 0,
+    requests            INTEGER NOT NULL DEFAULT 0,
+    created_at          INTEGER NOT NULL,
+    deadline            INTEGER NOT NULL,
+    sent_at             INTEGER,
+    answered_at         INTEGER,
+    next_try_at         INTEGER NOT NULL,
+    lease_until         INTEGER,
+    via_hook            TEXT,
+    cost_micros         INTEGER,
+    not_after           INTEGER,
+    -- Also the index for "attempts of a notification".
+    UNIQUE (notification_no, channel_idx, route, to_addr)
+) STRICT;
+
+-- Old attempt ids are uuids; the new ones keep their order.
+INSERT INTO attempts_new (notification_no, tenant_no, channel_idx, channel, route, to_addr,
+    idempotency_key, provider_message_id, status, error, unreachable, requests, created_at,
+    deadline, sent_at, answered_at, next_try_at, lease_until, via_hook, cost_micros, not_after)
+SELECT n.no, n.tenant_no, a.channel_idx, a.channel, a.route, a.to_addr, a.idempotency_key,
+    a.provider_message_id, a.status, a.error, a.unreachable, a.requests, a.created_at,
+    a.deadline, a.sent_at, a.answered_at, a.next_try_at, a.lease_until, a.via_hook,
+    a.cost_micros, a.not_after
+FROM attempts a JOIN notifications_new n ON n.id = a.notification_id
+ORDER BY a.created_at, a.id;
+
+CREATE TABLE receipts_new (
+    attempt_id INTEGER NOT NULL,
+    delivered  INTEGER NOT NULL,
+    at         INTEGER NOT NULL,
+    late       INTEGER NOT NULL,
+    error      TEXT,
+    -- The same receipt twice changes nothing.
+    PRIMARY KEY (attempt_id, delivered)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO receipts_new (attempt_id, delivered, at, late, error)
+SELECT an.id, r.delivered, r.at, r.late, r.error
+FROM receipts r JOIN attempts a ON a.id = r.attempt_id
+    JOIN notifications_new n ON n.id = a.notification_id
+    JOIN attempts_new an ON an.notification_no = n.no AND an.channel_idx = a.channel_idx
+        AND an.route = a.route AND an.to_addr = a.to_addr;
+
+DROP TABLE receipts;
+DROP TABLE attempts;
+DROP TABLE notifications;
+ALTER TABLE notifications_new RENAME TO notifications;
+ALTER TABLE attempts_new RENAME TO attempts;
+ALTER TABLE receipts_new RENAME TO receipts;
+
+-- The log, newest first, with and without a status filter.
+CREATE INDEX notifications_by_tenant ON notifications (tenant_no, id);
+CREATE INDEX notifications_by_tenant_status ON notifications (tenant_no, status, id);
+-- Keys are unique per tenant; notifications without one take no room.
+CREATE UNIQUE INDEX notifications_by_key ON notifications (tenant_no, idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX notifications_wake ON notifications (wake_at) WHERE wake_at IS NOT NULL;
+CREATE INDEX notifications_by_booking ON notifications (tenant_no, booking_id)
+    WHERE booking_id IS NOT NULL;
+CREATE INDEX notifications_finished ON notifications (updated_at)
+    WHERE status IN ('delivered', 'failed', 'cancelled', 'expired');
+CREATE INDEX notifications_keyed ON notifications (created_at)
+    WHERE idempotency_key IS NOT NULL;
+
+-- Receipts are matched by the provider's id within the hook's messages:
+-- the id alone is selective, the hook is checked on the row.
+CREATE INDEX attempts_by_message ON attempts (provider_message_id)
+    WHERE provider_message_id IS NOT NULL;
+CREATE INDEX attempts_queued ON attempts (next_try_at, tenant_no, channel) WHERE status = 'queued';
+CREATE INDEX attempts_sending ON attempts (lease_until) WHERE status = 'sending';
