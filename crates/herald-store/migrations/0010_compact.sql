@@ -7,7 +7,10 @@
 -- text, see sqlite/compact.rs), which receipts refer to. Attempts no
 -- longer copy their texts: the claim reads them from the notification's
 -- `rendered` by channel. The idempotency key's unique index holds only
--- notifications that have a key. Existing rows are copied.
+-- notifications that have a key. Uuids (attempts' idempotency keys) and
+-- digests (request_sha256) are stored as their bytes in ANY columns: a
+-- value not in the canonical lowercase form stays text (sqlite/compact.rs
+-- reads both back as the same string). Existing rows are copied.
 
 ALTER TABLE tenants ADD COLUMN no INTEGER;
 UPDATE tenants SET no = rowid;
@@ -22,7 +25,7 @@ CREATE TABLE notifications_new (
     recipient_id          TEXT NOT NULL,
     data                  TEXT NOT NULL,
     idempotency_key       TEXT,
-    request_sha256        TEXT NOT NULL,
+    request_sha256        ANY NOT NULL,
     status                TEXT NOT NULL,
     plan                  TEXT NOT NULL,
     rendered              TEXT NOT NULL,
@@ -42,7 +45,10 @@ INSERT INTO notifications_new (id, tenant_no, type_key, audience, recipient_id, 
     updated_at, schedule, booking_id, booking_starts_at, send_before_start_ms,
     deadline_from_booking)
 SELECT n.id, t.no, n.type_key, n.audience, n.recipient_id, n.data, n.idempotency_key,
-    n.request_sha256, n.status, n.plan, n.rendered, n.verdicts, n.wake_at, n.created_at,
+    CASE WHEN length(n.request_sha256) % 2 = 0 AND length(n.request_sha256) > 0
+        AND n.request_sha256 NOT GLOB '*[^0-9a-f]*'
+        THEN unhex(n.request_sha256) ELSE n.request_sha256 END,
+    n.status, n.plan, n.rendered, n.verdicts, n.wake_at, n.created_at,
     n.updated_at, n.schedule, n.booking_id, n.booking_starts_at, n.send_before_start_ms,
     n.deadline_from_booking
 FROM notifications n JOIN tenants t ON t.id = n.tenant_id
@@ -56,7 +62,7 @@ CREATE TABLE attempts_new (
     channel             TEXT NOT NULL,
     route               TEXT NOT NULL,
     to_addr             TEXT NOT NULL,
-    idempotency_key     TEXT NOT NULL UNIQUE,
+    idempotency_key     ANY NOT NULL UNIQUE,
     provider_message_id TEXT,
     status              TEXT NOT NULL,
     error               TEXT,
@@ -79,7 +85,13 @@ CREATE TABLE attempts_new (
 INSERT INTO attempts_new (notification_no, tenant_no, channel_idx, channel, route, to_addr,
     idempotency_key, provider_message_id, status, error, unreachable, requests, created_at,
     deadline, sent_at, answered_at, next_try_at, lease_until, via_hook, cost_micros, not_after)
-SELECT n.no, n.tenant_no, a.channel_idx, a.channel, a.route, a.to_addr, a.idempotency_key,
+SELECT n.no, n.tenant_no, a.channel_idx, a.channel, a.route, a.to_addr,
+    CASE WHEN length(a.idempotency_key) = 36
+        AND substr(a.idempotency_key, 9, 1) = '-' AND substr(a.idempotency_key, 14, 1) = '-'
+        AND substr(a.idempotency_key, 19, 1) = '-' AND substr(a.idempotency_key, 24, 1) = '-'
+        AND replace(a.idempotency_key, '-', '') NOT GLOB '*[^0-9a-f]*'
+        AND length(replace(a.idempotency_key, '-', '')) = 32
+        THEN unhex(replace(a.idempotency_key, '-', '')) ELSE a.idempotency_key END,
     a.provider_message_id, a.status, a.error, a.unreachable, a.requests, a.created_at,
     a.deadline, a.sent_at, a.answered_at, a.next_try_at, a.lease_until, a.via_hook,
     a.cost_micros, a.not_after

@@ -63,7 +63,11 @@ fn two_step(tenant: &str, i: usize) -> herald_store::NewNotification {
 }
 
 /// Claims everything due and answers each claim with `answer`.
-async fn send_all(store: &SqliteStore, at: i64, answer: impl Fn(&str) -> SendOutcome) -> Vec<String> {
+async fn send_all(
+    store: &SqliteStore,
+    at: i64,
+    answer: impl Fn(&str) -> SendOutcome,
+) -> Vec<String> {
     let mut sent = Vec::new();
     loop {
         let claimed = store

@@ -7,6 +7,7 @@
 mod codec;
 mod compact;
 mod error;
+mod pack;
 mod people;
 mod prune;
 mod read;

@@ -4,6 +4,7 @@
 
 use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
 use super::error::Db;
+use super::pack::unpack;
 use crate::{
     AttemptRecord, Integration, ListQuery, NotificationRecord, NotificationSummary,
     NotificationType, OutboxQuery, ReceiptRecord, Result, SimMessage, SimReceiptDue, StoreError,
@@ -209,11 +210,14 @@ pub(super) async fn get_recipient(
     row.map(|r| col_json(&r, "doc")).transpose()
 }
 
-const ATTEMPT_COLS: &str = "SELECT a.id, a.channel_idx, a.channel, a.route,
-        a.to_addr, a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
+const ATTEMPT_COLS: &str = concat!(
+    "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr, ",
+    super::compact::uuid_sql!("a.idempotency_key"),
+    " AS idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered AS r_delivered, r.at AS r_at, r.late AS r_late, r.error AS r_error
-    FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id";
+    FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id"
+);
 
 /// Adds one row of `ATTEMPT_COLS` to `attempts`: a new attempt, or one
 /// more receipt of the last one (rows come ordered by attempt, then receipt).
@@ -308,9 +312,9 @@ pub(super) async fn get_notification(
         status: col_enum(&r, "status")?,
         created_at: col(&r, "created_at")?,
         updated_at: col(&r, "updated_at")?,
-        plan: col_json(&r, "plan")?,
-        rendered: col_json(&r, "rendered")?,
-        verdicts: col_json(&r, "verdicts")?,
+        plan: unpack(&col::<String>(&r, "plan")?, "plan")?,
+        rendered: unpack(&col::<String>(&r, "rendered")?, "rendered")?,
+        verdicts: unpack(&col::<String>(&r, "verdicts")?, "verdicts")?,
         wake_at: col(&r, "wake_at")?,
         attempts,
         schedule: match col::<Option<String>>(&r, "schedule")? {

@@ -4,8 +4,9 @@
 //! or two in-process, so per-row statements cost microseconds and need no
 //! multi-row batching. The futures are ready at once.
 
-use super::compact::{attempt_id, attempt_no, text_of};
+use super::compact::{attempt_id, attempt_no, hex_sql, hex_value, text_of, uuid_sql, uuid_value};
 use super::error::Db;
+use super::pack::{pack, pack_text, unpack};
 use super::row::{attempt_status, enum_of, json_of};
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
@@ -30,13 +31,16 @@ fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
         .map_err(|e| StoreError::Corrupt(format!("does not encode as JSON: {e}")))
 }
 
-const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr,
-        a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
+const ATTEMPTS_OF: &str = concat!(
+    "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr, ",
+    uuid_sql!("a.idempotency_key"),
+    ", a.provider_message_id, a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered, r.at, r.late, r.error
     FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
     WHERE a.notification_no = (SELECT no FROM notifications WHERE id = ?1)
-    ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
+    ORDER BY a.created_at, a.id, r.at, r.delivered DESC"
+);
 
 impl WriteTx<'_> {
     fn attempts_of(&self, id: &str) -> Result<Vec<AttemptRecord>> {
@@ -83,7 +87,12 @@ impl WriteTx<'_> {
         Ok(out)
     }
 
-    fn attempt_by(&self, sql: &str, value: &str, hook_id: &str) -> Result<Option<AttemptRef>> {
+    fn attempt_by(
+        &self,
+        sql: &str,
+        value: rusqlite::types::Value,
+        hook_id: &str,
+    ) -> Result<Option<AttemptRef>> {
         let mut stmt = self.conn.prepare_cached(sql).db()?;
         stmt.query_row(params![value, hook_id], |r| {
             Ok(AttemptRef {
@@ -120,11 +129,11 @@ impl CascadeTx for WriteTx<'_> {
             n.recipient_id,
             to_json(&n.data)?,
             n.idempotency_key,
-            n.request_sha256,
+            hex_value(&n.request_sha256),
             step.status.as_str(),
-            to_json(&n.plan)?,
-            to_json(&n.rendered)?,
-            step.verdicts_json,
+            pack(&n.plan, "plan")?,
+            pack(&n.rendered, "rendered")?,
+            pack_text(&step.verdicts_json, "verdicts")?,
             step.wake_at,
             n.created_at,
             schedule_json(&n.schedule)?,
@@ -149,11 +158,13 @@ impl CascadeTx for WriteTx<'_> {
     ) -> Result<Option<(String, String)>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT id, request_sha256 FROM notifications
+            .prepare_cached(concat!(
+                "SELECT id, ",
+                hex_sql!("request_sha256"),
+                " FROM notifications
                  WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1)
-                     AND idempotency_key = ?2",
-            )
+                     AND idempotency_key = ?2"
+            ))
             .db()?;
         stmt.query_row(params![tenant_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
@@ -204,7 +215,7 @@ impl CascadeTx for WriteTx<'_> {
         };
         Ok(Some(Loaded {
             tenant_id,
-            plan: json_of(&plan, "plan")?,
+            plan: unpack(&plan, "plan")?,
             attempts: self.attempts_of(id)?,
             status: enum_of(&status)?,
             schedule: match schedule {
@@ -223,7 +234,7 @@ impl CascadeTx for WriteTx<'_> {
         let text: Option<String> = stmt.query_row(params![id], |r| r.get(0)).optional().db()?;
         let text =
             text.ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))?;
-        json_of(&text, "rendered")
+        unpack(&text, "rendered")
     }
 
     async fn write_step(&mut self, id: &str, step: &Step, now: Millis) -> Result<()> {
@@ -237,7 +248,7 @@ impl CascadeTx for WriteTx<'_> {
             .db()?;
         stmt.execute(params![
             id,
-            step.verdicts_json,
+            pack_text(&step.verdicts_json, "verdicts")?,
             step.status.as_str(),
             step.wake_at,
             now
@@ -291,7 +302,7 @@ impl CascadeTx for WriteTx<'_> {
                 a.channel.as_str(),
                 a.route,
                 a.to,
-                a.idempotency_key,
+                uuid_value(&a.idempotency_key),
                 a.created_at,
                 a.deadline,
                 a.next_try_at,
@@ -433,7 +444,7 @@ impl CascadeTx for WriteTx<'_> {
             "SELECT a.id, n.id, a.deadline
              FROM attempts a JOIN notifications n ON n.no = a.notification_no
              WHERE a.provider_message_id = ?1 AND a.via_hook = ?2 LIMIT 1",
-            provider_message_id,
+            provider_message_id.to_string().into(),
             hook_id,
         )
     }
@@ -447,7 +458,7 @@ impl CascadeTx for WriteTx<'_> {
             "SELECT a.id, n.id, a.deadline
              FROM attempts a JOIN notifications n ON n.no = a.notification_no
              WHERE a.idempotency_key = ?1 AND a.via_hook = ?2 LIMIT 1",
-            idempotency_key,
+            uuid_value(idempotency_key),
             hook_id,
         )
     }
@@ -537,7 +548,7 @@ impl CascadeTx for WriteTx<'_> {
     ) -> Result<Vec<ClaimedAttempt>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
+            .prepare_cached(concat!(
                 "UPDATE attempts SET status = 'sending', lease_until = ?2,
                      requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
                      via_hook = COALESCE(
@@ -550,7 +561,9 @@ impl CascadeTx for WriteTx<'_> {
                  WHERE id = ?1
                  RETURNING (SELECT n.id FROM notifications n WHERE n.no = attempts.notification_no),
                      (SELECT t.id FROM tenants t WHERE t.no = attempts.tenant_no),
-                     channel, route, to_addr, idempotency_key,
+                     channel, route, to_addr, ",
+                uuid_sql!("idempotency_key"),
+                ",
                      (SELECT n.rendered FROM notifications n WHERE n.no = attempts.notification_no),
                      channel_idx, requests, created_at, deadline, via_hook,
                      (SELECT n.audience FROM notifications n WHERE n.no = attempts.notification_no),
@@ -558,14 +571,12 @@ impl CascadeTx for WriteTx<'_> {
                       WHERE n.no = attempts.notification_no),
                      created_at > (SELECT MIN(b.created_at) FROM attempts b
                                    WHERE b.notification_no = attempts.notification_no),
-                     not_after",
-            )
+                     not_after"
+            ))
             .db()?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let mut rows = stmt
-                .query(params![attempt_no(id), lease_until, now])
-                .db()?;
+            let mut rows = stmt.query(params![attempt_no(id), lease_until, now]).db()?;
             let Some(r) = rows.next().db()? else {
                 continue;
             };
