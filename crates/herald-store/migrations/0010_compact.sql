@@ -7,7 +7,8 @@
 -- text, see sqlite/compact.rs), which receipts refer to. Attempts no
 -- longer copy their texts: the claim reads them from the notification's
 -- `rendered` by channel. The idempotency key's unique index holds only
--- notifications that have a key. Uuids (attempts' idempotency keys) and
+-- notifications that have a key. Uuids (notification ids, attempts'
+-- idempotency keys) and
 -- digests (request_sha256) are stored as their bytes in ANY columns: a
 -- value not in the canonical lowercase form stays text (sqlite/compact.rs
 -- reads both back as the same string). Existing rows are copied.
@@ -18,7 +19,7 @@ CREATE UNIQUE INDEX tenants_by_no ON tenants (no);
 
 CREATE TABLE notifications_new (
     no                    INTEGER PRIMARY KEY,
-    id                    TEXT NOT NULL UNIQUE,
+    id                    ANY NOT NULL UNIQUE,
     tenant_no             INTEGER NOT NULL,
     type_key              TEXT NOT NULL,
     audience              TEXT NOT NULL,
@@ -85,13 +86,7 @@ CREATE TABLE attempts_new (
 INSERT INTO attempts_new (notification_no, tenant_no, channel_idx, channel, route, to_addr,
     idempotency_key, provider_message_id, status, error, unreachable, requests, created_at,
     deadline, sent_at, answered_at, next_try_at, lease_until, via_hook, cost_micros, not_after)
-SELECT n.no, n.tenant_no, a.channel_idx, a.channel, a.route, a.to_addr,
-    CASE WHEN length(a.idempotency_key) = 36
-        AND substr(a.idempotency_key, 9, 1) = '-' AND substr(a.idempotency_key, 14, 1) = '-'
-        AND substr(a.idempotency_key, 19, 1) = '-' AND substr(a.idempotency_key, 24, 1) = '-'
-        AND replace(a.idempotency_key, '-', '') NOT GLOB '*[^0-9a-f]*'
-        AND length(replace(a.idempotency_key, '-', '')) = 32
-        THEN unhex(replace(a.idempotency_key, '-', '')) ELSE a.idempotency_key END,
+SELECT n.no, n.tenant_no, a.channel_idx, a.channel, a.route, a.to_addr, a.idempotency_key,
     a.provider_message_id, a.status, a.error, a.unreachable, a.requests, a.created_at,
     a.deadline, a.sent_at, a.answered_at, a.next_try_at, a.lease_until, a.via_hook,
     a.cost_micros, a.not_after
@@ -114,6 +109,18 @@ FROM receipts r JOIN attempts a ON a.id = r.attempt_id
     JOIN notifications_new n ON n.id = a.notification_id
     JOIN attempts_new an ON an.notification_no = n.no AND an.channel_idx = a.channel_idx
         AND an.route = a.route AND an.to_addr = a.to_addr;
+
+-- Canonical uuids as their 16 bytes (the copies above joined on the text).
+UPDATE notifications_new SET id = unhex(replace(id, '-', ''))
+WHERE length(id) = 36 AND substr(id, 9, 1) = '-' AND substr(id, 14, 1) = '-'
+    AND substr(id, 19, 1) = '-' AND substr(id, 24, 1) = '-'
+    AND length(replace(id, '-', '')) = 32 AND replace(id, '-', '') NOT GLOB '*[^0-9a-f]*';
+UPDATE attempts_new SET idempotency_key = unhex(replace(idempotency_key, '-', ''))
+WHERE length(idempotency_key) = 36 AND substr(idempotency_key, 9, 1) = '-'
+    AND substr(idempotency_key, 14, 1) = '-' AND substr(idempotency_key, 19, 1) = '-'
+    AND substr(idempotency_key, 24, 1) = '-'
+    AND length(replace(idempotency_key, '-', '')) = 32
+    AND replace(idempotency_key, '-', '') NOT GLOB '*[^0-9a-f]*';
 
 DROP TABLE receipts;
 DROP TABLE attempts;

@@ -39,9 +39,18 @@ pub(super) fn text_of(rendered: &str, channel_idx: i64) -> Result<Rendered> {
 /// A uuid column's value: the 16 bytes of a canonical (lowercase,
 /// hyphenated) uuid, else the text itself.
 pub(super) fn uuid_value(s: &str) -> Value {
+    match uuid_bytes(s) {
+        Some(b) => Value::Blob(b),
+        None => Value::Text(s.to_string()),
+    }
+}
+
+/// The 16 bytes a canonical uuid is stored as (`uuid_value`), for sqlx
+/// binds: bind these if `Some`, else the text.
+pub(super) fn uuid_bytes(s: &str) -> Option<Vec<u8>> {
     match uuid::Uuid::try_parse(s) {
-        Ok(u) if u.hyphenated().to_string() == s => Value::Blob(u.as_bytes().to_vec()),
-        _ => Value::Text(s.to_string()),
+        Ok(u) if u.hyphenated().to_string() == s => Some(u.as_bytes().to_vec()),
+        _ => None,
     }
 }
 

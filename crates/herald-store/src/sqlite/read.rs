@@ -3,6 +3,7 @@
 //! must see its own uncommitted batch when it runs a cascade step).
 
 use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
+use super::compact::{uuid_bytes, uuid_sql};
 use super::error::Db;
 use super::pack::unpack;
 use crate::{
@@ -212,7 +213,7 @@ pub(super) async fn get_recipient(
 
 const ATTEMPT_COLS: &str = concat!(
     "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr, ",
-    super::compact::uuid_sql!("a.idempotency_key"),
+    uuid_sql!("a.idempotency_key"),
     " AS idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered AS r_delivered, r.at AS r_at, r.late AS r_late, r.error AS r_error
@@ -268,11 +269,12 @@ pub(super) async fn load_attempts(
         "{ATTEMPT_COLS} WHERE a.notification_no = (SELECT no FROM notifications WHERE id = ?1)
          ORDER BY a.created_at, a.id, r.at, r.delivered DESC"
     );
-    let rows = sqlx::query(&sql)
-        .bind(notification_id)
-        .fetch_all(conn)
-        .await
-        .db()?;
+    let q = sqlx::query(&sql);
+    let q = match uuid_bytes(notification_id) {
+        Some(b) => q.bind(b),
+        None => q.bind(notification_id),
+    };
+    let rows = q.fetch_all(conn).await.db()?;
     let mut attempts: Vec<AttemptRecord> = Vec::with_capacity(rows.len());
     for r in &rows {
         push_attempt_row(&mut attempts, r)?;
@@ -286,19 +288,21 @@ pub(super) async fn get_notification(
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<NotificationRecord>> {
-    let row = sqlx::query(
-        "SELECT n.id, t.id AS tenant_id, type_key, audience, recipient_id, data,
+    let q = sqlx::query(concat!(
+        "SELECT ",
+        uuid_sql!("n.id"),
+        " AS id, t.id AS tenant_id, type_key, audience, recipient_id, data,
                 idempotency_key, status, n.created_at, updated_at, plan, rendered, verdicts,
                 wake_at, schedule, booking_id, booking_starts_at, send_before_start_ms,
                 deadline_from_booking
          FROM notifications n JOIN tenants t ON t.no = n.tenant_no
-         WHERE n.id = ?1 AND t.id = ?2",
-    )
-    .bind(id)
-    .bind(tenant_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .db()?;
+         WHERE n.id = ?1 AND t.id = ?2"
+    ));
+    let q = match uuid_bytes(id) {
+        Some(b) => q.bind(b),
+        None => q.bind(id),
+    };
+    let row = q.bind(tenant_id).fetch_optional(&mut *conn).await.db()?;
     let Some(r) = row else { return Ok(None) };
     let attempts = load_attempts(conn, id).await?;
     Ok(Some(NotificationRecord {
@@ -356,10 +360,12 @@ pub(super) async fn list_notifications(
     tenant_id: &str,
     q: &ListQuery,
 ) -> Result<Vec<NotificationSummary>> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT id, type_key, audience, recipient_id, status, created_at, updated_at
-         FROM notifications WHERE tenant_no = (SELECT no FROM tenants WHERE id = ",
-    );
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+        "SELECT ",
+        uuid_sql!("id"),
+        " AS id, type_key, audience, recipient_id, status, created_at, updated_at
+         FROM notifications WHERE tenant_no = (SELECT no FROM tenants WHERE id = "
+    ));
     qb.push_bind(tenant_id.to_string()).push(")");
     if let Some(s) = q.status {
         qb.push(" AND status = ").push_bind(s.as_str());
@@ -368,7 +374,11 @@ pub(super) async fn list_notifications(
         qb.push(" AND type_key = ").push_bind(t.clone());
     }
     if let Some(b) = &q.before {
-        qb.push(" AND id < ").push_bind(b.clone());
+        qb.push(" AND id < ");
+        match uuid_bytes(b) {
+            Some(bytes) => qb.push_bind(bytes),
+            None => qb.push_bind(b.clone()),
+        };
     }
     if let Some(t) = q.created_from {
         qb.push(" AND created_at >= ").push_bind(t);

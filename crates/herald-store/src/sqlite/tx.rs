@@ -45,7 +45,7 @@ const ATTEMPTS_OF: &str = concat!(
 impl WriteTx<'_> {
     fn attempts_of(&self, id: &str) -> Result<Vec<AttemptRecord>> {
         let mut stmt = self.conn.prepare_cached(ATTEMPTS_OF).db()?;
-        let mut rows = stmt.query(params![id]).db()?;
+        let mut rows = stmt.query(params![uuid_value(id)]).db()?;
         let mut out: Vec<AttemptRecord> = Vec::new();
         while let Some(r) = rows.next().db()? {
             let aid = attempt_id(r.get(0).db()?);
@@ -122,7 +122,7 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         let done = stmt.execute(params![
-            n.id,
+            uuid_value(&n.id),
             n.tenant_id,
             n.type_key,
             n.audience.as_str(),
@@ -159,7 +159,9 @@ impl CascadeTx for WriteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(concat!(
-                "SELECT id, ",
+                "SELECT ",
+                uuid_sql!("id"),
+                ", ",
                 hex_sql!("request_sha256"),
                 " FROM notifications
                  WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1)
@@ -200,7 +202,7 @@ impl CascadeTx for WriteTx<'_> {
                      FROM notifications WHERE id = ?1",
                 )
                 .db()?;
-            stmt.query_row(params![id], |r| {
+            stmt.query_row(params![uuid_value(id)], |r| {
                 let booking = match r.get::<_, Option<String>>(4)? {
                     Some(b) => Some((b, r.get(5)?, r.get(6)?, r.get(7)?)),
                     None => None,
@@ -231,7 +233,10 @@ impl CascadeTx for WriteTx<'_> {
             .conn
             .prepare_cached("SELECT rendered FROM notifications WHERE id = ?1")
             .db()?;
-        let text: Option<String> = stmt.query_row(params![id], |r| r.get(0)).optional().db()?;
+        let text: Option<String> = stmt
+            .query_row(params![uuid_value(id)], |r| r.get(0))
+            .optional()
+            .db()?;
         let text =
             text.ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))?;
         unpack(&text, "rendered")
@@ -247,7 +252,7 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         stmt.execute(params![
-            id,
+            uuid_value(id),
             pack_text(&step.verdicts_json, "verdicts")?,
             step.status.as_str(),
             step.wake_at,
@@ -275,7 +280,7 @@ impl CascadeTx for WriteTx<'_> {
                  WHERE n.id = ?1 AND t.id = ?2",
             )
             .db()?
-            .query_row(params![notification_id, tenant_id], |r| {
+            .query_row(params![uuid_value(notification_id), tenant_id], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()
@@ -348,7 +353,7 @@ impl CascadeTx for WriteTx<'_> {
         };
         let mut stmt = self
             .conn
-            .prepare_cached(
+            .prepare_cached(concat!(
                 "UPDATE attempts SET status = ?2,
                      answered_at = CASE ?2 WHEN 'queued' THEN answered_at ELSE ?3 END,
                      lease_until = NULL,
@@ -358,9 +363,11 @@ impl CascadeTx for WriteTx<'_> {
                      next_try_at = COALESCE(?7, next_try_at),
                      cost_micros = COALESCE(?8, cost_micros)
                  WHERE id = ?1 AND status IN ('queued', 'sending')
-                 RETURNING (SELECT n.id FROM notifications n WHERE n.no = notification_no),
-                     channel, to_addr",
-            )
+                 RETURNING (SELECT ",
+                uuid_sql!("n.id"),
+                " FROM notifications n WHERE n.no = notification_no),
+                     channel, to_addr"
+            ))
             .db()?;
         let row: Option<(String, String, String)> = stmt
             .query_row(
@@ -400,7 +407,7 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         let row: Option<(String, String, String, String)> = stmt
-            .query_row(params![notification_id], |r| {
+            .query_row(params![uuid_value(notification_id)], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()
@@ -441,9 +448,13 @@ impl CascadeTx for WriteTx<'_> {
         provider_message_id: &str,
     ) -> Result<Option<AttemptRef>> {
         self.attempt_by(
-            "SELECT a.id, n.id, a.deadline
+            concat!(
+                "SELECT a.id, ",
+                uuid_sql!("n.id"),
+                ", a.deadline
              FROM attempts a JOIN notifications n ON n.no = a.notification_no
-             WHERE a.provider_message_id = ?1 AND a.via_hook = ?2 LIMIT 1",
+             WHERE a.provider_message_id = ?1 AND a.via_hook = ?2 LIMIT 1"
+            ),
             provider_message_id.to_string().into(),
             hook_id,
         )
@@ -455,9 +466,13 @@ impl CascadeTx for WriteTx<'_> {
         idempotency_key: &str,
     ) -> Result<Option<AttemptRef>> {
         self.attempt_by(
-            "SELECT a.id, n.id, a.deadline
+            concat!(
+                "SELECT a.id, ",
+                uuid_sql!("n.id"),
+                ", a.deadline
              FROM attempts a JOIN notifications n ON n.no = a.notification_no
-             WHERE a.idempotency_key = ?1 AND a.via_hook = ?2 LIMIT 1",
+             WHERE a.idempotency_key = ?1 AND a.via_hook = ?2 LIMIT 1"
+            ),
             uuid_value(idempotency_key),
             hook_id,
         )
@@ -507,7 +522,7 @@ impl CascadeTx for WriteTx<'_> {
         }
         let sql = format!(
             "SELECT c.id, (SELECT t.id FROM tenants t WHERE t.no = c.tenant_no), c.channel,
-                 (SELECT n.id FROM notifications n WHERE n.no = c.notification_no), c.not_after
+                 (SELECT {} FROM notifications n WHERE n.no = c.notification_no), c.not_after
              FROM (
                  SELECT * FROM (SELECT id, tenant_no, channel, notification_no, not_after,
                      next_try_at AS due FROM attempts
@@ -518,7 +533,8 @@ impl CascadeTx for WriteTx<'_> {
                      lease_until AS due FROM attempts
                      WHERE status = 'sending' AND lease_until <= ?1{not}
                      ORDER BY lease_until LIMIT ?2)) c
-             ORDER BY c.due LIMIT ?2"
+             ORDER BY c.due LIMIT ?2",
+            uuid_sql!("n.id")
         );
         let mut values: Vec<rusqlite::types::Value> = vec![now.into(), int(scan).into()];
         for (tenant, channel) in skip {
@@ -559,7 +575,9 @@ impl CascadeTx for WriteTx<'_> {
                          (SELECT o.hook_id FROM operator_integrations o
                           WHERE o.channel = attempts.channel))
                  WHERE id = ?1
-                 RETURNING (SELECT n.id FROM notifications n WHERE n.no = attempts.notification_no),
+                 RETURNING (SELECT ",
+                uuid_sql!("n.id"),
+                " FROM notifications n WHERE n.no = attempts.notification_no),
                      (SELECT t.id FROM tenants t WHERE t.no = attempts.tenant_no),
                      channel, route, to_addr, ",
                 uuid_sql!("idempotency_key"),
@@ -618,11 +636,13 @@ impl CascadeTx for WriteTx<'_> {
     async fn due_notifications(&mut self, now: Millis, limit: usize) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT id FROM notifications
+            .prepare_cached(concat!(
+                "SELECT ",
+                uuid_sql!("id"),
+                " FROM notifications
                  WHERE wake_at <= ?1 AND status IN ('pending', 'scheduled')
-                 ORDER BY wake_at LIMIT ?2",
-            )
+                 ORDER BY wake_at LIMIT ?2"
+            ))
             .db()?;
         let ids = stmt
             .query_map(params![now, int(limit)], |r| r.get(0))
@@ -646,7 +666,7 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?
             .execute(params![
-                id,
+                uuid_value(id),
                 schedule_json(schedule)?,
                 booking.and_then(|b| b.starts_at)
             ])
@@ -658,7 +678,7 @@ impl CascadeTx for WriteTx<'_> {
                      AND status = 'queued'",
             )
             .db()?
-            .execute(params![id, schedule.deliver_before])
+            .execute(params![uuid_value(id), schedule.deliver_before])
             .db()?;
         Ok(())
     }
@@ -671,7 +691,7 @@ impl CascadeTx for WriteTx<'_> {
                      AND status = 'queued'",
             )
             .db()?
-            .execute(params![notification_id])
+            .execute(params![uuid_value(notification_id)])
             .db()
     }
 
@@ -696,11 +716,13 @@ impl CascadeTx for WriteTx<'_> {
     ) -> Result<Vec<(String, Status)>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT id, status FROM notifications
+            .prepare_cached(concat!(
+                "SELECT ",
+                uuid_sql!("id"),
+                ", status FROM notifications
                  WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1) AND booking_id = ?2
-                 ORDER BY id",
-            )
+                 ORDER BY id"
+            ))
             .db()?;
         let rows = stmt
             .query_map(params![tenant_id, booking_id], |r| {
