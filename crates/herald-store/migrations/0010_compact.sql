@@ -77,10 +77,12 @@ CREATE TABLE attempts_new (
     lease_until         INTEGER,
     via_hook            TEXT,
     cost_micros         INTEGER,
-    not_after           INTEGER,
-    -- Also the index for "attempts of a notification".
-    UNIQUE (notification_no, channel_idx, route, to_addr)
+    not_after           INTEGER
 ) STRICT;
+-- The attempts of a notification; no attempt is created twice for one
+-- channel, route and address of a notification (checked on insert over
+-- this index: a unique index over the texts costs more than it saves).
+CREATE INDEX attempts_by_notification ON attempts_new (notification_no);
 
 -- Old attempt ids are uuids; the new ones keep their order.
 INSERT INTO attempts_new (notification_no, tenant_no, channel_idx, channel, route, to_addr,

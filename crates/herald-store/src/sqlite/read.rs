@@ -392,7 +392,7 @@ pub(super) async fn list_notifications(
             .push(" ESCAPE '\\'");
     }
     if let Some(c) = q.channel {
-        // Through the attempts' (notification_no, …) unique index.
+        // Through the attempts' notification_no index.
         qb.push(
             " AND EXISTS (SELECT 1 FROM attempts a \
              WHERE a.notification_no = notifications.no AND a.channel = ",

@@ -293,10 +293,16 @@ impl CascadeTx for WriteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
+                // No attempt is ever created twice for one channel, route
+                // and address of a notification: checked on the few
+                // attempts of the notification (a unique index over these
+                // texts would cost more bytes than the rows it guards).
                 "INSERT OR IGNORE INTO attempts (notification_no, tenant_no, channel_idx,
                      channel, route, to_addr, idempotency_key, status, requests, created_at,
                      deadline, next_try_at, not_after)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?10, ?11)",
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?10, ?11
+                 WHERE NOT EXISTS (SELECT 1 FROM attempts WHERE notification_no = ?1
+                     AND channel_idx = ?3 AND route = ?5 AND to_addr = ?6)",
             )
             .db()?;
         for a in attempts {
