@@ -8,7 +8,7 @@
 -- longer copy their texts: the claim reads them from the notification's
 -- `rendered` by channel. The idempotency key's unique index holds only
 -- notifications that have a key. Uuids (notification ids, attempts'
--- idempotency keys) and
+-- idempotency keys, the simulator's message ids) and
 -- digests (request_sha256) are stored as their bytes in ANY columns: a
 -- value not in the canonical lowercase form stays text (sqlite/compact.rs
 -- reads both back as the same string). Existing rows are copied.
@@ -64,7 +64,7 @@ CREATE TABLE attempts_new (
     route               TEXT NOT NULL,
     to_addr             TEXT NOT NULL,
     idempotency_key     ANY NOT NULL UNIQUE,
-    provider_message_id TEXT,
+    provider_message_id ANY,
     status              TEXT NOT NULL,
     error               TEXT,
     unreachable         INTEGER NOT NULL DEFAULT 0,
@@ -123,6 +123,12 @@ WHERE length(idempotency_key) = 36 AND substr(idempotency_key, 9, 1) = '-'
     AND substr(idempotency_key, 24, 1) = '-'
     AND length(replace(idempotency_key, '-', '')) = 32
     AND replace(idempotency_key, '-', '') NOT GLOB '*[^0-9a-f]*';
+UPDATE attempts_new SET provider_message_id = unhex(replace(provider_message_id, '-', ''))
+WHERE length(provider_message_id) = 36 AND substr(provider_message_id, 9, 1) = '-'
+    AND substr(provider_message_id, 14, 1) = '-' AND substr(provider_message_id, 19, 1) = '-'
+    AND substr(provider_message_id, 24, 1) = '-'
+    AND length(replace(provider_message_id, '-', '')) = 32
+    AND replace(provider_message_id, '-', '') NOT GLOB '*[^0-9a-f]*';
 
 DROP TABLE receipts;
 DROP TABLE attempts;
@@ -151,3 +157,53 @@ CREATE INDEX attempts_by_message ON attempts (provider_message_id)
     WHERE provider_message_id IS NOT NULL;
 CREATE INDEX attempts_queued ON attempts (next_try_at, tenant_no, channel) WHERE status = 'queued';
 CREATE INDEX attempts_sending ON attempts (lease_until) WHERE status = 'sending';
+
+-- The simulator's messages: the same columns, its message ids and the
+-- idempotency keys as uuid bytes, hook ids as hex bytes.
+CREATE TABLE sim_messages_new (
+    id                ANY PRIMARY KEY NOT NULL,
+    tenant_id         TEXT NOT NULL,
+    notification_id   TEXT NOT NULL,
+    channel           TEXT NOT NULL,
+    route             TEXT NOT NULL,
+    to_addr           TEXT NOT NULL,
+    subject           TEXT,
+    title             TEXT,
+    body              TEXT NOT NULL,
+    idempotency_key   ANY NOT NULL UNIQUE,
+    requests          INTEGER NOT NULL,
+    outcome           TEXT NOT NULL,
+    transient_first   INTEGER NOT NULL,
+    final_kind        TEXT NOT NULL,
+    final_error       TEXT,
+    final_unreachable INTEGER NOT NULL DEFAULT 0,
+    receipt_delivered INTEGER,
+    receipt_due_at    INTEGER,
+    receipt_sent      INTEGER NOT NULL DEFAULT 0,
+    record            INTEGER NOT NULL,
+    received_at       INTEGER NOT NULL,
+    hook_id           ANY NOT NULL DEFAULT ''
+) STRICT;
+INSERT INTO sim_messages_new SELECT id, tenant_id, notification_id, channel, route, to_addr,
+    subject, title, body, idempotency_key, requests, outcome, transient_first, final_kind,
+    final_error, final_unreachable, receipt_delivered, receipt_due_at, receipt_sent, record,
+    received_at, hook_id
+FROM sim_messages;
+UPDATE sim_messages_new SET id = unhex(replace(id, '-', ''))
+WHERE length(id) = 36 AND substr(id, 9, 1) = '-' AND substr(id, 14, 1) = '-'
+    AND substr(id, 19, 1) = '-' AND substr(id, 24, 1) = '-'
+    AND length(replace(id, '-', '')) = 32 AND replace(id, '-', '') NOT GLOB '*[^0-9a-f]*';
+UPDATE sim_messages_new SET idempotency_key = unhex(replace(idempotency_key, '-', ''))
+WHERE length(idempotency_key) = 36 AND substr(idempotency_key, 9, 1) = '-'
+    AND substr(idempotency_key, 14, 1) = '-' AND substr(idempotency_key, 19, 1) = '-'
+    AND substr(idempotency_key, 24, 1) = '-'
+    AND length(replace(idempotency_key, '-', '')) = 32
+    AND replace(idempotency_key, '-', '') NOT GLOB '*[^0-9a-f]*';
+UPDATE sim_messages_new SET hook_id = unhex(hook_id)
+WHERE length(hook_id) > 0 AND length(hook_id) % 2 = 0 AND hook_id NOT GLOB '*[^0-9a-f]*';
+DROP TABLE sim_messages;
+ALTER TABLE sim_messages_new RENAME TO sim_messages;
+CREATE INDEX sim_messages_due ON sim_messages (receipt_due_at)
+    WHERE receipt_sent = 0 AND receipt_due_at IS NOT NULL;
+CREATE INDEX sim_messages_outbox ON sim_messages (tenant_id, id) WHERE record = 1;
+CREATE INDEX sim_messages_received ON sim_messages (received_at);

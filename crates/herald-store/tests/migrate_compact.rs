@@ -19,6 +19,8 @@ const PENDING: &str = "01a23738-b3b4-7731-bbc4-1ff255ef564a";
 const EMAIL_KEY: &str = "01a23738-b3b4-7731-bbc4-1ff4d4bcf6e4";
 const SMS_KEY: &str = "01a23738-c316-75f1-95bb-871b14cd8cf0";
 const PENDING_KEY: &str = "01a23738-c316-75f1-95bb-871b14cd8cf1";
+/// A simulator's message id (a uuid, stored as bytes after 0010).
+const SMS_MESSAGE: &str = "01a23738-c316-75f1-95bb-871b14cd8cf2";
 const SHA: &str = "5d41402abc4b2a76b9719d911017c592aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
 /// Applies the migrations before 0010 to a new file.
@@ -167,7 +169,7 @@ fn old_rows(db: &Path) {
             "sms",
             "+15550001111",
             SMS_KEY,
-            Some("SM1"),
+            Some(SMS_MESSAGE),
             "accepted",
             None,
             1,
@@ -232,6 +234,23 @@ fn old_rows(db: &Path) {
     .unwrap();
 }
 
+/// A simulator message whose receipt is still owed, as the previous
+/// schema stored it.
+const SIM_HOOK: &str = "5f3c9a0b1d2e4f60718293a4b5c6d7e8";
+fn old_sim_row(db: &Path) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    c.execute(
+        "INSERT INTO sim_messages (id, tenant_id, notification_id, channel, route, to_addr,
+             subject, title, body, idempotency_key, requests, outcome, transient_first,
+             final_kind, receipt_delivered, receipt_due_at, receipt_sent, record, received_at,
+             hook_id)
+         VALUES (?1, ?2, ?3, 'sms', 'sms', '+15550001111', NULL, NULL, 'text for sms', ?4, 1,
+             'delivered', 0, 'accepted', 1, ?5, 0, 1, ?5, ?6)",
+        rusqlite::params![SMS_MESSAGE, TENANT, DONE, SMS_KEY, T0 + 10, SIM_HOOK],
+    )
+    .unwrap();
+}
+
 fn plan_email_only() -> herald_core::Plan {
     plan(vec![email()])
 }
@@ -242,6 +261,7 @@ async fn rows_of_the_previous_schema_read_back_the_same_and_pending_ones_complet
     let db = dir.path().join("herald.db");
     old_schema(&db).await;
     old_rows(&db);
+    old_sim_row(&db);
     let store = SqliteStore::open(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
@@ -266,7 +286,7 @@ async fn rows_of_the_previous_schema_read_back_the_same_and_pending_ones_complet
     assert_eq!(e.error.as_deref(), Some("mailbox unavailable"));
     assert_eq!(
         (s.channel, s.provider_message_id.as_deref()),
-        (Channel::Sms, Some("SM1"))
+        (Channel::Sms, Some(SMS_MESSAGE))
     );
     assert_eq!(s.idempotency_key, SMS_KEY);
     assert_eq!(s.receipts.len(), 1);
@@ -299,19 +319,51 @@ async fn rows_of_the_previous_schema_read_back_the_same_and_pending_ones_complet
         .unwrap();
     let ids: Vec<_> = all.iter().map(|n| n.id.as_str()).collect();
     assert_eq!(ids, [PENDING, DONE]);
-    // A late receipt for the migrated SMS still matches by its key.
-    let late = IncomingReceipt {
-        hook_id: hook(TENANT, Channel::Sms),
-        provider_message_id: None,
-        idempotency_key: Some(SMS_KEY.into()),
-        delivered: true,
-        error: None,
-        at: T0 + 200,
-    };
-    assert!(matches!(
-        store.record_receipt(late).await.unwrap(),
-        ReceiptMatch::Recorded { .. } | ReceiptMatch::Duplicate
-    ));
+    // Receipts for the migrated SMS still match, by its key and by the
+    // provider's message id.
+    for (pm, key) in [(None, Some(SMS_KEY)), (Some(SMS_MESSAGE), None)] {
+        let late = IncomingReceipt {
+            hook_id: hook(TENANT, Channel::Sms),
+            provider_message_id: pm.map(str::to_string),
+            idempotency_key: key.map(str::to_string),
+            delivered: true,
+            error: None,
+            at: T0 + 200,
+        };
+        assert_eq!(
+            store.record_receipt(late).await.unwrap(),
+            ReceiptMatch::Duplicate,
+            "{pm:?} {key:?}"
+        );
+    }
+
+    // The simulator's owed receipt and its outbox read back the same.
+    use herald_store::SimStore;
+    let due = store.sim_due_receipts(T0 + 20, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(
+        (
+            due[0].id.as_str(),
+            due[0].idempotency_key.as_str(),
+            due[0].hook_id.as_str()
+        ),
+        (SMS_MESSAGE, SMS_KEY, SIM_HOOK)
+    );
+    let outbox = store
+        .sim_outbox(
+            TENANT,
+            &herald_store::OutboxQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(outbox.len(), 1);
+    assert_eq!(
+        (outbox[0].id.as_str(), outbox[0].body.as_str()),
+        (SMS_MESSAGE, "text for sms")
+    );
 
     // The pending one is claimed with its text and completes.
     let c = store

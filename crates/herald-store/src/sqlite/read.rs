@@ -3,7 +3,7 @@
 //! must see its own uncommitted batch when it runs a cascade step).
 
 use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
-use super::compact::{uuid_bytes, uuid_sql};
+use super::compact::{hex_sql, uuid_bytes, uuid_sql};
 use super::error::Db;
 use super::pack::unpack;
 use crate::{
@@ -214,7 +214,9 @@ pub(super) async fn get_recipient(
 const ATTEMPT_COLS: &str = concat!(
     "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr, ",
     uuid_sql!("a.idempotency_key"),
-    " AS idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
+    " AS idempotency_key, ",
+    uuid_sql!("a.provider_message_id"),
+    " AS provider_message_id, a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered AS r_delivered, r.at AS r_at, r.late AS r_late, r.error AS r_error
     FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id"
@@ -436,11 +438,17 @@ pub(super) async fn sim_due_receipts(
     now: Millis,
     limit: usize,
 ) -> Result<Vec<SimReceiptDue>> {
-    let rows = sqlx::query(
-        "SELECT id, idempotency_key, hook_id, receipt_delivered, receipt_due_at FROM sim_messages
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        uuid_sql!("id"),
+        " AS id, ",
+        uuid_sql!("idempotency_key"),
+        " AS idempotency_key, ",
+        hex_sql!("hook_id"),
+        " AS hook_id, receipt_delivered, receipt_due_at FROM sim_messages
          WHERE receipt_sent = 0 AND receipt_due_at IS NOT NULL AND receipt_due_at <= ?1
-         ORDER BY receipt_due_at LIMIT ?2",
-    )
+         ORDER BY receipt_due_at LIMIT ?2"
+    ))
     .bind(now)
     .bind(int(limit))
     .fetch_all(conn)
@@ -480,11 +488,14 @@ pub(super) async fn sim_outbox(
     tenant_id: &str,
     q: &OutboxQuery,
 ) -> Result<Vec<SimMessage>> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT id, notification_id, channel, route, to_addr, subject, title, body,
-                idempotency_key, requests, outcome, received_at
-         FROM sim_messages WHERE record = 1 AND tenant_id = ",
-    );
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+        "SELECT ",
+        uuid_sql!("id"),
+        " AS id, notification_id, channel, route, to_addr, subject, title, body, ",
+        uuid_sql!("idempotency_key"),
+        " AS idempotency_key, requests, outcome, received_at
+         FROM sim_messages WHERE record = 1 AND tenant_id = "
+    ));
     qb.push_bind(tenant_id.to_string());
     if let Some(n) = &q.notification_id {
         qb.push(" AND notification_id = ").push_bind(n.clone());
@@ -493,7 +504,11 @@ pub(super) async fn sim_outbox(
         qb.push(" AND channel = ").push_bind(c.as_str());
     }
     if let Some(a) = &q.after {
-        qb.push(" AND id > ").push_bind(a.clone());
+        qb.push(" AND id > ");
+        match uuid_bytes(a) {
+            Some(bytes) => qb.push_bind(bytes),
+            None => qb.push_bind(a.clone()),
+        };
     }
     qb.push(" ORDER BY id LIMIT ").push_bind(int(q.limit));
     let rows = qb.build().fetch_all(conn).await.db()?;

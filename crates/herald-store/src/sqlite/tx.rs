@@ -34,7 +34,9 @@ fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
 const ATTEMPTS_OF: &str = concat!(
     "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr, ",
     uuid_sql!("a.idempotency_key"),
-    ", a.provider_message_id, a.status, a.error, a.unreachable,
+    ", ",
+    uuid_sql!("a.provider_message_id"),
+    ", a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered, r.at, r.late, r.error
     FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
@@ -381,7 +383,7 @@ impl CascadeTx for WriteTx<'_> {
                     attempt_no(&r.attempt_id),
                     status,
                     r.at,
-                    pm,
+                    pm.map(uuid_value),
                     error,
                     unreachable,
                     next,
@@ -461,7 +463,7 @@ impl CascadeTx for WriteTx<'_> {
              FROM attempts a JOIN notifications n ON n.no = a.notification_no
              WHERE a.provider_message_id = ?1 AND a.via_hook = ?2 LIMIT 1"
             ),
-            provider_message_id.to_string().into(),
+            uuid_value(provider_message_id),
             hook_id,
         )
     }
