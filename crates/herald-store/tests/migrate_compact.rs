@@ -126,24 +126,7 @@ fn old_rows(db: &Path) {
             via_hook)
          VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?12,
             ?16, NULL, ?17, ?18)";
-    let rows: [(
-        &str,
-        &str,
-        i64,
-        &str,
-        &str,
-        &str,
-        Option<&str>,
-        &str,
-        Option<&str>,
-        i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        Option<&str>,
-        &str,
-        Option<&String>,
-    ); 3] = [
+    let rows: [OldAttempt<'_>; 3] = [
         (
             "0190-email",
             DONE,
@@ -250,6 +233,28 @@ fn old_sim_row(db: &Path) {
     )
     .unwrap();
 }
+
+/// An attempt row of the previous schema: id, notification, channel
+/// index, channel (and route), address, key, provider id, status, error,
+/// requests, created, sent, answered, subject, body, hook.
+type OldAttempt<'a> = (
+    &'a str,
+    &'a str,
+    i64,
+    &'a str,
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    &'a str,
+    Option<&'a str>,
+    i64,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<&'a str>,
+    &'a str,
+    Option<&'a String>,
+);
 
 fn plan_email_only() -> herald_core::Plan {
     plan(vec![email()])

@@ -85,7 +85,7 @@ pub(super) use uuid_sql;
 /// else the text itself.
 pub(super) fn hex_value(s: &str) -> Value {
     let canonical = !s.is_empty()
-        && s.len() % 2 == 0
+        && s.len().is_multiple_of(2)
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     match canonical.then(|| hex::decode(s).ok()).flatten() {
