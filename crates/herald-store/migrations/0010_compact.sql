@@ -75,7 +75,7 @@ CREATE TABLE attempts_new (
     answered_at         INTEGER,
     next_try_at         INTEGER NOT NULL,
     lease_until         INTEGER,
-    via_hook            TEXT,
+    via_hook            ANY,
     cost_micros         INTEGER,
     not_after           INTEGER
 ) STRICT;
@@ -129,6 +129,9 @@ WHERE length(provider_message_id) = 36 AND substr(provider_message_id, 9, 1) = '
     AND substr(provider_message_id, 24, 1) = '-'
     AND length(replace(provider_message_id, '-', '')) = 32
     AND replace(provider_message_id, '-', '') NOT GLOB '*[^0-9a-f]*';
+-- Hook ids (random hex) as their bytes, the same rule as `hex_value`.
+UPDATE attempts_new SET via_hook = unhex(via_hook)
+WHERE length(via_hook) > 0 AND length(via_hook) % 2 = 0 AND via_hook NOT GLOB '*[^0-9a-f]*';
 
 DROP TABLE receipts;
 DROP TABLE attempts;

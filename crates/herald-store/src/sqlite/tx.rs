@@ -96,7 +96,7 @@ impl WriteTx<'_> {
         hook_id: &str,
     ) -> Result<Option<AttemptRef>> {
         let mut stmt = self.conn.prepare_cached(sql).db()?;
-        stmt.query_row(params![value, hook_id], |r| {
+        stmt.query_row(params![value, hex_value(hook_id)], |r| {
             Ok(AttemptRef {
                 id: attempt_id(r.get(0)?),
                 notification_id: r.get(1)?,
@@ -575,13 +575,15 @@ impl CascadeTx for WriteTx<'_> {
             .prepare_cached(concat!(
                 "UPDATE attempts SET status = 'sending', lease_until = ?2,
                      requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
-                     via_hook = COALESCE(
+                     via_hook = (SELECT CASE WHEN length(h) > 0 AND length(h) % 2 = 0
+                             AND h NOT GLOB '*[^0-9a-f]*' THEN unhex(h) ELSE h END
+                         FROM (SELECT COALESCE(
                          (SELECT i.hook_id FROM integrations i
                           WHERE i.tenant_id = (SELECT t.id FROM tenants t
                                                WHERE t.no = attempts.tenant_no)
                               AND i.channel = attempts.channel),
                          (SELECT o.hook_id FROM operator_integrations o
-                          WHERE o.channel = attempts.channel))
+                          WHERE o.channel = attempts.channel)) AS h))
                  WHERE id = ?1
                  RETURNING (SELECT ",
                 uuid_sql!("n.id"),
@@ -591,7 +593,9 @@ impl CascadeTx for WriteTx<'_> {
                 uuid_sql!("idempotency_key"),
                 ",
                      (SELECT n.rendered FROM notifications n WHERE n.no = attempts.notification_no),
-                     channel_idx, requests, created_at, deadline, via_hook,
+                     channel_idx, requests, created_at, deadline, ",
+                hex_sql!("via_hook"),
+                ",
                      (SELECT n.audience FROM notifications n WHERE n.no = attempts.notification_no),
                      (SELECT n.recipient_id FROM notifications n
                       WHERE n.no = attempts.notification_no),
