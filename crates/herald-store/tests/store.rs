@@ -32,32 +32,7 @@ macro_rules! sqlite_tests {
 }
 
 mod sqlite {
-    sqlite_tests!(
-        check_tenant_by_key,
-        check_config_round_trip,
-        check_accept_creates_first_attempts,
-        check_idempotency,
-        check_claim_and_lease,
-        check_accepted_email_delivers,
-        check_refused_email_falls_back_to_sms,
-        check_receipts,
-        check_receipt_window_and_late_receipt,
-        check_dead_push_token_removed,
-        check_list_notifications,
-        check_list_filters,
-        check_window_lapsed_attempt_is_not_sent,
-        check_receipts_stay_within_their_integration,
-        check_claim_budget_is_fair,
-        check_remove_and_list_people,
-        check_dispatch_round,
-        check_scheduled_notification_waits_for_its_time,
-        check_cancel_stops_queued_attempts,
-        check_claim_expires_past_the_deadline,
-        check_booking_cancel_and_move,
-        check_tenant_timezone,
-        check_prune_finished,
-        check_idempotency_keys_expire,
-    );
+    crate::conformance::every_check!(sqlite_tests);
     use super::fresh;
 }
 
