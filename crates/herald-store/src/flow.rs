@@ -199,17 +199,15 @@ pub async fn claim<T: CascadeTx>(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    // Rows of keys with some budget left may still exceed it; read a few
-    // more than asked so one busy key does not leave the round short.
-    let scan = limit.saturating_mul(4).min(4_096);
-    let skip: Vec<&(String, Channel)> = budget.saturated().collect();
-    let mut rows = tx.claim_candidates(now, scan, &skip).await?;
+    let taken = tx
+        .claim_due(now, limit, now.saturating_add(lease_ms), budget)
+        .await?;
     // The deadline is checked in the transaction that claims: what is due
     // at or after it is never handed to a worker, it ends `expired`.
-    let (late, due): (Vec<_>, Vec<_>) = rows
+    let (late, lapsed): (Vec<_>, Vec<_>) = taken
+        .overdue
         .into_iter()
         .partition(|c| c.not_after.is_some_and(|d| now >= d));
-    rows = due;
     if !late.is_empty() {
         let ids: Vec<String> = late.iter().map(|c| c.id.clone()).collect();
         tx.expire_attempts(&ids).await?;
@@ -223,8 +221,6 @@ pub async fn claim<T: CascadeTx>(
     // it queued past the window, or a dead worker's lease lapsed after it):
     // the channel failed at the window's end and its fallback may have gone,
     // so sending it now would only reach the person twice. It gives up.
-    let (lapsed, due): (Vec<_>, Vec<_>) = rows.into_iter().partition(|c| now >= c.window_ends);
-    rows = due;
     if !lapsed.is_empty() {
         let results: Vec<SendResult> = lapsed
             .iter()
@@ -238,25 +234,7 @@ pub async fn claim<T: CascadeTx>(
             .collect();
         record_results(tx, &results).await?;
     }
-    let mut taken: HashMap<(String, Channel), usize> = HashMap::new();
-    let mut ids = Vec::with_capacity(limit.min(rows.len()));
-    for c in rows {
-        let left = budget.remaining(&c.tenant_id, c.channel);
-        let n = taken.entry((c.tenant_id, c.channel)).or_insert(0);
-        if *n < left {
-            *n += 1;
-            ids.push(c.id);
-            if ids.len() == limit {
-                break;
-            }
-        }
-    }
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut out = tx
-        .mark_claimed(&ids, now, now.saturating_add(lease_ms))
-        .await?;
+    let mut out = taken.claimed;
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
 }

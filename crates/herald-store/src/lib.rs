@@ -11,7 +11,7 @@
 //! removing dead device tokens, waking due notifications, claiming due
 //! attempts, and running `decide`; cancelling and moving bookings, in
 //! `booking`) is written once, in `flow` and `booking`, over the
-//! twenty transactional primitives of [`CascadeTx`]. A backend opens a
+//! nineteen transactional primitives of [`CascadeTx`]. A backend opens a
 //! transaction, hands it to `flow` and commits; it holds no rule of the
 //! cascade. The primitives:
 //!
@@ -30,19 +30,19 @@
 //! 10. `attempt_by_message_id`: an attempt by hook and provider message id;
 //! 11. `attempt_by_key`: an attempt by hook and idempotency key;
 //! 12. `insert_receipt`: a receipt, once per attempt and kind;
-//! 13. `claim_candidates`: due attempts in due order, skipping saturated
-//!     keys;
-//! 14. `mark_claimed`: attempts marked `sending` with their lease and hook;
-//! 15. `due_notifications`: pending notifications whose wake time came;
-//! 16. `release_expired_key`: an idempotency key older than the window
+//! 13. `claim_due`: due attempts marked `sending` with their lease and
+//!     hook, within the limit and each key's budget, in one statement
+//!     where the backend can (PostgreSQL), and the overdue ones set apart;
+//! 14. `due_notifications`: pending notifications whose wake time came;
+//! 15. `release_expired_key`: an idempotency key older than the window
 //!     taken off its notification, so the key is free again.
-//! 17. `write_schedule`: a notification's schedule and booking start, and
+//! 16. `write_schedule`: a notification's schedule and booking start, and
 //!     its deadline copied to its attempts not yet sent;
-//! 18. `cancel_queued_attempts`: a notification's queued attempts marked
+//! 17. `cancel_queued_attempts`: a notification's queued attempts marked
 //!     `cancelled`;
-//! 19. `expire_attempts`: attempts whose deadline came before their claim
+//! 18. `expire_attempts`: attempts whose deadline came before their claim
 //!     marked `expired`;
-//! 20. `booking_notifications`: a booking's notifications with their status.
+//! 19. `booking_notifications`: a booking's notifications with their status.
 //!
 //! Beside them a backend implements the plain reads and writes of `Store`
 //! (tenants, integrations, types, recipients, the log) and, only if it
@@ -54,6 +54,7 @@
 
 pub mod booking;
 pub mod cascade;
+pub mod claim;
 pub mod flow;
 pub mod postgres;
 pub mod primitives;

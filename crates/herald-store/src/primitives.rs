@@ -12,8 +12,8 @@
 
 use crate::cascade::{NewAttempt, Step};
 use crate::{
-    AttemptRecord, BookingLink, ClaimedAttempt, IncomingReceipt, NewNotification, Result,
-    SendResult,
+    AttemptRecord, BookingLink, ClaimBudget, ClaimedAttempt, IncomingReceipt, NewNotification,
+    Result, SendResult,
 };
 use herald_core::{Audience, Channel, Millis, Plan, Recipient, Rendered, Schedule, Status};
 use std::future::Future;
@@ -72,6 +72,15 @@ pub struct Candidate {
     pub not_after: Option<Millis>,
     /// The end of its channel's window (its `deadline`).
     pub window_ends: Millis,
+}
+
+/// What `claim_due` took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimTaken {
+    /// The attempts now `sending` under the new lease, in any order.
+    pub claimed: Vec<ClaimedAttempt>,
+    /// Due attempts past their deadline or window, left as they were.
+    pub overdue: Vec<Candidate>,
 }
 
 /// The owner of a notification's recipient, and the recipient's document.
@@ -195,26 +204,24 @@ pub trait CascadeTx: Send {
         late: bool,
     ) -> impl Future<Output = Result<bool>> + Send;
 
-    /// Due attempts in due order (`queued` with `next_try_at <= now`, or
-    /// `sending` with `lease_until <= now`), at most `scan`, leaving out
-    /// the keys in `skip`.
-    fn claim_candidates(
+    /// Claims due attempts (`queued` with `next_try_at <= now`, or
+    /// `sending` with `lease_until <= now`) in due order, as
+    /// `crate::claim::pick` chooses among the first
+    /// `crate::claim::scan_for(limit)` of them (keys at their budget not
+    /// scanned): at most `limit`, no key more than `budget` leaves it, none
+    /// overdue. Each claimed is marked `sending` with a lease until
+    /// `lease_until`, its request counted, its first `sent_at` kept and its
+    /// hook fixed (the tenant's integration for the channel, else the
+    /// operator's), and comes back with its notification's owner. The
+    /// overdue among the scanned come back as they are (locked by this
+    /// transaction where the backend locks rows), for `flow` to close.
+    fn claim_due(
         &mut self,
         now: Millis,
-        scan: usize,
-        skip: &[&(String, Channel)],
-    ) -> impl Future<Output = Result<Vec<Candidate>>> + Send;
-
-    /// Marks attempts `sending` with a lease until `lease_until`, counts
-    /// the request, keeps the first `sent_at`, fixes the hook each goes out
-    /// through (the tenant's integration for the channel, else the
-    /// operator's) and returns them with their notification's owner.
-    fn mark_claimed(
-        &mut self,
-        ids: &[String],
-        now: Millis,
+        limit: usize,
         lease_until: Millis,
-    ) -> impl Future<Output = Result<Vec<ClaimedAttempt>>> + Send;
+        budget: &ClaimBudget,
+    ) -> impl Future<Output = Result<ClaimTaken>> + Send;
 
     /// Pending notifications whose wake time is at or before `now`,
     /// earliest first.

@@ -7,10 +7,13 @@
 use super::error::Db;
 use super::row::{attempt_status, enum_of, json_of};
 use crate::cascade::{NewAttempt, Step};
-use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
+use crate::claim;
+use crate::primitives::{
+    Answered, AttemptRef, Candidate, CascadeTx, ClaimTaken, Loaded, RecipientOf,
+};
 use crate::{
-    AttemptRecord, BookingLink, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptRecord,
-    Result, SendOutcome, SendResult, StoreError,
+    AttemptRecord, BookingLink, ClaimBudget, ClaimedAttempt, IncomingReceipt, NewNotification,
+    ReceiptRecord, Result, SendOutcome, SendResult, StoreError,
 };
 use herald_core::{Channel, Millis, Rendered, Schedule, Status};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
@@ -451,124 +454,24 @@ impl CascadeTx for WriteTx<'_> {
         Ok(n > 0)
     }
 
-    async fn claim_candidates(
+    async fn claim_due(
         &mut self,
         now: Millis,
-        scan: usize,
-        skip: &[&(String, Channel)],
-    ) -> Result<Vec<Candidate>> {
-        // One arm per status, each bounded by its own partial index; the
-        // keys at their bound are left out in SQL, so a long backlog of one
-        // key does not fill the scan.
-        let mut not = String::new();
-        for i in 0..skip.len() {
-            let t = 3 + 2 * i;
-            not.push_str(&format!(
-                " AND NOT (tenant_id = ?{t} AND channel = ?{})",
-                t + 1
-            ));
-        }
-        let sql = format!(
-            "SELECT id, tenant_id, channel, notification_id, not_after, deadline FROM (
-                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
-                     deadline, next_try_at AS due FROM attempts
-                     WHERE status = 'queued' AND next_try_at <= ?1{not}
-                     ORDER BY next_try_at LIMIT ?2)
-                 UNION ALL
-                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
-                     deadline, lease_until AS due FROM attempts
-                     WHERE status = 'sending' AND lease_until <= ?1{not}
-                     ORDER BY lease_until LIMIT ?2))
-             ORDER BY due LIMIT ?2"
-        );
-        let mut values: Vec<rusqlite::types::Value> = vec![now.into(), int(scan).into()];
-        for (tenant, channel) in skip {
-            values.push(tenant.clone().into());
-            values.push(channel.as_str().to_string().into());
-        }
-        let mut stmt = self.conn.prepare_cached(&sql).db()?;
-        let mut rows = stmt.query(params_from_iter(values)).db()?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().db()? {
-            out.push(Candidate {
-                id: r.get(0).db()?,
-                tenant_id: r.get(1).db()?,
-                channel: channel_of(&r.get::<_, String>(2).db()?)?,
-                notification_id: r.get(3).db()?,
-                not_after: r.get(4).db()?,
-                window_ends: r.get(5).db()?,
-            });
-        }
-        Ok(out)
-    }
-
-    async fn mark_claimed(
-        &mut self,
-        ids: &[String],
-        now: Millis,
+        limit: usize,
         lease_until: Millis,
-    ) -> Result<Vec<ClaimedAttempt>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "UPDATE attempts SET status = 'sending', lease_until = ?2,
-                     requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
-                     via_hook = COALESCE(
-                         (SELECT i.hook_id FROM integrations i
-                          WHERE i.tenant_id = attempts.tenant_id AND i.channel = attempts.channel),
-                         (SELECT o.hook_id FROM operator_integrations o
-                          WHERE o.channel = attempts.channel))
-                 WHERE id = ?1
-                 RETURNING notification_id, tenant_id, channel, route, to_addr, idempotency_key,
-                     subject, title, body, requests, created_at, deadline, via_hook,
-                     (SELECT n.audience FROM notifications n WHERE n.id = attempts.notification_id),
-                     (SELECT n.recipient_id FROM notifications n
-                      WHERE n.id = attempts.notification_id),
-                     created_at > (SELECT MIN(b.created_at) FROM attempts b
-                                   WHERE b.notification_id = attempts.notification_id),
-                     not_after",
-            )
-            .db()?;
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let mut rows = stmt.query(params![id, lease_until, now]).db()?;
-            let Some(r) = rows.next().db()? else {
-                continue;
-            };
-            let requests: i64 = r.get(9).db()?;
-            let audience: Option<String> = r.get(13).db()?;
-            let recipient_id: Option<String> = r.get(14).db()?;
-            let notification_id: String = r.get(0).db()?;
-            let (Some(audience), Some(recipient_id)) = (audience, recipient_id) else {
-                return Err(StoreError::Corrupt(format!(
-                    "attempt {id} of unknown notification {notification_id}"
-                )));
-            };
-            out.push(ClaimedAttempt {
-                id: id.clone(),
-                notification_id,
-                tenant_id: r.get(1).db()?,
-                audience: enum_of(&audience)?,
-                recipient_id,
-                channel: channel_of(&r.get::<_, String>(2).db()?)?,
-                route: r.get(3).db()?,
-                to: r.get(4).db()?,
-                idempotency_key: r.get(5).db()?,
-                content: Rendered {
-                    subject: r.get(6).db()?,
-                    title: r.get(7).db()?,
-                    body: r.get(8).db()?,
-                },
-                requests: u32::try_from(requests)
-                    .map_err(|_| StoreError::Corrupt(format!("requests {requests}")))?,
-                created_at: r.get(10).db()?,
-                deadline: r.get(11).db()?,
-                via_hook: r.get(12).db()?,
-                fallback: r.get(15).db()?,
-                deliver_before: r.get(16).db()?,
-            });
-        }
-        Ok(out)
+        budget: &ClaimBudget,
+    ) -> Result<ClaimTaken> {
+        // The writer thread is the only writer: what it scans stays due
+        // until it marks it, so scanning and marking need no lock.
+        let skip: Vec<&(String, Channel)> = budget.saturated().collect();
+        let rows = self.claim_candidates(now, claim::scan_for(limit), &skip)?;
+        let (ids, overdue) = claim::pick(rows, now, budget, limit);
+        let claimed = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.mark_claimed(&ids, now, lease_until)?
+        };
+        Ok(ClaimTaken { claimed, overdue })
     }
 
     async fn due_notifications(&mut self, now: Millis, limit: usize) -> Result<Vec<String>> {
@@ -664,6 +567,132 @@ impl CascadeTx for WriteTx<'_> {
         rows.into_iter()
             .map(|(id, status)| Ok((id, enum_of(&status)?)))
             .collect()
+    }
+}
+
+/// The two halves of a claim, between which `claim::pick` chooses.
+impl WriteTx<'_> {
+    /// Due attempts in due order, at most `scan`, leaving out the keys in
+    /// `skip`.
+    fn claim_candidates(
+        &mut self,
+        now: Millis,
+        scan: usize,
+        skip: &[&(String, Channel)],
+    ) -> Result<Vec<Candidate>> {
+        // One arm per status, each bounded by its own partial index; the
+        // keys at their bound are left out in SQL, so a long backlog of one
+        // key does not fill the scan.
+        let mut not = String::new();
+        for i in 0..skip.len() {
+            let t = 3 + 2 * i;
+            not.push_str(&format!(
+                " AND NOT (tenant_id = ?{t} AND channel = ?{})",
+                t + 1
+            ));
+        }
+        let sql = format!(
+            "SELECT id, tenant_id, channel, notification_id, not_after, deadline FROM (
+                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
+                     deadline, next_try_at AS due FROM attempts
+                     WHERE status = 'queued' AND next_try_at <= ?1{not}
+                     ORDER BY next_try_at LIMIT ?2)
+                 UNION ALL
+                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
+                     deadline, lease_until AS due FROM attempts
+                     WHERE status = 'sending' AND lease_until <= ?1{not}
+                     ORDER BY lease_until LIMIT ?2))
+             ORDER BY due LIMIT ?2"
+        );
+        let mut values: Vec<rusqlite::types::Value> = vec![now.into(), int(scan).into()];
+        for (tenant, channel) in skip {
+            values.push(tenant.clone().into());
+            values.push(channel.as_str().to_string().into());
+        }
+        let mut stmt = self.conn.prepare_cached(&sql).db()?;
+        let mut rows = stmt.query(params_from_iter(values)).db()?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().db()? {
+            out.push(Candidate {
+                id: r.get(0).db()?,
+                tenant_id: r.get(1).db()?,
+                channel: channel_of(&r.get::<_, String>(2).db()?)?,
+                notification_id: r.get(3).db()?,
+                not_after: r.get(4).db()?,
+                window_ends: r.get(5).db()?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Marks attempts `sending` (see `CascadeTx::claim_due`).
+    fn mark_claimed(
+        &mut self,
+        ids: &[String],
+        now: Millis,
+        lease_until: Millis,
+    ) -> Result<Vec<ClaimedAttempt>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "UPDATE attempts SET status = 'sending', lease_until = ?2,
+                     requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
+                     via_hook = COALESCE(
+                         (SELECT i.hook_id FROM integrations i
+                          WHERE i.tenant_id = attempts.tenant_id AND i.channel = attempts.channel),
+                         (SELECT o.hook_id FROM operator_integrations o
+                          WHERE o.channel = attempts.channel))
+                 WHERE id = ?1
+                 RETURNING notification_id, tenant_id, channel, route, to_addr, idempotency_key,
+                     subject, title, body, requests, created_at, deadline, via_hook,
+                     (SELECT n.audience FROM notifications n WHERE n.id = attempts.notification_id),
+                     (SELECT n.recipient_id FROM notifications n
+                      WHERE n.id = attempts.notification_id),
+                     created_at > (SELECT MIN(b.created_at) FROM attempts b
+                                   WHERE b.notification_id = attempts.notification_id),
+                     not_after",
+            )
+            .db()?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let mut rows = stmt.query(params![id, lease_until, now]).db()?;
+            let Some(r) = rows.next().db()? else {
+                continue;
+            };
+            let requests: i64 = r.get(9).db()?;
+            let audience: Option<String> = r.get(13).db()?;
+            let recipient_id: Option<String> = r.get(14).db()?;
+            let notification_id: String = r.get(0).db()?;
+            let (Some(audience), Some(recipient_id)) = (audience, recipient_id) else {
+                return Err(StoreError::Corrupt(format!(
+                    "attempt {id} of unknown notification {notification_id}"
+                )));
+            };
+            out.push(ClaimedAttempt {
+                id: id.clone(),
+                notification_id,
+                tenant_id: r.get(1).db()?,
+                audience: enum_of(&audience)?,
+                recipient_id,
+                channel: channel_of(&r.get::<_, String>(2).db()?)?,
+                route: r.get(3).db()?,
+                to: r.get(4).db()?,
+                idempotency_key: r.get(5).db()?,
+                content: Rendered {
+                    subject: r.get(6).db()?,
+                    title: r.get(7).db()?,
+                    body: r.get(8).db()?,
+                },
+                requests: u32::try_from(requests)
+                    .map_err(|_| StoreError::Corrupt(format!("requests {requests}")))?,
+                created_at: r.get(10).db()?,
+                deadline: r.get(11).db()?,
+                via_hook: r.get(12).db()?,
+                fallback: r.get(15).db()?,
+                deliver_before: r.get(16).db()?,
+            });
+        }
+        Ok(out)
     }
 }
 
