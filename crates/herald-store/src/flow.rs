@@ -7,7 +7,7 @@
 //! new attempts).
 
 use crate::cascade;
-use crate::primitives::CascadeTx;
+use crate::primitives::{CascadeTx, Loaded};
 use crate::{
     Accepted, ClaimBudget, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptMatch, Result,
     SendOutcome, SendResult, StoreError,
@@ -47,24 +47,17 @@ pub async fn accept<T: CascadeTx>(tx: &mut T, n: &NewNotification) -> Result<Acc
 
 /// Decides again for one notification at `now` and stores the result.
 pub async fn decide<T: CascadeTx>(tx: &mut T, id: &str, now: Millis) -> Result<()> {
-    let loaded = tx.load_notification(id).await?.ok_or_else(|| {
-        StoreError::Corrupt(format!("notification {id} vanished during a cascade step"))
-    })?;
-    let step = cascade::step(&loaded.plan, &loaded.schedule, &loaded.attempts, now)?;
-    tx.write_step(id, &step, now).await?;
-    crate::transitions::record(loaded.status, step.status);
-    if step.start.is_empty() {
-        return Ok(());
-    }
-    // The texts are read (and parsed) only when attempts start.
-    let rendered = tx.load_rendered(id).await?;
-    let new = cascade::new_attempts(&loaded.plan, &loaded.schedule, &rendered, &step.start, now)?;
-    tx.insert_attempts(id, &loaded.tenant_id, &new).await
+    decide_each(tx, vec![(id.to_string(), now)]).await
 }
 
 /// Decides once per notification, at the latest time it was named with,
-/// in the order they were first named.
+/// in the order they were first named: the facts of all are loaded, the
+/// steps written and the new attempts inserted batch by batch (one
+/// statement each where the backend batches).
 async fn decide_each<T: CascadeTx>(tx: &mut T, targets: Vec<(String, Millis)>) -> Result<()> {
+    if targets.is_empty() {
+        return Ok(());
+    }
     let mut order: Vec<(String, Millis)> = Vec::with_capacity(targets.len());
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(targets.len());
     for (id, now) in targets {
@@ -76,10 +69,36 @@ async fn decide_each<T: CascadeTx>(tx: &mut T, targets: Vec<(String, Millis)>) -
             }
         }
     }
-    for (id, now) in &order {
-        decide(tx, id, *now).await?;
+    let ids: Vec<String> = order.iter().map(|(id, _)| id.clone()).collect();
+    let mut loaded: HashMap<String, Loaded> =
+        tx.load_notifications(&ids).await?.into_iter().collect();
+    let mut steps = Vec::with_capacity(order.len());
+    let mut starting = Vec::new();
+    for (id, now) in order {
+        let l = loaded.remove(&id).ok_or_else(|| {
+            StoreError::Corrupt(format!("notification {id} vanished during a cascade step"))
+        })?;
+        let step = cascade::step(&l.plan, &l.schedule, &l.attempts, now)?;
+        crate::transitions::record(l.status, step.status);
+        if !step.start.is_empty() {
+            starting.push((steps.len(), l));
+        }
+        steps.push((id, step, now));
     }
-    Ok(())
+    tx.write_steps(&steps).await?;
+    if starting.is_empty() {
+        return Ok(());
+    }
+    // The texts are read (and parsed) only when attempts start.
+    let starting_ids: Vec<String> = starting.iter().map(|(i, _)| steps[*i].0.clone()).collect();
+    let rendered = tx.load_rendered_many(&starting_ids).await?;
+    let mut batch = Vec::with_capacity(starting.len());
+    for ((i, l), texts) in starting.into_iter().zip(rendered) {
+        let (id, step, now) = &steps[i];
+        let new = cascade::new_attempts(&l.plan, &l.schedule, &texts, &step.start, *now)?;
+        batch.push((id.clone(), l.tenant_id, new));
+    }
+    tx.insert_attempts_many(&batch).await
 }
 
 /// Records providers' answers, removes dead push tokens, then decides once
@@ -102,9 +121,10 @@ pub async fn record_results<T: CascadeTx>(tx: &mut T, results: &[SendResult]) ->
             }
         }
     }
+    let answered = tx.record_answers(&chosen).await?;
     let mut touched = Vec::with_capacity(chosen.len());
-    for r in chosen {
-        let Some(a) = tx.record_answer(r).await? else {
+    for (r, a) in chosen.into_iter().zip(answered) {
+        let Some(a) = a else {
             continue;
         };
         let dead = matches!(
@@ -180,10 +200,9 @@ pub async fn record_receipt<T: CascadeTx>(tx: &mut T, r: &IncomingReceipt) -> Re
 /// answers how many.
 pub async fn wake_due<T: CascadeTx>(tx: &mut T, now: Millis, limit: usize) -> Result<usize> {
     let ids = tx.due_notifications(now, limit).await?;
-    for id in &ids {
-        decide(tx, id, now).await?;
-    }
-    Ok(ids.len())
+    let n = ids.len();
+    decide_each(tx, ids.into_iter().map(|id| (id, now)).collect()).await?;
+    Ok(n)
 }
 
 /// Claims up to `limit` due attempts (see `Store::claim_attempts`): keys

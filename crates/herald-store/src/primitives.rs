@@ -251,6 +251,85 @@ pub trait CascadeTx: Send {
     /// were claimed).
     fn expire_attempts(&mut self, ids: &[String]) -> impl Future<Output = Result<()>> + Send;
 
+    // Batch forms, provided: each runs its one-row primitive per item,
+    // which costs nothing extra in-process (SQLite). A backend across a
+    // network (PostgreSQL) overrides them with one statement per batch, so
+    // a dispatcher round of N answers costs a few round trips, not 6 N.
+
+    /// `load_notification` for several, in one go; those not found are
+    /// left out.
+    fn load_notifications(
+        &mut self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, Loaded)>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(l) = self.load_notification(id).await? {
+                    out.push((id.clone(), l));
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    /// `load_rendered` for several, in the order asked.
+    fn load_rendered_many(
+        &mut self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Vec<Option<Rendered>>>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                out.push(self.load_rendered(id).await?);
+            }
+            Ok(out)
+        }
+    }
+
+    /// `write_step` for several notifications.
+    fn write_steps(
+        &mut self,
+        steps: &[(String, Step, Millis)],
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for (id, step, now) in steps {
+                self.write_step(id, step, *now).await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// `insert_attempts` for several notifications: (notification, tenant,
+    /// its new attempts).
+    fn insert_attempts_many(
+        &mut self,
+        batch: &[(String, String, Vec<NewAttempt>)],
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for (notification_id, tenant_id, attempts) in batch {
+                self.insert_attempts(notification_id, tenant_id, attempts)
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// `record_answer` for several answers, each of a different attempt;
+    /// one result per answer, in order.
+    fn record_answers(
+        &mut self,
+        results: &[&SendResult],
+    ) -> impl Future<Output = Result<Vec<Option<Answered>>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(results.len());
+            for r in results {
+                out.push(self.record_answer(r).await?);
+            }
+            Ok(out)
+        }
+    }
+
     /// The tenant's notifications of a booking with their status, oldest
     /// first.
     fn booking_notifications(

@@ -7,6 +7,7 @@
 //! number of workers share the due work; leases take back what a dead
 //! node held.
 
+mod batch;
 mod codec;
 mod error;
 mod log;

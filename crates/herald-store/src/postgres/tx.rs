@@ -138,7 +138,7 @@ impl PgTx {
 
 /// The columns of an answer: status, provider message id, error,
 /// unreachable, next try, cost.
-type AnswerCols<'a> = (
+pub(super) type AnswerCols<'a> = (
     &'static str,
     Option<&'a str>,
     Option<&'a str>,
@@ -147,7 +147,7 @@ type AnswerCols<'a> = (
     Option<i64>,
 );
 
-fn answer_cols(outcome: &SendOutcome) -> AnswerCols<'_> {
+pub(super) fn answer_cols(outcome: &SendOutcome) -> AnswerCols<'_> {
     match outcome {
         SendOutcome::Accepted {
             provider_message_id,
@@ -685,6 +685,29 @@ impl CascadeTx for PgTx {
         .await
         .db()?;
         Ok(())
+    }
+
+    async fn load_notifications(&mut self, ids: &[String]) -> Result<Vec<(String, Loaded)>> {
+        self.load_many(ids).await
+    }
+
+    async fn load_rendered_many(&mut self, ids: &[String]) -> Result<Vec<Vec<Option<Rendered>>>> {
+        self.rendered_many(ids).await
+    }
+
+    async fn write_steps(&mut self, steps: &[(String, Step, Millis)]) -> Result<()> {
+        self.steps_many(steps).await
+    }
+
+    async fn insert_attempts_many(
+        &mut self,
+        batch: &[(String, String, Vec<NewAttempt>)],
+    ) -> Result<()> {
+        self.attempts_many(batch).await
+    }
+
+    async fn record_answers(&mut self, results: &[&SendResult]) -> Result<Vec<Option<Answered>>> {
+        self.answers_many(results).await
     }
 
     async fn booking_notifications(
