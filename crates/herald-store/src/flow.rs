@@ -163,37 +163,61 @@ async fn remove_device_token<T: CascadeTx>(
 /// through its hook, by the provider's message id, else the attempt's
 /// key), then decides for its notification.
 pub async fn record_receipt<T: CascadeTx>(tx: &mut T, r: &IncomingReceipt) -> Result<ReceiptMatch> {
-    let mut found = None;
-    if let Some(pm) = &r.provider_message_id {
-        found = tx.attempt_by_message_id(&r.hook_id, pm).await?;
-    }
-    if found.is_none() {
-        if let Some(key) = &r.idempotency_key {
-            found = tx.attempt_by_key(&r.hook_id, key).await?;
+    let mut m = record_receipts(tx, std::slice::from_ref(r)).await?;
+    m.pop()
+        .ok_or_else(|| StoreError::Corrupt("a receipt got no answer".into()))
+}
+
+/// Records receipts as `record_receipt` does, one after the other, then
+/// decides once for each notification they moved; one answer per receipt.
+pub async fn record_receipts<T: CascadeTx>(
+    tx: &mut T,
+    receipts: &[IncomingReceipt],
+) -> Result<Vec<ReceiptMatch>> {
+    let mut out = Vec::with_capacity(receipts.len());
+    let mut closes: Vec<SendResult> = Vec::new();
+    let mut touched = Vec::new();
+    for r in receipts {
+        let mut found = None;
+        if let Some(pm) = &r.provider_message_id {
+            found = tx.attempt_by_message_id(&r.hook_id, pm).await?;
         }
+        if found.is_none() {
+            if let Some(key) = &r.idempotency_key {
+                found = tx.attempt_by_key(&r.hook_id, key).await?;
+            }
+        }
+        let Some(a) = found else {
+            out.push(ReceiptMatch::Unknown);
+            continue;
+        };
+        let late = cascade::is_late(a.deadline, r.at);
+        if !tx.insert_receipt(&a.id, r, late).await? {
+            out.push(ReceiptMatch::Duplicate);
+            continue;
+        }
+        // A receipt proves the provider took the message, even when its
+        // answer was never recorded (a worker killed after sending): the
+        // attempt is closed as accepted, so no lapsed lease sends it again
+        // once its notification has its outcome. A no-op for an attempt
+        // already answered; once per attempt.
+        if !closes.iter().any(|c| c.attempt_id == a.id) {
+            closes.push(SendResult {
+                attempt_id: a.id.clone(),
+                at: r.at,
+                outcome: SendOutcome::Accepted {
+                    provider_message_id: r.provider_message_id.clone(),
+                    cost_micros: None,
+                },
+            });
+        }
+        touched.push((a.notification_id, r.at));
+        out.push(ReceiptMatch::Recorded { late });
     }
-    let Some(a) = found else {
-        return Ok(ReceiptMatch::Unknown);
-    };
-    let late = cascade::is_late(a.deadline, r.at);
-    if !tx.insert_receipt(&a.id, r, late).await? {
-        return Ok(ReceiptMatch::Duplicate);
-    }
-    // A receipt proves the provider took the message, even when its answer
-    // was never recorded (a worker killed after sending): the attempt is
-    // closed as accepted, so no lapsed lease sends it again once its
-    // notification has its outcome. A no-op for an attempt already answered.
-    tx.record_answer(&SendResult {
-        attempt_id: a.id.clone(),
-        at: r.at,
-        outcome: SendOutcome::Accepted {
-            provider_message_id: r.provider_message_id.clone(),
-            cost_micros: None,
-        },
-    })
-    .await?;
-    decide(tx, &a.notification_id, r.at).await?;
-    Ok(ReceiptMatch::Recorded { late })
+    let closes: Vec<&SendResult> = closes.iter().collect();
+    tx.record_answers(&closes).await?;
+    decide_each(tx, touched).await?;
+    Ok(out)
 }
 
 /// Decides again for pending notifications whose wake time has come;

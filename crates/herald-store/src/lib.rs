@@ -234,6 +234,17 @@ pub trait Store: Send + Sync + 'static {
     async fn record_send_results(&self, results: Vec<SendResult>) -> Result<()>;
     /// Records a receipt (idempotently) and moves the cascade on.
     async fn record_receipt(&self, r: IncomingReceipt) -> Result<ReceiptMatch>;
+    /// Records several receipts as `record_receipt` would one after the
+    /// other; one answer per receipt, in order. The backends override it to
+    /// take the batch in one transaction (trying each alone if the batch
+    /// fails, so one bad receipt does not hold back the rest).
+    async fn record_receipts(&self, rs: Vec<IncomingReceipt>) -> Vec<Result<ReceiptMatch>> {
+        let mut out = Vec::with_capacity(rs.len());
+        for r in rs {
+            out.push(self.record_receipt(r).await);
+        }
+        out
+    }
     /// Runs the decision for pending notifications whose wake time has come.
     /// Returns how many were looked at.
     async fn wake_due(&self, now: Millis, limit: usize) -> Result<usize>;

@@ -188,6 +188,30 @@ impl Store for PgStore {
         Ok(m)
     }
 
+    async fn record_receipts(&self, rs: Vec<IncomingReceipt>) -> Vec<Result<ReceiptMatch>> {
+        // `in_tx!` answers with `?`; the closure keeps that inside.
+        let batch = async { in_tx!(self, |tx| flow::record_receipts(tx, &rs).await) }.await;
+        match batch {
+            Ok(ms) => {
+                if ms
+                    .iter()
+                    .any(|m| matches!(m, ReceiptMatch::Recorded { .. }))
+                {
+                    self.mark_dirty();
+                }
+                ms.into_iter().map(Ok).collect()
+            }
+            Err(e) => {
+                tracing::debug!("a batch of {} receipts failed ({e}); each alone", rs.len());
+                let mut out = Vec::with_capacity(rs.len());
+                for r in rs {
+                    out.push(self.record_receipt(r).await);
+                }
+                out
+            }
+        }
+    }
+
     async fn wake_due(&self, now: Millis, limit: usize) -> Result<usize> {
         in_tx!(self, |tx| flow::wake_due(tx, now, limit).await)
     }

@@ -454,6 +454,24 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn record_receipts(&self, rs: Vec<IncomingReceipt>) -> Vec<Result<ReceiptMatch>> {
+        // One hand-off to the writer for the batch.
+        let batch = rs.clone();
+        match self
+            .write(move |tx| ready::now(flow::record_receipts(tx, &batch))?)
+            .await
+        {
+            Ok(ms) => ms.into_iter().map(Ok).collect(),
+            Err(_) => {
+                let mut out = Vec::with_capacity(rs.len());
+                for r in rs {
+                    out.push(self.record_receipt(r).await);
+                }
+                out
+            }
+        }
+    }
+
     async fn wake_due(&self, now: Millis, limit: usize) -> Result<usize> {
         self.write(move |tx| ready::now(flow::wake_due(tx, now, limit))?)
             .await

@@ -315,6 +315,29 @@ impl App {
         Ok((planned, items))
     }
 
+    /// Takes several receipts at once (the simulator's due ones) into the
+    /// cascade: the store records them in one transaction. One answer per
+    /// receipt, in order.
+    pub async fn ingest_receipts(&self, rs: Vec<IncomingReceipt>) -> Vec<Result<ReceiptMatch>> {
+        let answers = self.store.record_receipts(rs).await;
+        let mut moved = false;
+        let out = answers
+            .into_iter()
+            .map(|m| {
+                let m = m?;
+                if let ReceiptMatch::Recorded { late } = m {
+                    self.metrics.receipt(late);
+                    moved = true;
+                }
+                Ok(m)
+            })
+            .collect();
+        if moved {
+            self.work.notify_one();
+        }
+        out
+    }
+
     /// Takes a provider's receipt (webhook or simulator) into the cascade.
     pub async fn ingest_receipt(&self, r: IncomingReceipt) -> Result<ReceiptMatch> {
         let m = self.store.record_receipt(r).await?;

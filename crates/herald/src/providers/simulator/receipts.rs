@@ -16,8 +16,8 @@ pub struct Handed {
 }
 
 /// Hands over the receipts due at the service's `now` (at most `limit`),
-/// all at once, as a provider's webhooks would arrive, so the store
-/// commits them together. Receipts are handed over before they are marked
+/// all at once, as a provider's webhooks would arrive, in one batch the
+/// store records in one transaction. Receipts are handed over before they are marked
 /// sent, so a crash repeats one rather than losing it (receipts are
 /// idempotent).
 pub async fn hand_over_due(
@@ -30,33 +30,27 @@ pub async fn hand_over_due(
     if due.is_empty() {
         return Ok(Handed::default());
     }
-    let mut set = tokio::task::JoinSet::new();
-    for r in due {
-        let app = app.clone();
-        set.spawn(async move {
-            let receipt = IncomingReceipt {
-                hook_id: r.hook_id.clone(),
-                provider_message_id: Some(r.id.clone()),
-                idempotency_key: Some(r.idempotency_key.clone()),
-                delivered: r.delivered,
-                error: (!r.delivered).then(|| "simulated failure receipt".to_string()),
-                at: now,
-            };
-            match app.ingest_receipt(receipt).await {
-                Ok(_) => Some(r.id),
-                Err(e) => {
-                    tracing::warn!("simulator receipt {}: {e}", r.id);
-                    None
-                }
-            }
-        });
-    }
-    let mut done = Vec::with_capacity(set.len());
+    let receipts = due
+        .iter()
+        .map(|r| IncomingReceipt {
+            hook_id: r.hook_id.clone(),
+            provider_message_id: Some(r.id.clone()),
+            idempotency_key: Some(r.idempotency_key.clone()),
+            delivered: r.delivered,
+            error: (!r.delivered).then(|| "simulated failure receipt".to_string()),
+            at: now,
+        })
+        .collect();
+    let answers = app.ingest_receipts(receipts).await;
+    let mut done = Vec::with_capacity(due.len());
     let mut failed = false;
-    while let Some(r) = set.join_next().await {
-        match r {
-            Ok(Some(id)) => done.push(id),
-            _ => failed = true,
+    for (r, m) in due.into_iter().zip(answers) {
+        match m {
+            Ok(_) => done.push(r.id),
+            Err(e) => {
+                tracing::warn!("simulator receipt {}: {e}", r.id);
+                failed = true;
+            }
         }
     }
     if let Err(e) = store.sim_mark_sent(&done).await {
