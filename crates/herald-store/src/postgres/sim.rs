@@ -40,22 +40,28 @@ fn final_of(s: &SimSend) -> Final<'_> {
     }
 }
 
-/// Stores (or counts again) one simulator send and answers it. The upsert
-/// and the receipt's due time go in one transaction: the row lock the
-/// upsert takes makes concurrent requests for one key count one by one.
+/// Stores (or counts again) one simulator send and answers it, in one
+/// statement (its own commit): the upsert's row lock makes concurrent
+/// requests for one key count one by one, and the request that first gets
+/// past the transient errors sets the receipt's due time in the same row
+/// write, by the rule the first request stored.
 pub(super) async fn sim_send(pool: &PgPool, s: &SimSend) -> Result<SimAnswer> {
     let f = final_of(s);
-    let mut tx = pool.begin().await.db()?;
     let row = sqlx::query(
-        "INSERT INTO sim_messages (id, tenant_id, notification_id, channel, route, to_addr,
-             subject, title, body, idempotency_key, requests, outcome, transient_first,
-             final_kind, final_error, final_unreachable, receipt_delivered, receipt_due_at,
-             receipt_sent, record, received_at, hook_id)
+        "INSERT INTO sim_messages AS m (id, tenant_id, notification_id, channel, route,
+             to_addr, subject, title, body, idempotency_key, requests, outcome,
+             transient_first, final_kind, final_error, final_unreachable, receipt_delivered,
+             receipt_due_at, receipt_sent, record, received_at, hook_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $12, $13, $14, $15, $16,
-             NULL, FALSE, $17, $18, $19)
-         ON CONFLICT (idempotency_key) DO UPDATE SET requests = sim_messages.requests + 1
-         RETURNING id, requests, transient_first, final_kind, final_error, final_unreachable,
-             receipt_delivered, receipt_due_at",
+             CASE WHEN $16::BOOLEAN IS NOT NULL AND $13 = 'accepted' AND 1 > $12
+                  THEN $20::BIGINT END,
+             FALSE, $17, $18, $19)
+         ON CONFLICT (idempotency_key) DO UPDATE SET requests = m.requests + 1,
+             receipt_due_at = CASE
+                 WHEN m.receipt_due_at IS NULL AND m.receipt_delivered IS NOT NULL
+                      AND m.final_kind = 'accepted' AND m.requests + 1 > m.transient_first
+                 THEN $20::BIGINT ELSE m.receipt_due_at END
+         RETURNING id, requests, transient_first, final_kind, final_error, final_unreachable",
     )
     .bind(cascade::new_id())
     .bind(&s.tenant_id)
@@ -76,49 +82,30 @@ pub(super) async fn sim_send(pool: &PgPool, s: &SimSend) -> Result<SimAnswer> {
     .bind(s.record)
     .bind(s.at)
     .bind(&s.hook_id)
-    .fetch_one(&mut *tx)
+    .bind(f.receipt_at.unwrap_or(s.at))
+    .fetch_one(pool)
     .await
     .db()?;
     let id: String = col(&row, "id")?;
     let requests: i64 = col(&row, "requests")?;
     let transient_first: i64 = col(&row, "transient_first")?;
-    let answer = if requests <= transient_first {
-        SimAnswer::Transient {
+    if requests <= transient_first {
+        return Ok(SimAnswer::Transient {
             requests: u32::try_from(requests)
                 .map_err(|_| StoreError::Corrupt(format!("requests {requests}")))?,
-        }
-    } else {
-        let kind: String = col(&row, "final_kind")?;
-        match kind.as_str() {
-            "accepted" => {
-                let delivered: Option<bool> = col(&row, "receipt_delivered")?;
-                let due_at: Option<Millis> = col(&row, "receipt_due_at")?;
-                if delivered.is_some() && due_at.is_none() {
-                    sqlx::query(
-                        "UPDATE sim_messages SET receipt_due_at = $2
-                         WHERE id = $1 AND receipt_due_at IS NULL",
-                    )
-                    .bind(&id)
-                    .bind(f.receipt_at.unwrap_or(s.at))
-                    .execute(&mut *tx)
-                    .await
-                    .db()?;
-                }
-                SimAnswer::Accepted { message_id: id }
-            }
-            "refused" => SimAnswer::Refused {
-                unreachable: col(&row, "final_unreachable")?,
-                error: col::<Option<String>>(&row, "final_error")?.unwrap_or_default(),
-            },
-            other => {
-                return Err(StoreError::Corrupt(format!(
-                    "simulator message {id}: unknown final answer {other:?}"
-                )))
-            }
-        }
-    };
-    tx.commit().await.db()?;
-    Ok(answer)
+        });
+    }
+    let kind: String = col(&row, "final_kind")?;
+    match kind.as_str() {
+        "accepted" => Ok(SimAnswer::Accepted { message_id: id }),
+        "refused" => Ok(SimAnswer::Refused {
+            unreachable: col(&row, "final_unreachable")?,
+            error: col::<Option<String>>(&row, "final_error")?.unwrap_or_default(),
+        }),
+        other => Err(StoreError::Corrupt(format!(
+            "simulator message {id}: unknown final answer {other:?}"
+        ))),
+    }
 }
 
 /// Marks simulator receipts as handed over.
