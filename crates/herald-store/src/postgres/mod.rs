@@ -60,9 +60,20 @@ pub struct PgStore {
     /// The notifier and, once a dispatcher watches, the listener.
     tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Transactions committed.
-    commits: AtomicU64,
+    commits: Arc<AtomicU64>,
     /// Transactions run again after losing a race.
-    retries: AtomicU64,
+    retries: Arc<AtomicU64>,
+    /// Accepts waiting for the next group commit.
+    intake: Arc<intake::Intake>,
+}
+
+/// What a transaction of the cascade needs, apart from the store: the
+/// pool and the counters. The intake's task holds a clone.
+#[derive(Clone)]
+pub(super) struct Cx {
+    pool: PgPool,
+    commits: Arc<AtomicU64>,
+    retries: Arc<AtomicU64>,
 }
 
 /// How to open a `PgStore` beyond its URL.
@@ -169,8 +180,9 @@ impl PgStore {
             channel,
             dirty,
             tasks: Mutex::new(vec![notifier]),
-            commits: AtomicU64::new(0),
-            retries: AtomicU64::new(0),
+            commits: Arc::new(AtomicU64::new(0)),
+            retries: Arc::new(AtomicU64::new(0)),
+            intake: Arc::new(intake::Intake::default()),
         })
     }
 
@@ -206,6 +218,15 @@ impl PgStore {
         self.dirty.notify_one();
     }
 
+    /// The pool and counters, for work outside `&self` (the intake).
+    fn cx(&self) -> Cx {
+        Cx {
+            pool: self.pool.clone(),
+            commits: self.commits.clone(),
+            retries: self.retries.clone(),
+        }
+    }
+
     async fn begin(&self) -> Result<PgTx> {
         Ok(PgTx {
             tx: self.pool.begin().await.db()?,
@@ -214,29 +235,55 @@ impl PgStore {
 
     /// Commits a transaction whose work gave `res`, or rolls it back.
     async fn finish<T>(&self, tx: PgTx, res: Result<T>) -> Result<T> {
-        match res {
-            Ok(v) => {
-                tx.tx.commit().await.db()?;
-                self.commits.fetch_add(1, Ordering::Relaxed);
-                Ok(v)
-            }
-            Err(e) => {
-                // Dropping would roll back too; this frees the connection
-                // for the retry at once.
-                let _ = tx.tx.rollback().await;
-                Err(e)
-            }
-        }
+        finish(tx, res, &self.commits).await
     }
 
     /// Whether a failed transaction should run again (and counts it).
     fn again(&self, e: &StoreError, tries: u32) -> bool {
-        let again = is_race(e) && tries < RACE_TRIES;
-        if again {
-            self.retries.fetch_add(1, Ordering::Relaxed);
-        }
-        again
+        again(e, tries, &self.retries)
     }
+}
+
+impl Cx {
+    async fn begin(&self) -> Result<PgTx> {
+        Ok(PgTx {
+            tx: self.pool.begin().await.db()?,
+        })
+    }
+
+    async fn finish<T>(&self, tx: PgTx, res: Result<T>) -> Result<T> {
+        finish(tx, res, &self.commits).await
+    }
+
+    fn again(&self, e: &StoreError, tries: u32) -> bool {
+        again(e, tries, &self.retries)
+    }
+}
+
+/// Commits a transaction whose work gave `res`, or rolls it back.
+async fn finish<T>(tx: PgTx, res: Result<T>, commits: &AtomicU64) -> Result<T> {
+    match res {
+        Ok(v) => {
+            tx.tx.commit().await.db()?;
+            commits.fetch_add(1, Ordering::Relaxed);
+            Ok(v)
+        }
+        Err(e) => {
+            // Dropping would roll back too; this frees the connection for
+            // the retry at once.
+            let _ = tx.tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// Whether a failed transaction should run again (and counts it).
+fn again(e: &StoreError, tries: u32, retries: &AtomicU64) -> bool {
+    let again = is_race(e) && tries < RACE_TRIES;
+    if again {
+        retries.fetch_add(1, Ordering::Relaxed);
+    }
+    again
 }
 
 /// Creates a schema if it does not exist (names: lower-case letters,
@@ -373,4 +420,5 @@ macro_rules! part {
     }};
 }
 
+mod intake;
 mod store;

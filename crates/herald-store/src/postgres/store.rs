@@ -135,12 +135,9 @@ impl Store for PgStore {
         read::get_recipient(&self.pool, tenant_id, kind, id).await
     }
 
+    /// Joins the next group commit of accepts (see `intake`).
     async fn accept_notification(&self, n: NewNotification) -> Result<Accepted> {
-        let a = in_tx!(self, |tx| flow::accept(tx, &n).await)?;
-        if matches!(a, Accepted::Created(_)) {
-            self.mark_dirty();
-        }
-        Ok(a)
+        super::intake::accept(&self.cx(), &self.intake, &self.dirty, n).await
     }
 
     async fn get_notification(

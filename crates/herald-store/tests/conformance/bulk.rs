@@ -20,22 +20,34 @@ pub async fn check_concurrent_accepts(store: Arc<dyn Store>) {
         }
         tasks.spawn(async move { store.accept_notification(n).await });
     }
-    let (mut created, mut existing) = (0, 0);
+    // Two triggers with one notification id among them (a caller's bug):
+    // one is created, the other is refused, and neither holds up the rest
+    // (a backend that commits accepts in groups must not fail the group).
+    let dup_id = "0190c6e0-0000-7000-8000-00000000d00d".to_string();
+    for i in 0..2 {
+        let store = store.clone();
+        let mut n = notification(&tenant, plan(vec![email(), fallback_sms()]), T0 + 500 + i);
+        n.id = dup_id.clone();
+        tasks.spawn(async move { store.accept_notification(n).await });
+    }
+    let (mut created, mut existing, mut refused) = (0, 0, 0);
     while let Some(res) = tasks.join_next().await {
-        match res.unwrap().unwrap() {
-            Accepted::Created(_) => created += 1,
-            Accepted::Existing(_) => existing += 1,
-            Accepted::Conflict(id) => panic!("unexpected conflict with {id}"),
+        match res.unwrap() {
+            Ok(Accepted::Created(_)) => created += 1,
+            Ok(Accepted::Existing(_)) => existing += 1,
+            Ok(Accepted::Conflict(id)) => panic!("unexpected conflict with {id}"),
+            Err(herald_store::StoreError::Conflict(_)) => refused += 1,
+            Err(e) => panic!("unexpected error {e}"),
         }
     }
-    assert_eq!((created, existing), (191, 9));
+    assert_eq!((created, existing, refused), (192, 9, 1));
     let q = ListQuery {
         limit: 1_000,
         ..ListQuery::default()
     };
     assert_eq!(
         store.list_notifications(&tenant, &q).await.unwrap().len(),
-        191
+        192
     );
     let claimed = store
         .claim_attempts(
@@ -46,7 +58,7 @@ pub async fn check_concurrent_accepts(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert_eq!(claimed.len(), 191);
+    assert_eq!(claimed.len(), 192);
 }
 
 pub async fn check_answers_in_bulk(store: Arc<dyn Store>) {
@@ -204,6 +216,47 @@ pub async fn check_answers_in_bulk(store: Arc<dyn Store>) {
     let rec = get(&*store, &tenant, &target.notification_id).await;
     assert_eq!(rec.status, Status::Delivered);
     assert_eq!(of(&rec, Channel::Sms)[0].receipts.len(), 1);
+
+    // Receipts in one batch: answered one by one, in order, as if recorded
+    // one after the other (a repeat within the batch is a duplicate).
+    let receipt =
+        |c: &herald_store::ClaimedAttempt, delivered: bool| herald_store::IncomingReceipt {
+            hook_id: hook(&tenant, Channel::Sms),
+            provider_message_id: Some(format!("sms-{}", c.id)),
+            idempotency_key: None,
+            delivered,
+            error: (!delivered).then(|| "no phone".to_string()),
+            at: T0 + 4_000,
+        };
+    let mut unknown = receipt(&sms[1], true);
+    unknown.provider_message_id = Some("nobody-sent-this".into());
+    let batch = vec![
+        receipt(&sms[1], true),
+        unknown,
+        receipt(&sms[2], false),
+        receipt(&sms[1], true),
+        receipt(&target, true),
+    ];
+    let answers: Vec<ReceiptMatch> = store
+        .record_receipts(batch)
+        .await
+        .into_iter()
+        .map(|a| a.unwrap())
+        .collect();
+    assert_eq!(
+        answers,
+        vec![
+            ReceiptMatch::Recorded { late: false },
+            ReceiptMatch::Unknown,
+            ReceiptMatch::Recorded { late: false },
+            ReceiptMatch::Duplicate,
+            ReceiptMatch::Duplicate,
+        ]
+    );
+    let delivered = get(&*store, &tenant, &sms[1].notification_id).await;
+    assert_eq!(delivered.status, Status::Delivered);
+    let failed = get(&*store, &tenant, &sms[2].notification_id).await;
+    assert_eq!(failed.status, Status::Failed);
 }
 
 pub async fn check_sim_sends_at_once(config: Arc<dyn Store>, store: Arc<dyn SimStore>) {
