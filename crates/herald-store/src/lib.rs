@@ -44,6 +44,14 @@
 //!     marked `expired`;
 //! 19. `booking_notifications`: a booking's notifications with their status.
 //!
+//! Five more are provided, batch forms of the ones above:
+//! `load_notifications`, `load_rendered_many`, `write_steps`,
+//! `insert_attempts_many` and `record_answers`. `flow` decides for all the
+//! notifications a round (or a batch of receipts) touched at once through
+//! them; by default each runs its one-row primitive per item, which is
+//! right in-process (SQLite), and a backend across a network overrides
+//! them with one statement per batch (PostgreSQL, `postgres/batch.rs`).
+//!
 //! Beside them a backend implements the plain reads and writes of `Store`
 //! (tenants, integrations, types, recipients, the log) and, only if it
 //! wants the simulator, [`SimStore`].

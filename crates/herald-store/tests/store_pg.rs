@@ -275,3 +275,25 @@ async fn pg_no_migrate_needs_a_migrated_schema() {
     migrated.unwrap();
     reopened.unwrap();
 }
+
+/// Every connection of the pool plans for short statements (no JIT, no
+/// parallel workers) and still works in its own schema.
+#[tokio::test]
+async fn pg_sessions_plan_for_short_statements() {
+    on_one(|s| async move {
+        let pool = s.pool();
+        for (setting, want) in [("jit", "off"), ("max_parallel_workers_per_gather", "0")] {
+            let got: String = sqlx::query_scalar(&format!("SHOW {setting}"))
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(got, want, "{setting}");
+        }
+        let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert!(schema.starts_with("herald_test_"), "{schema}");
+    })
+    .await;
+}

@@ -122,6 +122,12 @@ fn connect_options(url: &str) -> Result<PgConnectOptions> {
         Some(_) => opts,
         None => opts.application_name("herald"),
     };
+    // Herald's statements are short and touch a few rows by index. JIT
+    // compilation and parallel workers only pay off for long scans, and a
+    // planner without statistics yet (a fresh schema) would buy them for
+    // these: one JIT compile of a cascade's attempt lookup took 280 ms
+    // against 0.3 ms without (BENCHMARKS.md "PostgreSQL").
+    let opts = opts.options([("jit", "off"), ("max_parallel_workers_per_gather", "0")]);
     // Statements are logged at debug only: a slow-statement warning would
     // print SQL on every busy second.
     Ok(opts
