@@ -64,7 +64,9 @@ pub struct PgStore {
     /// Transactions run again after losing a race.
     retries: Arc<AtomicU64>,
     /// Accepts waiting for the next group commit.
-    intake: Arc<intake::Intake>,
+    accepts: Arc<intake::Queue<crate::NewNotification, Accepted>>,
+    /// Simulator sends waiting for the next group commit.
+    sim_sends: Arc<intake::Queue<crate::SimSend, crate::SimAnswer>>,
 }
 
 /// What a transaction of the cascade needs, apart from the store: the
@@ -188,7 +190,8 @@ impl PgStore {
             tasks: Mutex::new(vec![notifier]),
             commits: Arc::new(AtomicU64::new(0)),
             retries: Arc::new(AtomicU64::new(0)),
-            intake: Arc::new(intake::Intake::default()),
+            accepts: Arc::default(),
+            sim_sends: Arc::default(),
         })
     }
 

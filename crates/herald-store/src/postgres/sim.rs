@@ -41,11 +41,11 @@ fn final_of(s: &SimSend) -> Final<'_> {
 }
 
 /// Stores (or counts again) one simulator send and answers it, in one
-/// statement (its own commit): the upsert's row lock makes concurrent
+/// statement (committed with its group, see `intake`): the upsert's row lock makes concurrent
 /// requests for one key count one by one, and the request that first gets
 /// past the transient errors sets the receipt's due time in the same row
 /// write, by the rule the first request stored.
-pub(super) async fn sim_send(pool: &PgPool, s: &SimSend) -> Result<SimAnswer> {
+pub(super) async fn sim_send(conn: &mut sqlx::PgConnection, s: &SimSend) -> Result<SimAnswer> {
     let f = final_of(s);
     let row = sqlx::query(
         "INSERT INTO sim_messages AS m (id, tenant_id, notification_id, channel, route,
@@ -83,7 +83,7 @@ pub(super) async fn sim_send(pool: &PgPool, s: &SimSend) -> Result<SimAnswer> {
     .bind(s.at)
     .bind(&s.hook_id)
     .bind(f.receipt_at.unwrap_or(s.at))
-    .fetch_one(pool)
+    .fetch_one(conn)
     .await
     .db()?;
     let id: String = col(&row, "id")?;

@@ -137,7 +137,7 @@ impl Store for PgStore {
 
     /// Joins the next group commit of accepts (see `intake`).
     async fn accept_notification(&self, n: NewNotification) -> Result<Accepted> {
-        super::intake::accept(&self.cx(), &self.intake, &self.dirty, n).await
+        super::intake::accept(&self.cx(), &self.accepts, &self.dirty, n).await
     }
 
     async fn get_notification(
@@ -317,7 +317,7 @@ impl Store for PgStore {
 #[async_trait]
 impl SimStore for PgStore {
     async fn sim_send(&self, s: SimSend) -> Result<SimAnswer> {
-        sim::sim_send(&self.pool, &s).await
+        super::intake::sim_send(&self.cx(), &self.sim_sends, s).await
     }
 
     async fn sim_due_receipts(&self, now: Millis, limit: usize) -> Result<Vec<SimReceiptDue>> {
