@@ -46,7 +46,10 @@ impl PgTx {
         .fetch_all(&mut *self.tx)
         .await
         .db()?;
+        // Planned for each batch (not prepared once): a plan cached while
+        // the table was small would scan it whole once it is not.
         let rows = sqlx::query(ATTEMPTS_OF_MANY)
+            .persistent(false)
             .bind(ids)
             .fetch_all(&mut *self.tx)
             .await
