@@ -7,6 +7,13 @@ use crate::error::{invalid, Result, ServiceError};
 use crate::providers::{HookError, HookReply, HookRequest, SendReply, SendRequest};
 use herald_core::{Channel, Rendered};
 use herald_store::{IncomingReceipt, ReceiptMatch};
+use std::time::Duration;
+
+/// How often, and how far apart, a callback's receipt that matches no sent
+/// message is matched again before it is taken as unknown (about two
+/// seconds in all: well inside a provider's callback timeout).
+const UNKNOWN_RECEIPT_TRIES: usize = 8;
+const UNKNOWN_RECEIPT_WAIT: Duration = Duration::from_millis(250);
 
 /// What a receipt webhook call did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,20 +152,31 @@ impl App {
         let reply = r.client.hook(&req).await?;
         let mut recorded = 0;
         for rc in &reply.receipts {
-            let m = self
-                .ingest_receipt(IncomingReceipt {
-                    // A chain's route reports under the chain's hook, which
-                    // its messages were sent through.
-                    hook_id: r.hooked.integration.hook_id.clone(),
-                    provider_message_id: Some(rc.message_id.clone()),
-                    // Providers that echo the attempt's key as their id
-                    // still match before the send's answer is recorded.
-                    idempotency_key: Some(rc.message_id.clone()),
-                    delivered: rc.delivered,
-                    error: rc.error.clone(),
-                    at: req.now,
-                })
-                .await?;
+            let receipt = IncomingReceipt {
+                // A chain's route reports under the chain's hook, which its
+                // messages were sent through.
+                hook_id: r.hooked.integration.hook_id.clone(),
+                provider_message_id: Some(rc.message_id.clone()),
+                // Providers that echo the attempt's key as their id still
+                // match before the send's answer is recorded.
+                idempotency_key: Some(rc.message_id.clone()),
+                delivered: rc.delivered,
+                error: rc.error.clone(),
+                at: req.now,
+            };
+            // A provider may call back before the worker has recorded the
+            // send's answer, which carries the message id (Twilio posts its
+            // first status within milliseconds of the 201, and does not post
+            // it again): the callback waits a little for that answer rather
+            // than dropping the receipt as unknown.
+            let mut m = self.ingest_receipt(receipt.clone()).await?;
+            for _ in 0..UNKNOWN_RECEIPT_TRIES {
+                if !matches!(m, ReceiptMatch::Unknown) {
+                    break;
+                }
+                tokio::time::sleep(UNKNOWN_RECEIPT_WAIT).await;
+                m = self.ingest_receipt(receipt.clone()).await?;
+            }
             if !matches!(m, ReceiptMatch::Unknown) {
                 recorded += 1;
             }

@@ -22,8 +22,11 @@ Usage: twilio_peer.py CONFIG.json. The config:
                  {"answer": "invalid" | "not_whatsapp" | "busy_once" | "broken",
                   "callbacks": [{"MessageStatus": "sent"},
                                 {"MessageStatus": "undelivered", "ErrorCode": "30003"}],
-                  "forge": true}},
+                  "forge": true,
+                  "callback_first_ms": 300}},
    "default": {"callbacks": [...], "forge": false}}
+`callback_first_ms` posts the callbacks at once and answers the create
+request that many milliseconds later (a callback that beats the answer).
 `forge` first posts a tampered copy of the last callback (its status
 flipped after signing), which Herald must refuse with 401.
 
@@ -88,8 +91,8 @@ def post_callback(url, params, signature):
         return 0, str(e)
 
 
-def send_callbacks(state, url, base, callbacks, forge):
-    time.sleep(0.05)
+def send_callbacks(state, url, base, callbacks, forge, delay=0.05):
+    time.sleep(delay)
     signed = []
     for cb in callbacks:
         params = dict(base)
@@ -197,6 +200,19 @@ def make_handler(state):
                 return self.answer(500, twilio_error(20500, "Internal Server Error", 500))
 
             msid = "SM" + uuid.uuid4().hex
+            callbacks = rule.get("callbacks", [])
+            url = form.get("StatusCallback")
+            early = rule.get("callback_first_ms")
+            if early is not None and callbacks and url:
+                # The callbacks leave first and the 201 follows after
+                # `callback_first_ms`: a status callback that overtakes the
+                # create request's answer, as a fast network may deliver it.
+                base = {"AccountSid": sid, "ApiVersion": "2010-04-01", "MessageSid": msid,
+                        "SmsSid": msid, "To": to, "From": form.get("From", "")}
+                threading.Thread(target=send_callbacks, daemon=True, args=(
+                    state, url, base, callbacks, False, 0.0)).start()
+                time.sleep(early / 1000.0)
+                callbacks = []
             self.answer(201, {
                 "sid": msid, "account_sid": sid, "to": to,
                 "from": form.get("From"), "messaging_service_sid": form.get("MessagingServiceSid"),
@@ -205,8 +221,6 @@ def make_handler(state):
                 "error_code": None, "error_message": None,
                 "uri": "/2010-04-01/Accounts/%s/Messages/%s.json" % (sid, msid),
             })
-            callbacks = rule.get("callbacks", [])
-            url = form.get("StatusCallback")
             if callbacks and url:
                 base = {"AccountSid": sid, "ApiVersion": "2010-04-01", "MessageSid": msid,
                         "SmsSid": msid, "To": to, "From": form.get("From", "")}

@@ -715,6 +715,33 @@ async fn twilio_e2e_not_on_whatsapp_moves_to_the_sms_route() {
     peer.assert_no_problems();
 }
 
+/// A status callback that arrives before Herald has the create request's
+/// answer (so before it knows the message's SID) still moves the
+/// notification: the callback waits for the answer instead of being dropped
+/// as unknown (Twilio does not post a status twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_e2e_a_callback_that_beats_the_answer_is_kept() {
+    let Some(peer) = start_peer(json!({
+        "+15550003333": {"callbacks": [{"MessageStatus": "delivered"}], "callback_first_ms": 400}}))
+    else {
+        return;
+    };
+    let app = spawn_app().await;
+    let key = app.create_tenant("Salon One").await.api_key;
+    put_twilio(&app, &key, settings(&peer)).await;
+    let id = sms_to(&app, &key, "+15550003333").await;
+    let cbs = peer.wait_callbacks(1).await;
+    assert_eq!(cbs[0]["status"], 200, "{cbs:#?}");
+    let n = app.wait_final(&key, &id).await;
+    assert_eq!(n["status"], "delivered", "{n:#}");
+    assert_eq!(
+        attempts(&n, "sms")[0]["receipts"].as_array().map(Vec::len),
+        Some(1),
+        "{n:#}"
+    );
+    peer.assert_no_problems();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilio_e2e_the_token_is_set_never_shown_and_bad_settings_are_named() {
     let app = spawn_app().await;
