@@ -5,7 +5,9 @@
 //! primitives of `tx`. Schema: `migrations/`, applied on open.
 
 mod codec;
+mod compact;
 mod error;
+mod pack;
 mod people;
 mod prune;
 mod read;

@@ -2,6 +2,7 @@
 //! idempotency key, requests counted, and every answer computed from the
 //! stored row (so the first request's answer rule wins for repeats).
 
+use super::compact::{hex_value, uuid_sql, uuid_value};
 use super::error::Db;
 use super::tx::WriteTx;
 use crate::cascade;
@@ -54,9 +55,20 @@ struct Stored {
 /// Stores (or counts again) one simulator send and answers it.
 pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
     let f = final_of(s);
+    // What only the outbox shows is stored only for a recording
+    // integration (an unrecorded message is never listed): the rest of
+    // the row answers repeats and owes the receipt.
+    let shown = |v: &str| {
+        if s.record {
+            v.to_string()
+        } else {
+            String::new()
+        }
+    };
+    let shown_opt = |v: &Option<String>| if s.record { v.clone() } else { None };
     let stored = tx
         .conn
-        .prepare_cached(
+        .prepare_cached(concat!(
             "INSERT INTO sim_messages (id, tenant_id, notification_id, channel, route, to_addr,
                  subject, title, body, idempotency_key, requests, outcome, transient_first,
                  final_kind, final_error, final_unreachable, receipt_delivered, receipt_due_at,
@@ -64,22 +76,24 @@ pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?14, ?15, ?16,
                  NULL, 0, ?17, ?18, ?19)
              ON CONFLICT (idempotency_key) DO UPDATE SET requests = requests + 1
-             RETURNING id, requests, transient_first, final_kind, final_error,
-                 final_unreachable, receipt_delivered, receipt_due_at",
-        )
+             RETURNING ",
+            uuid_sql!("id"),
+            ", requests, transient_first, final_kind, final_error,
+                 final_unreachable, receipt_delivered, receipt_due_at"
+        ))
         .db()?
         .query_row(
             params![
-                cascade::new_id(),
-                s.tenant_id,
-                s.notification_id,
+                uuid_value(&cascade::new_id()),
+                shown(&s.tenant_id),
+                shown(&s.notification_id),
                 s.channel.as_str(),
-                s.route,
-                s.to,
-                s.content.subject,
-                s.content.title,
-                s.content.body,
-                s.idempotency_key,
+                shown(&s.route),
+                shown(&s.to),
+                shown_opt(&s.content.subject),
+                shown_opt(&s.content.title),
+                shown(&s.content.body),
+                uuid_value(&s.idempotency_key),
                 s.outcome,
                 i64::from(s.transient_first),
                 f.kind,
@@ -88,7 +102,7 @@ pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
                 f.receipt,
                 s.record,
                 s.at,
-                s.hook_id,
+                hex_value(&s.hook_id),
             ],
             |r| {
                 Ok(Stored {
@@ -119,7 +133,7 @@ pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
                  WHERE id = ?1 AND receipt_due_at IS NULL",
             )
             .db()?
-            .execute(params![message_id, at])
+            .execute(params![uuid_value(message_id), at])
             .db()?;
     }
     Ok(answer)
@@ -163,7 +177,7 @@ pub(super) fn sim_mark_sent(tx: &mut WriteTx<'_>, ids: &[String]) -> Result<()> 
         .prepare_cached("UPDATE sim_messages SET receipt_sent = 1 WHERE id = ?1")
         .db()?;
     for id in ids {
-        stmt.execute(params![id]).db()?;
+        stmt.execute(params![uuid_value(id)]).db()?;
     }
     Ok(())
 }

@@ -4,7 +4,9 @@
 //! or two in-process, so per-row statements cost microseconds and need no
 //! multi-row batching. The futures are ready at once.
 
+use super::compact::{attempt_id, attempt_no, hex_sql, hex_value, text_of, uuid_sql, uuid_value};
 use super::error::Db;
+use super::pack::{pack, pack_text, unpack};
 use super::row::{attempt_status, enum_of, json_of};
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
@@ -29,21 +31,26 @@ fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
         .map_err(|e| StoreError::Corrupt(format!("does not encode as JSON: {e}")))
 }
 
-const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr,
-        a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
+const ATTEMPTS_OF: &str = concat!(
+    "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr, ",
+    uuid_sql!("a.idempotency_key"),
+    ", ",
+    uuid_sql!("a.provider_message_id"),
+    ", a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered, r.at, r.late, r.error
     FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
-    WHERE a.notification_id = ?1
-    ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
+    WHERE a.notification_no = (SELECT no FROM notifications WHERE id = ?1)
+    ORDER BY a.created_at, a.id, r.at, r.delivered DESC"
+);
 
 impl WriteTx<'_> {
     fn attempts_of(&self, id: &str) -> Result<Vec<AttemptRecord>> {
         let mut stmt = self.conn.prepare_cached(ATTEMPTS_OF).db()?;
-        let mut rows = stmt.query(params![id]).db()?;
+        let mut rows = stmt.query(params![uuid_value(id)]).db()?;
         let mut out: Vec<AttemptRecord> = Vec::new();
         while let Some(r) = rows.next().db()? {
-            let aid: String = r.get(0).db()?;
+            let aid = attempt_id(r.get(0).db()?);
             if out.last().is_none_or(|a| a.id != aid) {
                 let channel_idx: i64 = r.get(1).db()?;
                 let requests: i64 = r.get(10).db()?;
@@ -82,11 +89,16 @@ impl WriteTx<'_> {
         Ok(out)
     }
 
-    fn attempt_by(&self, sql: &str, value: &str, hook_id: &str) -> Result<Option<AttemptRef>> {
+    fn attempt_by(
+        &self,
+        sql: &str,
+        value: rusqlite::types::Value,
+        hook_id: &str,
+    ) -> Result<Option<AttemptRef>> {
         let mut stmt = self.conn.prepare_cached(sql).db()?;
-        stmt.query_row(params![value, hook_id], |r| {
+        stmt.query_row(params![value, hex_value(hook_id)], |r| {
             Ok(AttemptRef {
-                id: r.get(0)?,
+                id: attempt_id(r.get(0)?),
                 notification_id: r.get(1)?,
                 deadline: r.get(2)?,
             })
@@ -101,28 +113,29 @@ impl CascadeTx for WriteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
+                "INSERT INTO notifications (id, tenant_no, type_key, audience, recipient_id,
                      data, idempotency_key, request_sha256, status, plan, rendered, verdicts,
                      wake_at, created_at, updated_at, schedule, booking_id, booking_starts_at,
                      send_before_start_ms, deadline_from_booking)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,
-                     ?15, ?16, ?17, ?18, ?19)
-                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+                 VALUES (?1, (SELECT no FROM tenants WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
+                     ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18, ?19)
+                 ON CONFLICT (tenant_no, idempotency_key) WHERE idempotency_key IS NOT NULL
+                 DO NOTHING",
             )
             .db()?;
         let done = stmt.execute(params![
-            n.id,
+            uuid_value(&n.id),
             n.tenant_id,
             n.type_key,
             n.audience.as_str(),
             n.recipient_id,
             to_json(&n.data)?,
             n.idempotency_key,
-            n.request_sha256,
+            hex_value(&n.request_sha256),
             step.status.as_str(),
-            to_json(&n.plan)?,
-            to_json(&n.rendered)?,
-            step.verdicts_json,
+            pack(&n.plan, "plan")?,
+            pack(&n.rendered, "rendered")?,
+            pack_text(&step.verdicts_json, "verdicts")?,
             step.wake_at,
             n.created_at,
             schedule_json(&n.schedule)?,
@@ -147,10 +160,15 @@ impl CascadeTx for WriteTx<'_> {
     ) -> Result<Option<(String, String)>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT id, request_sha256 FROM notifications
-                 WHERE tenant_id = ?1 AND idempotency_key = ?2",
-            )
+            .prepare_cached(concat!(
+                "SELECT ",
+                uuid_sql!("id"),
+                ", ",
+                hex_sql!("request_sha256"),
+                " FROM notifications
+                 WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1)
+                     AND idempotency_key = ?2"
+            ))
             .db()?;
         stmt.query_row(params![tenant_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
@@ -167,7 +185,8 @@ impl CascadeTx for WriteTx<'_> {
             .conn
             .prepare_cached(
                 "UPDATE notifications SET idempotency_key = NULL
-                 WHERE tenant_id = ?1 AND idempotency_key = ?2 AND created_at < ?3",
+                 WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1)
+                     AND idempotency_key = ?2 AND created_at < ?3",
             )
             .db()?;
         Ok(stmt.execute(params![tenant_id, key, before]).db()? > 0)
@@ -179,12 +198,13 @@ impl CascadeTx for WriteTx<'_> {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT tenant_id, plan, status, schedule, booking_id, booking_starts_at,
-                         send_before_start_ms, deadline_from_booking
+                    "SELECT (SELECT t.id FROM tenants t WHERE t.no = tenant_no), plan, status,
+                         schedule, booking_id, booking_starts_at, send_before_start_ms,
+                         deadline_from_booking
                      FROM notifications WHERE id = ?1",
                 )
                 .db()?;
-            stmt.query_row(params![id], |r| {
+            stmt.query_row(params![uuid_value(id)], |r| {
                 let booking = match r.get::<_, Option<String>>(4)? {
                     Some(b) => Some((b, r.get(5)?, r.get(6)?, r.get(7)?)),
                     None => None,
@@ -199,7 +219,7 @@ impl CascadeTx for WriteTx<'_> {
         };
         Ok(Some(Loaded {
             tenant_id,
-            plan: json_of(&plan, "plan")?,
+            plan: unpack(&plan, "plan")?,
             attempts: self.attempts_of(id)?,
             status: enum_of(&status)?,
             schedule: match schedule {
@@ -215,10 +235,13 @@ impl CascadeTx for WriteTx<'_> {
             .conn
             .prepare_cached("SELECT rendered FROM notifications WHERE id = ?1")
             .db()?;
-        let text: Option<String> = stmt.query_row(params![id], |r| r.get(0)).optional().db()?;
+        let text: Option<String> = stmt
+            .query_row(params![uuid_value(id)], |r| r.get(0))
+            .optional()
+            .db()?;
         let text =
             text.ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))?;
-        json_of(&text, "rendered")
+        unpack(&text, "rendered")
     }
 
     async fn write_step(&mut self, id: &str, step: &Step, now: Millis) -> Result<()> {
@@ -231,8 +254,8 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         stmt.execute(params![
-            id,
-            step.verdicts_json,
+            uuid_value(id),
+            pack_text(&step.verdicts_json, "verdicts")?,
             step.status.as_str(),
             step.wake_at,
             now
@@ -250,32 +273,52 @@ impl CascadeTx for WriteTx<'_> {
         if attempts.is_empty() {
             return Ok(());
         }
+        // The row references; the attempt's id is its new row number and
+        // its text stays in the notification's `rendered`.
+        let (notification_no, tenant_no): (i64, i64) = self
+            .conn
+            .prepare_cached(
+                "SELECT n.no, n.tenant_no FROM notifications n JOIN tenants t ON t.no = n.tenant_no
+                 WHERE n.id = ?1 AND t.id = ?2",
+            )
+            .db()?
+            .query_row(params![uuid_value(notification_id), tenant_id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .db()?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "attempts of unknown notification {notification_id}"
+                ))
+            })?;
         let mut stmt = self
             .conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO attempts (id, notification_id, tenant_id, channel_idx,
+                // No attempt is ever created twice for one channel, route
+                // and address of a notification: checked on the few
+                // attempts of the notification (a unique index over these
+                // texts would cost more bytes than the rows it guards).
+                "INSERT OR IGNORE INTO attempts (notification_no, tenant_no, channel_idx,
                      channel, route, to_addr, idempotency_key, status, requests, created_at,
-                     deadline, next_try_at, subject, title, body, not_after)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9, ?10, ?11, ?12, ?13, ?14,
-                     ?15)",
+                     deadline, next_try_at, not_after)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?10, ?11
+                 WHERE NOT EXISTS (SELECT 1 FROM attempts WHERE notification_no = ?1
+                     AND channel_idx = ?3 AND route = ?5 AND to_addr = ?6)",
             )
             .db()?;
         for a in attempts {
             stmt.execute(params![
-                a.id,
-                notification_id,
-                tenant_id,
+                notification_no,
+                tenant_no,
                 int(a.channel_idx),
                 a.channel.as_str(),
                 a.route,
                 a.to,
-                a.idempotency_key,
+                uuid_value(&a.idempotency_key),
                 a.created_at,
                 a.deadline,
                 a.next_try_at,
-                a.content.subject,
-                a.content.title,
-                a.content.body,
                 a.not_after,
             ])
             .db()?;
@@ -318,7 +361,7 @@ impl CascadeTx for WriteTx<'_> {
         };
         let mut stmt = self
             .conn
-            .prepare_cached(
+            .prepare_cached(concat!(
                 "UPDATE attempts SET status = ?2,
                      answered_at = CASE ?2 WHEN 'queued' THEN answered_at ELSE ?3 END,
                      lease_until = NULL,
@@ -331,16 +374,19 @@ impl CascadeTx for WriteTx<'_> {
                      OR (status = 'accepted' AND ?2 = 'accepted'
                          AND ((?8 IS NOT NULL AND cost_micros IS NULL)
                              OR (?4 IS NOT NULL AND provider_message_id IS NULL))))
-                 RETURNING notification_id, channel, to_addr",
-            )
+                 RETURNING (SELECT ",
+                uuid_sql!("n.id"),
+                " FROM notifications n WHERE n.no = notification_no),
+                     channel, to_addr"
+            ))
             .db()?;
         let row: Option<(String, String, String)> = stmt
             .query_row(
                 params![
-                    r.attempt_id,
+                    attempt_no(&r.attempt_id),
                     status,
                     r.at,
-                    pm,
+                    pm.map(uuid_value),
                     error,
                     unreachable,
                     next,
@@ -364,14 +410,15 @@ impl CascadeTx for WriteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT n.tenant_id, n.audience, n.recipient_id, r.doc
-                 FROM notifications n JOIN recipients r ON r.tenant_id = n.tenant_id
+                "SELECT t.id, n.audience, n.recipient_id, r.doc
+                 FROM notifications n JOIN tenants t ON t.no = n.tenant_no
+                     JOIN recipients r ON r.tenant_id = t.id
                      AND r.kind = n.audience AND r.id = n.recipient_id
                  WHERE n.id = ?1",
             )
             .db()?;
         let row: Option<(String, String, String, String)> = stmt
-            .query_row(params![notification_id], |r| {
+            .query_row(params![uuid_value(notification_id)], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()
@@ -412,9 +459,14 @@ impl CascadeTx for WriteTx<'_> {
         provider_message_id: &str,
     ) -> Result<Option<AttemptRef>> {
         self.attempt_by(
-            "SELECT id, notification_id, deadline FROM attempts
-             WHERE provider_message_id = ?1 AND via_hook = ?2 LIMIT 1",
-            provider_message_id,
+            concat!(
+                "SELECT a.id, ",
+                uuid_sql!("n.id"),
+                ", a.deadline
+             FROM attempts a JOIN notifications n ON n.no = a.notification_no
+             WHERE a.provider_message_id = ?1 AND a.via_hook = ?2 LIMIT 1"
+            ),
+            uuid_value(provider_message_id),
             hook_id,
         )
     }
@@ -425,9 +477,14 @@ impl CascadeTx for WriteTx<'_> {
         idempotency_key: &str,
     ) -> Result<Option<AttemptRef>> {
         self.attempt_by(
-            "SELECT id, notification_id, deadline FROM attempts
-             WHERE idempotency_key = ?1 AND via_hook = ?2 LIMIT 1",
-            idempotency_key,
+            concat!(
+                "SELECT a.id, ",
+                uuid_sql!("n.id"),
+                ", a.deadline
+             FROM attempts a JOIN notifications n ON n.no = a.notification_no
+             WHERE a.idempotency_key = ?1 AND a.via_hook = ?2 LIMIT 1"
+            ),
+            uuid_value(idempotency_key),
             hook_id,
         )
     }
@@ -446,7 +503,13 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         let n = stmt
-            .execute(params![attempt_id, r.delivered, r.at, late, r.error])
+            .execute(params![
+                attempt_no(attempt_id),
+                r.delivered,
+                r.at,
+                late,
+                r.error
+            ])
             .db()?;
         Ok(n > 0)
     }
@@ -464,22 +527,26 @@ impl CascadeTx for WriteTx<'_> {
         for i in 0..skip.len() {
             let t = 3 + 2 * i;
             not.push_str(&format!(
-                " AND NOT (tenant_id = ?{t} AND channel = ?{})",
+                " AND NOT (tenant_no = (SELECT no FROM tenants WHERE id = ?{t}) AND channel = ?{})",
                 t + 1
             ));
         }
         let sql = format!(
-            "SELECT id, tenant_id, channel, notification_id, not_after, deadline FROM (
-                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
+            "SELECT c.id, (SELECT t.id FROM tenants t WHERE t.no = c.tenant_no), c.channel,
+                 (SELECT {} FROM notifications n WHERE n.no = c.notification_no), c.not_after,
+                 c.deadline
+             FROM (
+                 SELECT * FROM (SELECT id, tenant_no, channel, notification_no, not_after,
                      deadline, next_try_at AS due FROM attempts
                      WHERE status = 'queued' AND next_try_at <= ?1{not}
                      ORDER BY next_try_at LIMIT ?2)
                  UNION ALL
-                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
+                 SELECT * FROM (SELECT id, tenant_no, channel, notification_no, not_after,
                      deadline, lease_until AS due FROM attempts
                      WHERE status = 'sending' AND lease_until <= ?1{not}
-                     ORDER BY lease_until LIMIT ?2))
-             ORDER BY due LIMIT ?2"
+                     ORDER BY lease_until LIMIT ?2)) c
+             ORDER BY c.due LIMIT ?2",
+            uuid_sql!("n.id")
         );
         let mut values: Vec<rusqlite::types::Value> = vec![now.into(), int(scan).into()];
         for (tenant, channel) in skip {
@@ -491,7 +558,7 @@ impl CascadeTx for WriteTx<'_> {
         let mut out = Vec::new();
         while let Some(r) = rows.next().db()? {
             out.push(Candidate {
-                id: r.get(0).db()?,
+                id: attempt_id(r.get(0).db()?),
                 tenant_id: r.get(1).db()?,
                 channel: channel_of(&r.get::<_, String>(2).db()?)?,
                 notification_id: r.get(3).db()?,
@@ -510,38 +577,54 @@ impl CascadeTx for WriteTx<'_> {
     ) -> Result<Vec<ClaimedAttempt>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
+            .prepare_cached(concat!(
                 "UPDATE attempts SET status = 'sending', lease_until = ?2,
                      requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
-                     via_hook = COALESCE(
+                     via_hook = (SELECT CASE WHEN length(h) > 0 AND length(h) % 2 = 0
+                             AND h NOT GLOB '*[^0-9a-f]*' THEN unhex(h) ELSE h END
+                         FROM (SELECT COALESCE(
                          (SELECT i.hook_id FROM integrations i
-                          WHERE i.tenant_id = attempts.tenant_id AND i.channel = attempts.channel),
+                          WHERE i.tenant_id = (SELECT t.id FROM tenants t
+                                               WHERE t.no = attempts.tenant_no)
+                              AND i.channel = attempts.channel),
                          (SELECT o.hook_id FROM operator_integrations o
-                          WHERE o.channel = attempts.channel))
+                          WHERE o.channel = attempts.channel)) AS h))
                  WHERE id = ?1
-                 RETURNING notification_id, tenant_id, channel, route, to_addr, idempotency_key,
-                     subject, title, body, requests, created_at, deadline, via_hook,
-                     (SELECT n.audience FROM notifications n WHERE n.id = attempts.notification_id),
+                 RETURNING (SELECT ",
+                uuid_sql!("n.id"),
+                " FROM notifications n WHERE n.no = attempts.notification_no),
+                     (SELECT t.id FROM tenants t WHERE t.no = attempts.tenant_no),
+                     channel, route, to_addr, ",
+                uuid_sql!("idempotency_key"),
+                ",
+                     (SELECT n.rendered FROM notifications n WHERE n.no = attempts.notification_no),
+                     channel_idx, requests, created_at, deadline, ",
+                hex_sql!("via_hook"),
+                ",
+                     (SELECT n.audience FROM notifications n WHERE n.no = attempts.notification_no),
                      (SELECT n.recipient_id FROM notifications n
-                      WHERE n.id = attempts.notification_id),
+                      WHERE n.no = attempts.notification_no),
                      created_at > (SELECT MIN(b.created_at) FROM attempts b
-                                   WHERE b.notification_id = attempts.notification_id),
-                     not_after",
-            )
+                                   WHERE b.notification_no = attempts.notification_no),
+                     not_after"
+            ))
             .db()?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let mut rows = stmt.query(params![id, lease_until, now]).db()?;
+            let mut rows = stmt.query(params![attempt_no(id), lease_until, now]).db()?;
             let Some(r) = rows.next().db()? else {
                 continue;
             };
-            let requests: i64 = r.get(9).db()?;
-            let audience: Option<String> = r.get(13).db()?;
-            let recipient_id: Option<String> = r.get(14).db()?;
-            let notification_id: String = r.get(0).db()?;
-            let (Some(audience), Some(recipient_id)) = (audience, recipient_id) else {
+            let requests: i64 = r.get(8).db()?;
+            let audience: Option<String> = r.get(12).db()?;
+            let recipient_id: Option<String> = r.get(13).db()?;
+            let notification_id: Option<String> = r.get(0).db()?;
+            let rendered: Option<String> = r.get(6).db()?;
+            let (Some(notification_id), Some(rendered), Some(audience), Some(recipient_id)) =
+                (notification_id, rendered, audience, recipient_id)
+            else {
                 return Err(StoreError::Corrupt(format!(
-                    "attempt {id} of unknown notification {notification_id}"
+                    "attempt {id} of an unknown notification"
                 )));
             };
             out.push(ClaimedAttempt {
@@ -554,18 +637,14 @@ impl CascadeTx for WriteTx<'_> {
                 route: r.get(3).db()?,
                 to: r.get(4).db()?,
                 idempotency_key: r.get(5).db()?,
-                content: Rendered {
-                    subject: r.get(6).db()?,
-                    title: r.get(7).db()?,
-                    body: r.get(8).db()?,
-                },
+                content: text_of(&rendered, r.get(7).db()?)?,
                 requests: u32::try_from(requests)
                     .map_err(|_| StoreError::Corrupt(format!("requests {requests}")))?,
-                created_at: r.get(10).db()?,
-                deadline: r.get(11).db()?,
-                via_hook: r.get(12).db()?,
-                fallback: r.get(15).db()?,
-                deliver_before: r.get(16).db()?,
+                created_at: r.get(9).db()?,
+                deadline: r.get(10).db()?,
+                via_hook: r.get(11).db()?,
+                fallback: r.get(14).db()?,
+                deliver_before: r.get(15).db()?,
             });
         }
         Ok(out)
@@ -574,11 +653,13 @@ impl CascadeTx for WriteTx<'_> {
     async fn due_notifications(&mut self, now: Millis, limit: usize) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT id FROM notifications
+            .prepare_cached(concat!(
+                "SELECT ",
+                uuid_sql!("id"),
+                " FROM notifications
                  WHERE wake_at <= ?1 AND status IN ('pending', 'scheduled')
-                 ORDER BY wake_at LIMIT ?2",
-            )
+                 ORDER BY wake_at LIMIT ?2"
+            ))
             .db()?;
         let ids = stmt
             .query_map(params![now, int(limit)], |r| r.get(0))
@@ -602,17 +683,19 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?
             .execute(params![
-                id,
+                uuid_value(id),
                 schedule_json(schedule)?,
                 booking.and_then(|b| b.starts_at)
             ])
             .db()?;
         self.conn
             .prepare_cached(
-                "UPDATE attempts SET not_after = ?2 WHERE notification_id = ?1 AND status = 'queued'",
+                "UPDATE attempts SET not_after = ?2
+                 WHERE notification_no = (SELECT no FROM notifications WHERE id = ?1)
+                     AND status = 'queued'",
             )
             .db()?
-            .execute(params![id, schedule.deliver_before])
+            .execute(params![uuid_value(id), schedule.deliver_before])
             .db()?;
         Ok(())
     }
@@ -621,10 +704,11 @@ impl CascadeTx for WriteTx<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE attempts SET status = 'cancelled'
-                 WHERE notification_id = ?1 AND status = 'queued'",
+                 WHERE notification_no = (SELECT no FROM notifications WHERE id = ?1)
+                     AND status = 'queued'",
             )
             .db()?
-            .execute(params![notification_id])
+            .execute(params![uuid_value(notification_id)])
             .db()
     }
 
@@ -637,7 +721,7 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         for id in ids {
-            stmt.execute(params![id]).db()?;
+            stmt.execute(params![attempt_no(id)]).db()?;
         }
         Ok(())
     }
@@ -649,10 +733,13 @@ impl CascadeTx for WriteTx<'_> {
     ) -> Result<Vec<(String, Status)>> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT id, status FROM notifications
-                 WHERE tenant_id = ?1 AND booking_id = ?2 ORDER BY id",
-            )
+            .prepare_cached(concat!(
+                "SELECT ",
+                uuid_sql!("id"),
+                ", status FROM notifications
+                 WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1) AND booking_id = ?2
+                 ORDER BY id"
+            ))
             .db()?;
         let rows = stmt
             .query_map(params![tenant_id, booking_id], |r| {

@@ -28,7 +28,9 @@ pub(super) fn create_tenant(tx: &mut WriteTx<'_>, t: &Tenant, sha: &str) -> Resu
     let res = tx
         .conn
         .prepare_cached(
-            "INSERT INTO tenants (id, name, api_key_sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+            // `no`: the tenant's small number in notifications and attempts.
+            "INSERT INTO tenants (id, name, api_key_sha256, created_at, no)
+             VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(no), 0) + 1 FROM tenants))",
         )
         .db()?
         .execute(params![t.id, t.name, sha, t.created_at]);
