@@ -6,16 +6,29 @@
 -- attempt's id is its integer row number (shown as zero-padded decimal
 -- text, see sqlite/compact.rs), which receipts refer to. Attempts no
 -- longer copy their texts: the claim reads them from the notification's
--- `rendered` by channel. The idempotency key's unique index holds only
--- notifications that have a key. Uuids (notification ids, attempts'
--- idempotency keys, the simulator's message ids) and
--- digests (request_sha256) are stored as their bytes in ANY columns: a
--- value not in the canonical lowercase form stays text (sqlite/compact.rs
--- reads both back as the same string). Existing rows are copied.
+-- `rendered` by channel. A plan is stored as its shape, once in `plans`
+-- for every notification that shares it (`plan_no`), and its reach (the
+-- addresses) on the notification (sqlite/docs.rs; a copied row keeps its
+-- whole plan in `plans` and a NULL reach). The request's digest is kept
+-- only with an idempotency key (it only tells a repeat of a keyed
+-- request), and the key's unique index holds only notifications that
+-- have one. Uuids (notification ids, attempts' idempotency keys, the
+-- simulator's message ids) and digests are stored as their bytes in ANY
+-- columns: a value not in the canonical lowercase form stays text
+-- (sqlite/compact.rs reads both back as the same string). Existing rows
+-- are copied.
 
 ALTER TABLE tenants ADD COLUMN no INTEGER;
 UPDATE tenants SET no = rowid;
 CREATE UNIQUE INDEX tenants_by_no ON tenants (no);
+
+-- Plan shapes, each stored once (never removed: one per type and set of
+-- integrations, a handful per tenant).
+CREATE TABLE plans (
+    no  INTEGER PRIMARY KEY,
+    doc TEXT NOT NULL UNIQUE
+) STRICT;
+INSERT INTO plans (doc) SELECT DISTINCT plan FROM notifications ORDER BY plan;
 
 CREATE TABLE notifications_new (
     no                    INTEGER PRIMARY KEY,
@@ -26,9 +39,10 @@ CREATE TABLE notifications_new (
     recipient_id          TEXT NOT NULL,
     data                  TEXT NOT NULL,
     idempotency_key       TEXT,
-    request_sha256        ANY NOT NULL,
+    request_sha256        ANY,
     status                TEXT NOT NULL,
-    plan                  TEXT NOT NULL,
+    plan_no               INTEGER NOT NULL REFERENCES plans (no),
+    reach                 TEXT,
     rendered              TEXT NOT NULL,
     verdicts              TEXT NOT NULL,
     wake_at               INTEGER,
@@ -42,14 +56,16 @@ CREATE TABLE notifications_new (
 ) STRICT;
 
 INSERT INTO notifications_new (id, tenant_no, type_key, audience, recipient_id, data,
-    idempotency_key, request_sha256, status, plan, rendered, verdicts, wake_at, created_at,
-    updated_at, schedule, booking_id, booking_starts_at, send_before_start_ms,
+    idempotency_key, request_sha256, status, plan_no, reach, rendered, verdicts, wake_at,
+    created_at, updated_at, schedule, booking_id, booking_starts_at, send_before_start_ms,
     deadline_from_booking)
 SELECT n.id, t.no, n.type_key, n.audience, n.recipient_id, n.data, n.idempotency_key,
-    CASE WHEN length(n.request_sha256) % 2 = 0 AND length(n.request_sha256) > 0
+    CASE WHEN n.idempotency_key IS NULL THEN NULL
+        WHEN length(n.request_sha256) % 2 = 0 AND length(n.request_sha256) > 0
         AND n.request_sha256 NOT GLOB '*[^0-9a-f]*'
         THEN unhex(n.request_sha256) ELSE n.request_sha256 END,
-    n.status, n.plan, n.rendered, n.verdicts, n.wake_at, n.created_at,
+    n.status, (SELECT p.no FROM plans p WHERE p.doc = n.plan), NULL, n.rendered, n.verdicts,
+    n.wake_at, n.created_at,
     n.updated_at, n.schedule, n.booking_id, n.booking_starts_at, n.send_before_start_ms,
     n.deadline_from_booking
 FROM notifications n JOIN tenants t ON t.id = n.tenant_id

@@ -6,9 +6,7 @@
 //! stored as their bytes (columns of type ANY: a string that is not in
 //! the canonical form stays text, so every string reads back the same).
 
-use crate::{Result, StoreError};
-use herald_core::Rendered;
-use rusqlite::types::Value;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, Value, ValueRef};
 
 /// Digits of a shown attempt id: string order is numeric order up to 10^12.
 const WIDTH: usize = 12;
@@ -27,15 +25,6 @@ pub(super) fn attempt_no(id: &str) -> Option<i64> {
     id.parse().ok()
 }
 
-/// An attempt's text: its channel's in the notification's `rendered`.
-pub(super) fn text_of(rendered: &str, channel_idx: i64) -> Result<Rendered> {
-    let texts: Vec<Option<Rendered>> = super::pack::unpack(rendered, "rendered")?;
-    usize::try_from(channel_idx)
-        .ok()
-        .and_then(|i| texts.into_iter().nth(i).flatten())
-        .ok_or_else(|| StoreError::Corrupt(format!("no rendered text for channel {channel_idx}")))
-}
-
 /// A uuid column's value: the 16 bytes of a canonical (lowercase,
 /// hyphenated) uuid, else the text itself.
 pub(super) fn uuid_value(s: &str) -> Value {
@@ -51,6 +40,41 @@ pub(super) fn uuid_bytes(s: &str) -> Option<Vec<u8>> {
     match uuid::Uuid::try_parse(s) {
         Ok(u) if u.hyphenated().to_string() == s => Some(u.as_bytes().to_vec()),
         _ => None,
+    }
+}
+
+/// A `uuid_value` column read back as its string on the writer's
+/// connection (decoded here, not in SQL: the hot statements return the
+/// stored bytes).
+pub(super) struct UuidText(pub String);
+
+impl FromSql for UuidText {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        match v {
+            ValueRef::Blob(b) => uuid::Uuid::from_slice(b)
+                .map(|u| UuidText(u.hyphenated().to_string()))
+                .map_err(|e| FromSqlError::Other(Box::new(e))),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .map(|s| UuidText(s.to_string()))
+                .map_err(|e| FromSqlError::Other(Box::new(e))),
+            _ => Err(FromSqlError::InvalidType),
+        }
+    }
+}
+
+/// A `hex_value` column read back as its string on the writer's
+/// connection.
+pub(super) struct HexText(pub String);
+
+impl FromSql for HexText {
+    fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
+        match v {
+            ValueRef::Blob(b) => Ok(HexText(hex::encode(b))),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .map(|s| HexText(s.to_string()))
+                .map_err(|e| FromSqlError::Other(Box::new(e))),
+            _ => Err(FromSqlError::InvalidType),
+        }
     }
 }
 
@@ -162,15 +186,5 @@ mod tests {
         ] {
             assert_eq!(attempt_no(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn an_attempt_text_is_its_channel_s() {
-        let rendered = r#"[{"subject":"S","body":"mail"},null,{"body":"sms"}]"#;
-        assert_eq!(text_of(rendered, 0).unwrap().subject.as_deref(), Some("S"));
-        assert_eq!(text_of(rendered, 2).unwrap().body, "sms");
-        assert!(text_of(rendered, 1).is_err());
-        assert!(text_of(rendered, 3).is_err());
-        assert!(text_of(rendered, -1).is_err());
     }
 }

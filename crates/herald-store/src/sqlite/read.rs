@@ -4,8 +4,8 @@
 
 use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
 use super::compact::{hex_sql, uuid_bytes, uuid_sql};
+use super::docs;
 use super::error::Db;
-use super::pack::unpack;
 use crate::{
     AttemptRecord, Integration, ListQuery, NotificationRecord, NotificationSummary,
     NotificationType, OutboxQuery, ReceiptRecord, Result, SimMessage, SimReceiptDue, StoreError,
@@ -294,10 +294,11 @@ pub(super) async fn get_notification(
         "SELECT ",
         uuid_sql!("n.id"),
         " AS id, t.id AS tenant_id, type_key, audience, recipient_id, data,
-                idempotency_key, status, n.created_at, updated_at, plan, rendered, verdicts,
-                wake_at, schedule, booking_id, booking_starts_at, send_before_start_ms,
-                deadline_from_booking
+                idempotency_key, status, n.created_at, updated_at, p.doc AS plan, reach,
+                rendered, verdicts, wake_at, schedule, booking_id, booking_starts_at,
+                send_before_start_ms, deadline_from_booking
          FROM notifications n JOIN tenants t ON t.no = n.tenant_no
+             JOIN plans p ON p.no = n.plan_no
          WHERE n.id = ?1 AND t.id = ?2"
     ));
     let q = match uuid_bytes(id) {
@@ -318,9 +319,12 @@ pub(super) async fn get_notification(
         status: col_enum(&r, "status")?,
         created_at: col(&r, "created_at")?,
         updated_at: col(&r, "updated_at")?,
-        plan: unpack(&col::<String>(&r, "plan")?, "plan")?,
-        rendered: unpack(&col::<String>(&r, "rendered")?, "rendered")?,
-        verdicts: unpack(&col::<String>(&r, "verdicts")?, "verdicts")?,
+        plan: docs::plan_from(
+            &docs::shape_from(&col::<String>(&r, "plan")?)?,
+            col::<Option<String>>(&r, "reach")?.as_deref(),
+        )?,
+        rendered: docs::rendered_from(&col::<String>(&r, "rendered")?)?,
+        verdicts: docs::verdicts_from(&col::<String>(&r, "verdicts")?)?,
         wake_at: col(&r, "wake_at")?,
         attempts,
         schedule: match col::<Option<String>>(&r, "schedule")? {

@@ -4,9 +4,10 @@
 //! or two in-process, so per-row statements cost microseconds and need no
 //! multi-row batching. The futures are ready at once.
 
-use super::compact::{attempt_id, attempt_no, hex_sql, hex_value, text_of, uuid_sql, uuid_value};
+use super::cache::Cache;
+use super::compact::{attempt_id, attempt_no, hex_value, uuid_value, HexText, UuidText};
+use super::docs;
 use super::error::Db;
-use super::pack::{pack, pack_text, unpack};
 use super::row::{attempt_status, enum_of, json_of};
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, AttemptRef, Candidate, CascadeTx, Loaded, RecipientOf};
@@ -16,10 +17,13 @@ use crate::{
 };
 use herald_core::{Channel, Millis, Rendered, Schedule, Status};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use std::sync::Arc;
 
-/// The writer's connection, inside the batch's transaction.
+/// The writer's connection, inside the batch's transaction, and what the
+/// writer remembers of tenants and plan shapes.
 pub(super) struct WriteTx<'c> {
     pub conn: &'c mut Connection,
+    pub cache: &'c mut Cache,
 }
 
 fn int(v: usize) -> i64 {
@@ -31,18 +35,13 @@ fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
         .map_err(|e| StoreError::Corrupt(format!("does not encode as JSON: {e}")))
 }
 
-const ATTEMPTS_OF: &str = concat!(
-    "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr, ",
-    uuid_sql!("a.idempotency_key"),
-    ", ",
-    uuid_sql!("a.provider_message_id"),
-    ", a.status, a.error, a.unreachable,
+const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr,
+        a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered, r.at, r.late, r.error
     FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
     WHERE a.notification_no = (SELECT no FROM notifications WHERE id = ?1)
-    ORDER BY a.created_at, a.id, r.at, r.delivered DESC"
-);
+    ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
 
 impl WriteTx<'_> {
     fn attempts_of(&self, id: &str) -> Result<Vec<AttemptRecord>> {
@@ -61,8 +60,8 @@ impl WriteTx<'_> {
                     channel: enum_of(&r.get::<_, String>(2).db()?)?,
                     route: r.get(3).db()?,
                     to: r.get(4).db()?,
-                    idempotency_key: r.get(5).db()?,
-                    provider_message_id: r.get(6).db()?,
+                    idempotency_key: r.get::<_, UuidText>(5).db()?.0,
+                    provider_message_id: r.get::<_, Option<UuidText>>(6).db()?.map(|u| u.0),
                     status: attempt_status(&r.get::<_, String>(7).db()?)?,
                     error: r.get(8).db()?,
                     unreachable: r.get(9).db()?,
@@ -99,43 +98,62 @@ impl WriteTx<'_> {
         stmt.query_row(params![value, hex_value(hook_id)], |r| {
             Ok(AttemptRef {
                 id: attempt_id(r.get(0)?),
-                notification_id: r.get(1)?,
+                notification_id: r.get::<_, UuidText>(1)?.0,
                 deadline: r.get(2)?,
             })
         })
         .optional()
         .db()
     }
+
+    /// A tenant's number, `None` for an unknown tenant.
+    fn tenant_no(&mut self, id: &str) -> Result<Option<i64>> {
+        self.cache.tenant_no(self.conn, id)
+    }
+
+    /// The tenant id of a number.
+    fn tenant_id(&mut self, no: i64) -> Result<Arc<str>> {
+        self.cache.tenant_id(self.conn, no)
+    }
 }
 
 impl CascadeTx for WriteTx<'_> {
     async fn insert_notification(&mut self, n: &NewNotification, step: &Step) -> Result<bool> {
+        // An unknown tenant is NULL, which the NOT NULL column refuses.
+        let tenant_no = self.tenant_no(&n.tenant_id)?;
+        let plan_no = self.cache.plan_no(self.conn, &docs::shape_of(&n.plan))?;
+        // The request's digest only tells a repeat of a keyed request.
+        let sha = n
+            .idempotency_key
+            .as_ref()
+            .map(|_| hex_value(&n.request_sha256));
         let mut stmt = self
             .conn
             .prepare_cached(
                 "INSERT INTO notifications (id, tenant_no, type_key, audience, recipient_id,
-                     data, idempotency_key, request_sha256, status, plan, rendered, verdicts,
-                     wake_at, created_at, updated_at, schedule, booking_id, booking_starts_at,
-                     send_before_start_ms, deadline_from_booking)
-                 VALUES (?1, (SELECT no FROM tenants WHERE id = ?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9,
-                     ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16, ?17, ?18, ?19)
+                     data, idempotency_key, request_sha256, status, plan_no, reach, rendered,
+                     verdicts, wake_at, created_at, updated_at, schedule, booking_id,
+                     booking_starts_at, send_before_start_ms, deadline_from_booking)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
+                     ?16, ?17, ?18, ?19, ?20)
                  ON CONFLICT (tenant_no, idempotency_key) WHERE idempotency_key IS NOT NULL
                  DO NOTHING",
             )
             .db()?;
         let done = stmt.execute(params![
             uuid_value(&n.id),
-            n.tenant_id,
+            tenant_no,
             n.type_key,
             n.audience.as_str(),
             n.recipient_id,
             to_json(&n.data)?,
             n.idempotency_key,
-            hex_value(&n.request_sha256),
+            sha,
             step.status.as_str(),
-            pack(&n.plan, "plan")?,
-            pack(&n.rendered, "rendered")?,
-            pack_text(&step.verdicts_json, "verdicts")?,
+            plan_no,
+            docs::reach_doc(&n.plan)?,
+            docs::rendered_doc(&n.rendered)?,
+            docs::verdicts_doc(&step.verdicts)?,
             step.wake_at,
             n.created_at,
             schedule_json(&n.schedule)?,
@@ -158,21 +176,24 @@ impl CascadeTx for WriteTx<'_> {
         tenant_id: &str,
         key: &str,
     ) -> Result<Option<(String, String)>> {
+        let tenant_no = self.tenant_no(tenant_id)?;
         let mut stmt = self
             .conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                uuid_sql!("id"),
-                ", ",
-                hex_sql!("request_sha256"),
-                " FROM notifications
-                 WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1)
-                     AND idempotency_key = ?2"
-            ))
+            .prepare_cached(
+                "SELECT id, request_sha256 FROM notifications
+                 WHERE tenant_no = ?1 AND idempotency_key = ?2",
+            )
             .db()?;
-        stmt.query_row(params![tenant_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .db()
+        stmt.query_row(params![tenant_no, key], |r| {
+            Ok((
+                r.get::<_, UuidText>(0)?.0,
+                r.get::<_, Option<HexText>>(1)?
+                    .map(|h| h.0)
+                    .unwrap_or_default(),
+            ))
+        })
+        .optional()
+        .db()
     }
 
     async fn release_expired_key(
@@ -181,45 +202,59 @@ impl CascadeTx for WriteTx<'_> {
         key: &str,
         before: Millis,
     ) -> Result<bool> {
+        let tenant_no = self.tenant_no(tenant_id)?;
         let mut stmt = self
             .conn
             .prepare_cached(
-                "UPDATE notifications SET idempotency_key = NULL
-                 WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1)
-                     AND idempotency_key = ?2 AND created_at < ?3",
+                "UPDATE notifications SET idempotency_key = NULL, request_sha256 = NULL
+                 WHERE tenant_no = ?1 AND idempotency_key = ?2 AND created_at < ?3",
             )
             .db()?;
-        Ok(stmt.execute(params![tenant_id, key, before]).db()? > 0)
+        Ok(stmt.execute(params![tenant_no, key, before]).db()? > 0)
     }
 
     async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
-        type Head = (String, String, String, Option<String>, Option<BookingCols>);
+        type Head = (
+            i64,
+            i64,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<BookingCols>,
+        );
         let head: Option<Head> = {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT (SELECT t.id FROM tenants t WHERE t.no = tenant_no), plan, status,
-                         schedule, booking_id, booking_starts_at, send_before_start_ms,
-                         deadline_from_booking
+                    "SELECT tenant_no, plan_no, reach, status, schedule, booking_id,
+                         booking_starts_at, send_before_start_ms, deadline_from_booking
                      FROM notifications WHERE id = ?1",
                 )
                 .db()?;
             stmt.query_row(params![uuid_value(id)], |r| {
-                let booking = match r.get::<_, Option<String>>(4)? {
-                    Some(b) => Some((b, r.get(5)?, r.get(6)?, r.get(7)?)),
+                let booking = match r.get::<_, Option<String>>(5)? {
+                    Some(b) => Some((b, r.get(6)?, r.get(7)?, r.get(8)?)),
                     None => None,
                 };
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, booking))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    booking,
+                ))
             })
             .optional()
             .db()?
         };
-        let Some((tenant_id, plan, status, schedule, booking)) = head else {
+        let Some((tenant_no, plan_no, reach, status, schedule, booking)) = head else {
             return Ok(None);
         };
+        let shape = self.cache.plan(self.conn, plan_no)?;
         Ok(Some(Loaded {
-            tenant_id,
-            plan: unpack(&plan, "plan")?,
+            tenant_id: self.tenant_id(tenant_no)?.to_string(),
+            plan: docs::plan_from(&shape, reach.as_deref())?,
             attempts: self.attempts_of(id)?,
             status: enum_of(&status)?,
             schedule: match schedule {
@@ -241,7 +276,7 @@ impl CascadeTx for WriteTx<'_> {
             .db()?;
         let text =
             text.ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))?;
-        unpack(&text, "rendered")
+        docs::rendered_from(&text)
     }
 
     async fn write_step(&mut self, id: &str, step: &Step, now: Millis) -> Result<()> {
@@ -255,7 +290,7 @@ impl CascadeTx for WriteTx<'_> {
             .db()?;
         stmt.execute(params![
             uuid_value(id),
-            pack_text(&step.verdicts_json, "verdicts")?,
+            docs::verdicts_doc(&step.verdicts)?,
             step.status.as_str(),
             step.wake_at,
             now
@@ -275,18 +310,17 @@ impl CascadeTx for WriteTx<'_> {
         }
         // The row references; the attempt's id is its new row number and
         // its text stays in the notification's `rendered`.
+        let tenant = self.tenant_no(tenant_id)?;
         let (notification_no, tenant_no): (i64, i64) = self
             .conn
-            .prepare_cached(
-                "SELECT n.no, n.tenant_no FROM notifications n JOIN tenants t ON t.no = n.tenant_no
-                 WHERE n.id = ?1 AND t.id = ?2",
-            )
+            .prepare_cached("SELECT no, tenant_no FROM notifications WHERE id = ?1")
             .db()?
-            .query_row(params![uuid_value(notification_id), tenant_id], |r| {
+            .query_row(params![uuid_value(notification_id)], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()
             .db()?
+            .filter(|(_, t)| Some(*t) == tenant)
             .ok_or_else(|| {
                 StoreError::Corrupt(format!(
                     "attempts of unknown notification {notification_id}"
@@ -361,7 +395,7 @@ impl CascadeTx for WriteTx<'_> {
         };
         let mut stmt = self
             .conn
-            .prepare_cached(concat!(
+            .prepare_cached(
                 "UPDATE attempts SET status = ?2,
                      answered_at = CASE ?2 WHEN 'queued' THEN answered_at ELSE ?3 END,
                      lease_until = NULL,
@@ -374,13 +408,11 @@ impl CascadeTx for WriteTx<'_> {
                      OR (status = 'accepted' AND ?2 = 'accepted'
                          AND ((?8 IS NOT NULL AND cost_micros IS NULL)
                              OR (?4 IS NOT NULL AND provider_message_id IS NULL))))
-                 RETURNING (SELECT ",
-                uuid_sql!("n.id"),
-                " FROM notifications n WHERE n.no = notification_no),
-                     channel, to_addr"
-            ))
+                 RETURNING (SELECT n.id FROM notifications n WHERE n.no = notification_no),
+                     channel, to_addr",
+            )
             .db()?;
-        let row: Option<(String, String, String)> = stmt
+        let row: Option<(UuidText, String, String)> = stmt
             .query_row(
                 params![
                     attempt_no(&r.attempt_id),
@@ -398,7 +430,7 @@ impl CascadeTx for WriteTx<'_> {
             .db()?;
         row.map(|(notification_id, channel, to)| {
             Ok(Answered {
-                notification_id,
+                notification_id: notification_id.0,
                 channel: channel_of(&channel)?,
                 to,
             })
@@ -459,13 +491,9 @@ impl CascadeTx for WriteTx<'_> {
         provider_message_id: &str,
     ) -> Result<Option<AttemptRef>> {
         self.attempt_by(
-            concat!(
-                "SELECT a.id, ",
-                uuid_sql!("n.id"),
-                ", a.deadline
+            "SELECT a.id, n.id, a.deadline
              FROM attempts a JOIN notifications n ON n.no = a.notification_no
-             WHERE a.provider_message_id = ?1 AND a.via_hook = ?2 LIMIT 1"
-            ),
+             WHERE a.provider_message_id = ?1 AND a.via_hook = ?2 LIMIT 1",
             uuid_value(provider_message_id),
             hook_id,
         )
@@ -477,13 +505,9 @@ impl CascadeTx for WriteTx<'_> {
         idempotency_key: &str,
     ) -> Result<Option<AttemptRef>> {
         self.attempt_by(
-            concat!(
-                "SELECT a.id, ",
-                uuid_sql!("n.id"),
-                ", a.deadline
+            "SELECT a.id, n.id, a.deadline
              FROM attempts a JOIN notifications n ON n.no = a.notification_no
-             WHERE a.idempotency_key = ?1 AND a.via_hook = ?2 LIMIT 1"
-            ),
+             WHERE a.idempotency_key = ?1 AND a.via_hook = ?2 LIMIT 1",
             uuid_value(idempotency_key),
             hook_id,
         )
@@ -527,13 +551,13 @@ impl CascadeTx for WriteTx<'_> {
         for i in 0..skip.len() {
             let t = 3 + 2 * i;
             not.push_str(&format!(
-                " AND NOT (tenant_no = (SELECT no FROM tenants WHERE id = ?{t}) AND channel = ?{})",
+                " AND NOT (tenant_no = ?{t} AND channel = ?{})",
                 t + 1
             ));
         }
         let sql = format!(
-            "SELECT c.id, (SELECT t.id FROM tenants t WHERE t.no = c.tenant_no), c.channel,
-                 (SELECT {} FROM notifications n WHERE n.no = c.notification_no), c.not_after,
+            "SELECT c.id, c.tenant_no, c.channel,
+                 (SELECT n.id FROM notifications n WHERE n.no = c.notification_no), c.not_after,
                  c.deadline
              FROM (
                  SELECT * FROM (SELECT id, tenant_no, channel, notification_no, not_after,
@@ -545,25 +569,40 @@ impl CascadeTx for WriteTx<'_> {
                      deadline, lease_until AS due FROM attempts
                      WHERE status = 'sending' AND lease_until <= ?1{not}
                      ORDER BY lease_until LIMIT ?2)) c
-             ORDER BY c.due LIMIT ?2",
-            uuid_sql!("n.id")
+             ORDER BY c.due LIMIT ?2"
         );
         let mut values: Vec<rusqlite::types::Value> = vec![now.into(), int(scan).into()];
         for (tenant, channel) in skip {
-            values.push(tenant.clone().into());
+            // An unknown tenant has no attempts to leave out.
+            values.push(self.tenant_no(tenant)?.unwrap_or(-1).into());
             values.push(channel.as_str().to_string().into());
         }
-        let mut stmt = self.conn.prepare_cached(&sql).db()?;
-        let mut rows = stmt.query(params_from_iter(values)).db()?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().db()? {
+        type Row = (i64, i64, String, UuidText, Option<Millis>, Millis);
+        let rows: Vec<Row> = {
+            let mut stmt = self.conn.prepare_cached(&sql).db()?;
+            let rows = stmt
+                .query_map(params_from_iter(values), |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+                .db()?;
+            rows.collect::<rusqlite::Result<_>>().db()?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, tenant_no, channel, notification_id, not_after, window_ends) in rows {
             out.push(Candidate {
-                id: attempt_id(r.get(0).db()?),
-                tenant_id: r.get(1).db()?,
-                channel: channel_of(&r.get::<_, String>(2).db()?)?,
-                notification_id: r.get(3).db()?,
-                not_after: r.get(4).db()?,
-                window_ends: r.get(5).db()?,
+                id: attempt_id(id),
+                tenant_id: self.tenant_id(tenant_no)?.to_string(),
+                channel: channel_of(&channel)?,
+                notification_id: notification_id.0,
+                not_after,
+                window_ends,
             });
         }
         Ok(out)
@@ -575,76 +614,102 @@ impl CascadeTx for WriteTx<'_> {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Vec<ClaimedAttempt>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(concat!(
-                "UPDATE attempts SET status = 'sending', lease_until = ?2,
-                     requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
-                     via_hook = (SELECT CASE WHEN length(h) > 0 AND length(h) % 2 = 0
-                             AND h NOT GLOB '*[^0-9a-f]*' THEN unhex(h) ELSE h END
-                         FROM (SELECT COALESCE(
-                         (SELECT i.hook_id FROM integrations i
-                          WHERE i.tenant_id = (SELECT t.id FROM tenants t
-                                               WHERE t.no = attempts.tenant_no)
-                              AND i.channel = attempts.channel),
-                         (SELECT o.hook_id FROM operator_integrations o
-                          WHERE o.channel = attempts.channel)) AS h))
-                 WHERE id = ?1
-                 RETURNING (SELECT ",
-                uuid_sql!("n.id"),
-                " FROM notifications n WHERE n.no = attempts.notification_no),
-                     (SELECT t.id FROM tenants t WHERE t.no = attempts.tenant_no),
-                     channel, route, to_addr, ",
-                uuid_sql!("idempotency_key"),
-                ",
-                     (SELECT n.rendered FROM notifications n WHERE n.no = attempts.notification_no),
-                     channel_idx, requests, created_at, deadline, ",
-                hex_sql!("via_hook"),
-                ",
-                     (SELECT n.audience FROM notifications n WHERE n.no = attempts.notification_no),
-                     (SELECT n.recipient_id FROM notifications n
-                      WHERE n.no = attempts.notification_no),
-                     created_at > (SELECT MIN(b.created_at) FROM attempts b
-                                   WHERE b.notification_no = attempts.notification_no),
-                     not_after"
-            ))
-            .db()?;
+        /// What the claim's UPDATE returns of one attempt.
+        struct Marked {
+            notification_no: i64,
+            tenant_no: i64,
+            channel: String,
+            route: String,
+            to: String,
+            idempotency_key: UuidText,
+            channel_idx: i64,
+            requests: i64,
+            created_at: Millis,
+            deadline: Millis,
+            via_hook: Option<HexText>,
+            fallback: bool,
+            not_after: Option<Millis>,
+        }
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let mut rows = stmt.query(params![attempt_no(id), lease_until, now]).db()?;
-            let Some(r) = rows.next().db()? else {
+            let marked = self
+                .conn
+                .prepare_cached(
+                    "UPDATE attempts SET status = 'sending', lease_until = ?2,
+                         requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
+                         via_hook = (SELECT CASE WHEN length(h) > 0 AND length(h) % 2 = 0
+                                 AND h NOT GLOB '*[^0-9a-f]*' THEN unhex(h) ELSE h END
+                             FROM (SELECT COALESCE(
+                             (SELECT i.hook_id FROM integrations i
+                              WHERE i.tenant_id = (SELECT t.id FROM tenants t
+                                                   WHERE t.no = attempts.tenant_no)
+                                  AND i.channel = attempts.channel),
+                             (SELECT o.hook_id FROM operator_integrations o
+                              WHERE o.channel = attempts.channel)) AS h))
+                     WHERE id = ?1
+                     RETURNING notification_no, tenant_no, channel, route, to_addr,
+                         idempotency_key, channel_idx, requests, created_at, deadline, via_hook,
+                         created_at > (SELECT MIN(b.created_at) FROM attempts b
+                                       WHERE b.notification_no = attempts.notification_no),
+                         not_after",
+                )
+                .db()?
+                .query_row(params![attempt_no(id), lease_until, now], |r| {
+                    Ok(Marked {
+                        notification_no: r.get(0)?,
+                        tenant_no: r.get(1)?,
+                        channel: r.get(2)?,
+                        route: r.get(3)?,
+                        to: r.get(4)?,
+                        idempotency_key: r.get(5)?,
+                        channel_idx: r.get(6)?,
+                        requests: r.get(7)?,
+                        created_at: r.get(8)?,
+                        deadline: r.get(9)?,
+                        via_hook: r.get(10)?,
+                        fallback: r.get(11)?,
+                        not_after: r.get(12)?,
+                    })
+                })
+                .optional()
+                .db()?;
+            let Some(m) = marked else {
                 continue;
             };
-            let requests: i64 = r.get(8).db()?;
-            let audience: Option<String> = r.get(12).db()?;
-            let recipient_id: Option<String> = r.get(13).db()?;
-            let notification_id: Option<String> = r.get(0).db()?;
-            let rendered: Option<String> = r.get(6).db()?;
-            let (Some(notification_id), Some(rendered), Some(audience), Some(recipient_id)) =
-                (notification_id, rendered, audience, recipient_id)
-            else {
+            let head: Option<(UuidText, String, String, String)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, rendered, audience, recipient_id FROM notifications WHERE no = ?1",
+                )
+                .db()?
+                .query_row(params![m.notification_no], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()
+                .db()?;
+            let Some((notification_id, rendered, audience, recipient_id)) = head else {
                 return Err(StoreError::Corrupt(format!(
                     "attempt {id} of an unknown notification"
                 )));
             };
             out.push(ClaimedAttempt {
                 id: id.clone(),
-                notification_id,
-                tenant_id: r.get(1).db()?,
+                notification_id: notification_id.0,
+                tenant_id: self.tenant_id(m.tenant_no)?.to_string(),
                 audience: enum_of(&audience)?,
                 recipient_id,
-                channel: channel_of(&r.get::<_, String>(2).db()?)?,
-                route: r.get(3).db()?,
-                to: r.get(4).db()?,
-                idempotency_key: r.get(5).db()?,
-                content: text_of(&rendered, r.get(7).db()?)?,
-                requests: u32::try_from(requests)
-                    .map_err(|_| StoreError::Corrupt(format!("requests {requests}")))?,
-                created_at: r.get(9).db()?,
-                deadline: r.get(10).db()?,
-                via_hook: r.get(11).db()?,
-                fallback: r.get(14).db()?,
-                deliver_before: r.get(15).db()?,
+                channel: channel_of(&m.channel)?,
+                route: m.route,
+                to: m.to,
+                idempotency_key: m.idempotency_key.0,
+                content: docs::text_from(&rendered, m.channel_idx)?,
+                requests: u32::try_from(m.requests)
+                    .map_err(|_| StoreError::Corrupt(format!("requests {}", m.requests)))?,
+                created_at: m.created_at,
+                deadline: m.deadline,
+                via_hook: m.via_hook.map(|h| h.0),
+                fallback: m.fallback,
+                deliver_before: m.not_after,
             });
         }
         Ok(out)
@@ -653,16 +718,14 @@ impl CascadeTx for WriteTx<'_> {
     async fn due_notifications(&mut self, now: Millis, limit: usize) -> Result<Vec<String>> {
         let mut stmt = self
             .conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                uuid_sql!("id"),
-                " FROM notifications
+            .prepare_cached(
+                "SELECT id FROM notifications
                  WHERE wake_at <= ?1 AND status IN ('pending', 'scheduled')
-                 ORDER BY wake_at LIMIT ?2"
-            ))
+                 ORDER BY wake_at LIMIT ?2",
+            )
             .db()?;
         let ids = stmt
-            .query_map(params![now, int(limit)], |r| r.get(0))
+            .query_map(params![now, int(limit)], |r| Ok(r.get::<_, UuidText>(0)?.0))
             .db()?
             .collect::<rusqlite::Result<Vec<String>>>()
             .db()?;
@@ -731,19 +794,17 @@ impl CascadeTx for WriteTx<'_> {
         tenant_id: &str,
         booking_id: &str,
     ) -> Result<Vec<(String, Status)>> {
+        let tenant_no = self.tenant_no(tenant_id)?;
         let mut stmt = self
             .conn
-            .prepare_cached(concat!(
-                "SELECT ",
-                uuid_sql!("id"),
-                ", status FROM notifications
-                 WHERE tenant_no = (SELECT no FROM tenants WHERE id = ?1) AND booking_id = ?2
-                 ORDER BY id"
-            ))
+            .prepare_cached(
+                "SELECT id, status FROM notifications
+                 WHERE tenant_no = ?1 AND booking_id = ?2 ORDER BY id",
+            )
             .db()?;
         let rows = stmt
-            .query_map(params![tenant_id, booking_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            .query_map(params![tenant_no, booking_id], |r| {
+                Ok((r.get::<_, UuidText>(0)?.0, r.get::<_, String>(1)?))
             })
             .db()?
             .collect::<rusqlite::Result<Vec<_>>>()

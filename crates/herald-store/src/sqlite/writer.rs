@@ -11,6 +11,7 @@
 //! the transaction itself is lost (SQLite rolls it back on a full disk) or
 //! the commit fails, every caller of the batch gets that error.
 
+use super::cache::Cache;
 use super::error::Db;
 use super::tx::WriteTx;
 use crate::{Result, StoreError};
@@ -130,6 +131,7 @@ pub(super) fn part<T>(
     if res.is_ok() {
         exec(tx.conn, "RELEASE part")?;
     } else {
+        tx.cache.clear();
         exec(tx.conn, "ROLLBACK TO part")?;
         exec(tx.conn, "RELEASE part")?;
     }
@@ -138,7 +140,11 @@ pub(super) fn part<T>(
 
 /// Runs one job in its own savepoint. An error here (not the job's) means
 /// the transaction is in an unknown state: the batch is given up.
-fn run_one(conn: &mut Connection, job: Box<dyn Job>) -> Result<Ran, (StoreError, Ran)> {
+fn run_one(
+    conn: &mut Connection,
+    cache: &mut Cache,
+    job: Box<dyn Job>,
+) -> Result<Ran, (StoreError, Ran)> {
     if let Err(e) = exec(conn, "SAVEPOINT cmd") {
         let ran = Ran {
             ok: false,
@@ -150,7 +156,14 @@ fn run_one(conn: &mut Connection, job: Box<dyn Job>) -> Result<Ran, (StoreError,
         job.abort(&f);
         return Err((e, ran));
     }
-    let ran = job.run(&mut WriteTx { conn: &mut *conn });
+    let ran = job.run(&mut WriteTx {
+        conn: &mut *conn,
+        cache: &mut *cache,
+    });
+    if !ran.ok {
+        // Its rows are undone below: what the cache learnt may be gone.
+        cache.clear();
+    }
     // SQLite ends the transaction by itself on some errors (a full disk,
     // an I/O error): what ran before is gone, and so are the savepoints.
     let lost = || {
@@ -180,13 +193,13 @@ fn run_one(conn: &mut Connection, job: Box<dyn Job>) -> Result<Ran, (StoreError,
 /// commit (or all of them with an error if the batch could not commit).
 /// Returns whether the database refused a write for want of space or a
 /// lock.
-fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) -> bool {
+fn run_batch(conn: &mut Connection, cache: &mut Cache, batch: &mut Vec<Box<dyn Job>>) -> bool {
     let mut done: Vec<Ran> = Vec::with_capacity(batch.len());
     let mut jobs = batch.drain(..);
     let mut state = exec(conn, "BEGIN IMMEDIATE");
     if state.is_ok() {
         for job in jobs.by_ref() {
-            match run_one(conn, job) {
+            match run_one(conn, cache, job) {
                 Ok(ran) => done.push(ran),
                 Err((e, ran)) => {
                     done.push(ran);
@@ -209,6 +222,7 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) -> bool {
         }
         Err(e) => {
             tracing::error!(error = %e, "write batch failed; rolling back");
+            cache.clear();
             if !conn.is_autocommit() {
                 if let Err(e) = conn.execute_batch("ROLLBACK") {
                     tracing::debug!(error = %e, "rollback after a failed batch");
@@ -234,6 +248,7 @@ pub(super) fn run(
     counters: Arc<Counters>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let mut cache = Cache::default();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -246,7 +261,7 @@ pub(super) fn run(
         counters
             .commands
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let refused = run_batch(&mut conn, &mut batch);
+        let refused = run_batch(&mut conn, &mut cache, &mut batch);
         if refused {
             counters.refused.fetch_add(1, Ordering::Relaxed);
         }
