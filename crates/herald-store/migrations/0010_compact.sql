@@ -71,6 +71,23 @@ SELECT n.id, t.no, n.type_key, n.audience, n.recipient_id, n.data, n.idempotency
 FROM notifications n JOIN tenants t ON t.id = n.tenant_id
 ORDER BY n.id;
 
+-- Receipt hooks by number: an attempt keeps the number of the hook it
+-- went out through (`via_hook`), not the hook's id. Every hook an
+-- integration ever had is here (the store adds it when the integration
+-- is put), stored as its bytes like `hex_value`; never removed.
+CREATE TABLE hooks (
+    no INTEGER PRIMARY KEY,
+    id ANY NOT NULL UNIQUE
+) STRICT;
+INSERT INTO hooks (id)
+SELECT h FROM (
+    SELECT hook_id AS h FROM integrations WHERE hook_id IS NOT NULL
+    UNION SELECT hook_id FROM operator_integrations
+    UNION SELECT via_hook FROM attempts WHERE via_hook IS NOT NULL)
+ORDER BY h;
+UPDATE hooks SET id = unhex(id)
+WHERE length(id) > 0 AND length(id) % 2 = 0 AND id NOT GLOB '*[^0-9a-f]*';
+
 CREATE TABLE attempts_new (
     id                  INTEGER PRIMARY KEY AUTOINCREMENT,
     notification_no     INTEGER NOT NULL,
@@ -91,7 +108,7 @@ CREATE TABLE attempts_new (
     answered_at         INTEGER,
     next_try_at         INTEGER NOT NULL,
     lease_until         INTEGER,
-    via_hook            ANY,
+    via_hook            INTEGER REFERENCES hooks (no),
     cost_micros         INTEGER,
     not_after           INTEGER
 ) STRICT;
@@ -106,7 +123,10 @@ INSERT INTO attempts_new (notification_no, tenant_no, channel_idx, channel, rout
     deadline, sent_at, answered_at, next_try_at, lease_until, via_hook, cost_micros, not_after)
 SELECT n.no, n.tenant_no, a.channel_idx, a.channel, a.route, a.to_addr, a.idempotency_key,
     a.provider_message_id, a.status, a.error, a.unreachable, a.requests, a.created_at,
-    a.deadline, a.sent_at, a.answered_at, a.next_try_at, a.lease_until, a.via_hook,
+    a.deadline, a.sent_at, a.answered_at, a.next_try_at, a.lease_until,
+    (SELECT h.no FROM hooks h WHERE h.id = CASE WHEN length(a.via_hook) > 0
+        AND length(a.via_hook) % 2 = 0 AND a.via_hook NOT GLOB '*[^0-9a-f]*'
+        THEN unhex(a.via_hook) ELSE a.via_hook END),
     a.cost_micros, a.not_after
 FROM attempts a JOIN notifications_new n ON n.id = a.notification_id
 ORDER BY a.created_at, a.id;
@@ -145,9 +165,6 @@ WHERE length(provider_message_id) = 36 AND substr(provider_message_id, 9, 1) = '
     AND substr(provider_message_id, 24, 1) = '-'
     AND length(replace(provider_message_id, '-', '')) = 32
     AND replace(provider_message_id, '-', '') NOT GLOB '*[^0-9a-f]*';
--- Hook ids (random hex) as their bytes, the same rule as `hex_value`.
-UPDATE attempts_new SET via_hook = unhex(via_hook)
-WHERE length(via_hook) > 0 AND length(via_hook) % 2 = 0 AND via_hook NOT GLOB '*[^0-9a-f]*';
 
 DROP TABLE receipts;
 DROP TABLE attempts;

@@ -9,8 +9,8 @@
 //!   saying why it is unreachable.
 //! - Rendered texts are positional: a text with only a body is its body
 //!   string, any other `[subject, title, body]`; no text is `null`.
-//! - A verdict is `[outcome, reason]`; a reason Herald writes often is its
-//!   number in `REASONS`.
+//! - A verdict is `[outcome, reason]`: the outcome its number in
+//!   `OUTCOMES`, a reason Herald writes often its number in `REASONS`.
 //!
 //! Rows copied by the migration hold the plain JSON written before it
 //! (whole plans with a NULL reach, texts and verdicts as objects): they
@@ -33,6 +33,17 @@ const REASONS: [&str; 7] = [
     "waiting for a delivery receipt",
     "sending",
     "queued",
+];
+
+/// The outcomes by number. Append only, never reorder.
+const OUTCOMES: [Outcome; 7] = [
+    Outcome::Pending,
+    Outcome::Delivered,
+    Outcome::Failed,
+    Outcome::Unreachable,
+    Outcome::Skipped,
+    Outcome::Expired,
+    Outcome::Cancelled,
 ];
 
 fn corrupt(what: &str, e: impl fmt::Display) -> StoreError {
@@ -211,7 +222,10 @@ impl Serialize for VerdictRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         let v = self.0;
         let mut t = s.serialize_tuple(2)?;
-        t.serialize_element(&v.outcome)?;
+        match OUTCOMES.iter().position(|o| *o == v.outcome) {
+            Some(i) => t.serialize_element(&i)?,
+            None => t.serialize_element(&v.outcome)?,
+        }
         match REASONS.iter().position(|r| *r == v.reason) {
             Some(i) => t.serialize_element(&i)?,
             None => t.serialize_element(&v.reason)?,
@@ -249,6 +263,35 @@ impl<'de> Deserialize<'de> for StoredReason {
     }
 }
 
+/// A stored outcome: its number in `OUTCOMES` or its name.
+struct StoredOutcome(Outcome);
+
+impl<'de> Deserialize<'de> for StoredOutcome {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = StoredOutcome;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an outcome or an outcome's number")
+            }
+
+            fn visit_str<E: de::Error>(self, s: &str) -> std::result::Result<StoredOutcome, E> {
+                Outcome::deserialize(de::value::StrDeserializer::<E>::new(s)).map(StoredOutcome)
+            }
+
+            fn visit_u64<E: de::Error>(self, n: u64) -> std::result::Result<StoredOutcome, E> {
+                usize::try_from(n)
+                    .ok()
+                    .and_then(|i| OUTCOMES.get(i))
+                    .map(|o| StoredOutcome(*o))
+                    .ok_or_else(|| E::custom(format!("unknown outcome number {n}")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// A stored verdict: `[outcome, reason]` or (before 0010) an object.
 struct StoredVerdict(ChannelVerdict);
 
@@ -266,7 +309,7 @@ impl<'de> Deserialize<'de> for StoredVerdict {
                 self,
                 mut a: A,
             ) -> std::result::Result<StoredVerdict, A::Error> {
-                let outcome: Outcome = a
+                let outcome: StoredOutcome = a
                     .next_element()?
                     .ok_or_else(|| de::Error::invalid_length(0, &self))?;
                 let reason: StoredReason = a
@@ -276,7 +319,7 @@ impl<'de> Deserialize<'de> for StoredVerdict {
                     return Err(de::Error::invalid_length(3, &self));
                 }
                 Ok(StoredVerdict(ChannelVerdict {
-                    outcome,
+                    outcome: outcome.0,
                     reason: reason.0,
                 }))
             }
@@ -413,15 +456,19 @@ mod tests {
             },
         ];
         let doc = verdicts_doc(&verdicts).unwrap();
+        assert_eq!(doc, r#"[[2,"failed: rejected by the provider (x)"],[1,0]]"#);
+        // Outcomes by name read too.
         assert_eq!(
-            doc,
-            r#"[["failed","failed: rejected by the provider (x)"],["delivered",0]]"#
+            verdicts_from(r#"[["failed","failed: rejected by the provider (x)"],["delivered",0]]"#)
+                .unwrap(),
+            verdicts
         );
         assert_eq!(verdicts_from(&doc).unwrap(), verdicts);
         let old = serde_json::to_string(&verdicts).unwrap();
         assert_eq!(verdicts_from(&old).unwrap(), verdicts);
         for bad in [
             r#"[["failed",99]]"#,
+            r#"[[7,"x"]]"#,
             r#"[["nope","x"]]"#,
             r#"[["failed"]]"#,
             r#"[["failed","x",1]]"#,
@@ -431,7 +478,10 @@ mod tests {
     }
 
     #[test]
-    fn reasons_are_distinct() {
+    fn reasons_and_outcomes_are_distinct() {
+        for (i, o) in OUTCOMES.iter().enumerate() {
+            assert_eq!(OUTCOMES.iter().position(|x| x == o), Some(i), "{o:?} twice");
+        }
         for (i, r) in REASONS.iter().enumerate() {
             assert_eq!(REASONS.iter().position(|x| x == r), Some(i), "{r} twice");
         }

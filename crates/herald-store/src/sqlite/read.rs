@@ -2,8 +2,11 @@
 //! serves the reader pool (the `Store` read methods) and the writer (which
 //! must see its own uncommitted batch when it runs a cascade step).
 
-use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
-use super::compact::{hex_sql, uuid_bytes, uuid_sql};
+use super::codec::{
+    col, col_attempt_status, col_enum, col_hex, col_json, col_u32, col_usize, col_uuid,
+    col_uuid_opt, int,
+};
+use super::compact::uuid_bytes;
 use super::docs;
 use super::error::Db;
 use crate::{
@@ -213,9 +216,9 @@ pub(super) async fn get_recipient(
 
 const ATTEMPT_COLS: &str = concat!(
     "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr, ",
-    uuid_sql!("a.idempotency_key"),
+    "a.idempotency_key",
     " AS idempotency_key, ",
-    uuid_sql!("a.provider_message_id"),
+    "a.provider_message_id",
     " AS provider_message_id, a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered AS r_delivered, r.at AS r_at, r.late AS r_late, r.error AS r_error
@@ -233,8 +236,8 @@ fn push_attempt_row(attempts: &mut Vec<AttemptRecord>, r: &SqliteRow) -> Result<
             channel: col_enum(r, "channel")?,
             route: col(r, "route")?,
             to: col(r, "to_addr")?,
-            idempotency_key: col(r, "idempotency_key")?,
-            provider_message_id: col(r, "provider_message_id")?,
+            idempotency_key: col_uuid(r, "idempotency_key")?,
+            provider_message_id: col_uuid_opt(r, "provider_message_id")?,
             status: col_attempt_status(r, "status")?,
             error: col(r, "error")?,
             unreachable: col(r, "unreachable")?,
@@ -292,7 +295,7 @@ pub(super) async fn get_notification(
 ) -> Result<Option<NotificationRecord>> {
     let q = sqlx::query(concat!(
         "SELECT ",
-        uuid_sql!("n.id"),
+        "n.id",
         " AS id, t.id AS tenant_id, type_key, audience, recipient_id, data,
                 idempotency_key, status, n.created_at, updated_at, p.doc AS plan, reach,
                 rendered, verdicts, wake_at, schedule, booking_id, booking_starts_at,
@@ -309,7 +312,7 @@ pub(super) async fn get_notification(
     let Some(r) = row else { return Ok(None) };
     let attempts = load_attempts(conn, id).await?;
     Ok(Some(NotificationRecord {
-        id: col(&r, "id")?,
+        id: col_uuid(&r, "id")?,
         tenant_id: col(&r, "tenant_id")?,
         type_key: col(&r, "type_key")?,
         audience: col_enum(&r, "audience")?,
@@ -368,7 +371,7 @@ pub(super) async fn list_notifications(
 ) -> Result<Vec<NotificationSummary>> {
     let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
         "SELECT ",
-        uuid_sql!("id"),
+        "id",
         " AS id, type_key, audience, recipient_id, status, created_at, updated_at
          FROM notifications WHERE tenant_no = (SELECT no FROM tenants WHERE id = "
     ));
@@ -411,7 +414,7 @@ pub(super) async fn list_notifications(
     rows.iter()
         .map(|r| {
             Ok(NotificationSummary {
-                id: col(r, "id")?,
+                id: col_uuid(r, "id")?,
                 type_key: col(r, "type_key")?,
                 audience: col_enum(r, "audience")?,
                 recipient_id: col(r, "recipient_id")?,
@@ -444,11 +447,11 @@ pub(super) async fn sim_due_receipts(
 ) -> Result<Vec<SimReceiptDue>> {
     let rows = sqlx::query(concat!(
         "SELECT ",
-        uuid_sql!("id"),
+        "id",
         " AS id, ",
-        uuid_sql!("idempotency_key"),
+        "idempotency_key",
         " AS idempotency_key, ",
-        hex_sql!("hook_id"),
+        "hook_id",
         " AS hook_id, receipt_delivered, receipt_due_at FROM sim_messages
          WHERE receipt_sent = 0 AND receipt_due_at IS NOT NULL AND receipt_due_at <= ?1
          ORDER BY receipt_due_at LIMIT ?2"
@@ -462,9 +465,9 @@ pub(super) async fn sim_due_receipts(
         .map(|r| {
             let delivered: Option<bool> = col(r, "receipt_delivered")?;
             Ok(SimReceiptDue {
-                id: col(r, "id")?,
-                idempotency_key: col(r, "idempotency_key")?,
-                hook_id: col(r, "hook_id")?,
+                id: col_uuid(r, "id")?,
+                idempotency_key: col_uuid(r, "idempotency_key")?,
+                hook_id: col_hex(r, "hook_id")?,
                 delivered: delivered.ok_or_else(|| {
                     StoreError::Corrupt("simulator receipt without a kind".into())
                 })?,
@@ -494,9 +497,9 @@ pub(super) async fn sim_outbox(
 ) -> Result<Vec<SimMessage>> {
     let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
         "SELECT ",
-        uuid_sql!("id"),
+        "id",
         " AS id, notification_id, channel, route, to_addr, subject, title, body, ",
-        uuid_sql!("idempotency_key"),
+        "idempotency_key",
         " AS idempotency_key, requests, outcome, received_at
          FROM sim_messages WHERE record = 1 AND tenant_id = "
     ));
@@ -519,7 +522,7 @@ pub(super) async fn sim_outbox(
     rows.iter()
         .map(|r| {
             Ok(SimMessage {
-                id: col(r, "id")?,
+                id: col_uuid(r, "id")?,
                 notification_id: col(r, "notification_id")?,
                 channel: col_enum(r, "channel")?,
                 route: col(r, "route")?,
@@ -527,7 +530,7 @@ pub(super) async fn sim_outbox(
                 subject: col(r, "subject")?,
                 title: col(r, "title")?,
                 body: col(r, "body")?,
-                idempotency_key: col(r, "idempotency_key")?,
+                idempotency_key: col_uuid(r, "idempotency_key")?,
                 requests: col_u32(r, "requests")?,
                 outcome: col(r, "outcome")?,
                 received_at: col(r, "received_at")?,

@@ -2,7 +2,7 @@
 //! idempotency key, requests counted, and every answer computed from the
 //! stored row (so the first request's answer rule wins for repeats).
 
-use super::compact::{hex_value, uuid_sql, uuid_value};
+use super::compact::{hex_value, uuid_value, UuidText};
 use super::error::Db;
 use super::tx::WriteTx;
 use crate::cascade;
@@ -68,7 +68,7 @@ pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
     let shown_opt = |v: &Option<String>| if s.record { v.clone() } else { None };
     let stored = tx
         .conn
-        .prepare_cached(concat!(
+        .prepare_cached(
             "INSERT INTO sim_messages (id, tenant_id, notification_id, channel, route, to_addr,
                  subject, title, body, idempotency_key, requests, outcome, transient_first,
                  final_kind, final_error, final_unreachable, receipt_delivered, receipt_due_at,
@@ -76,11 +76,9 @@ pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?14, ?15, ?16,
                  NULL, 0, ?17, ?18, ?19)
              ON CONFLICT (idempotency_key) DO UPDATE SET requests = requests + 1
-             RETURNING ",
-            uuid_sql!("id"),
-            ", requests, transient_first, final_kind, final_error,
-                 final_unreachable, receipt_delivered, receipt_due_at"
-        ))
+             RETURNING id, requests, transient_first, final_kind, final_error,
+                 final_unreachable, receipt_delivered, receipt_due_at",
+        )
         .db()?
         .query_row(
             params![
@@ -106,7 +104,7 @@ pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
             ],
             |r| {
                 Ok(Stored {
-                    id: r.get(0)?,
+                    id: r.get::<_, UuidText>(0)?.0,
                     requests: r.get(1)?,
                     transient_first: r.get(2)?,
                     final_kind: r.get(3)?,

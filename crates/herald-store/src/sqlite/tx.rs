@@ -493,7 +493,8 @@ impl CascadeTx for WriteTx<'_> {
         self.attempt_by(
             "SELECT a.id, n.id, a.deadline
              FROM attempts a JOIN notifications n ON n.no = a.notification_no
-             WHERE a.provider_message_id = ?1 AND a.via_hook = ?2 LIMIT 1",
+             WHERE a.provider_message_id = ?1
+                 AND a.via_hook = (SELECT no FROM hooks WHERE id = ?2) LIMIT 1",
             uuid_value(provider_message_id),
             hook_id,
         )
@@ -507,7 +508,8 @@ impl CascadeTx for WriteTx<'_> {
         self.attempt_by(
             "SELECT a.id, n.id, a.deadline
              FROM attempts a JOIN notifications n ON n.no = a.notification_no
-             WHERE a.idempotency_key = ?1 AND a.via_hook = ?2 LIMIT 1",
+             WHERE a.idempotency_key = ?1
+                 AND a.via_hook = (SELECT no FROM hooks WHERE id = ?2) LIMIT 1",
             uuid_value(idempotency_key),
             hook_id,
         )
@@ -637,7 +639,8 @@ impl CascadeTx for WriteTx<'_> {
                 .prepare_cached(
                     "UPDATE attempts SET status = 'sending', lease_until = ?2,
                          requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
-                         via_hook = (SELECT CASE WHEN length(h) > 0 AND length(h) % 2 = 0
+                         via_hook = (SELECT k.no FROM hooks k WHERE k.id =
+                             (SELECT CASE WHEN length(h) > 0 AND length(h) % 2 = 0
                                  AND h NOT GLOB '*[^0-9a-f]*' THEN unhex(h) ELSE h END
                              FROM (SELECT COALESCE(
                              (SELECT i.hook_id FROM integrations i
@@ -645,10 +648,11 @@ impl CascadeTx for WriteTx<'_> {
                                                    WHERE t.no = attempts.tenant_no)
                                   AND i.channel = attempts.channel),
                              (SELECT o.hook_id FROM operator_integrations o
-                              WHERE o.channel = attempts.channel)) AS h))
+                              WHERE o.channel = attempts.channel)) AS h)))
                      WHERE id = ?1
                      RETURNING notification_no, tenant_no, channel, route, to_addr,
-                         idempotency_key, channel_idx, requests, created_at, deadline, via_hook,
+                         idempotency_key, channel_idx, requests, created_at, deadline,
+                         (SELECT k.id FROM hooks k WHERE k.no = via_hook),
                          created_at > (SELECT MIN(b.created_at) FROM attempts b
                                        WHERE b.notification_no = attempts.notification_no),
                          not_after",

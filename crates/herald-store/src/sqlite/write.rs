@@ -4,6 +4,7 @@
 //! over `tx`, the simulator's are in `sim`.
 
 use super::codec::{name_of, to_json, wall_now};
+use super::compact::hex_value;
 use super::error::{from_rusqlite, is_unique_violation, Db};
 use super::tx::WriteTx;
 use crate::{Integration, NotificationType, Result, StoreError, Tenant};
@@ -89,6 +90,12 @@ pub(super) fn put_integration(
             i.max_per_second,
             i.price_per_segment,
         ])
+        .db()?;
+    // Attempts refer to the hook by its number in `hooks`.
+    tx.conn
+        .prepare_cached("INSERT INTO hooks (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")
+        .db()?
+        .execute(params![hex_value(&i.hook_id)])
         .db()?;
     Ok(())
 }
