@@ -68,7 +68,9 @@ pub(super) fn prune(tx: &mut WriteTx<'_>, now: Millis, limits: PruneLimits) -> R
     let keys = tx
         .conn
         .prepare_cached(
-            "UPDATE notifications SET idempotency_key = NULL WHERE rowid IN
+            // The digest only told repeats of the key: it goes with it.
+            "UPDATE notifications SET idempotency_key = NULL, request_sha256 = NULL
+             WHERE rowid IN
                  (SELECT rowid FROM notifications
                   WHERE idempotency_key IS NOT NULL AND created_at < ?1 LIMIT ?2)",
         )
