@@ -193,7 +193,12 @@ fn run_one(
 /// commit (or all of them with an error if the batch could not commit).
 /// Returns whether the database refused a write for want of space or a
 /// lock.
-fn run_batch(conn: &mut Connection, cache: &mut Cache, batch: &mut Vec<Box<dyn Job>>) -> bool {
+fn run_batch(
+    conn: &mut Connection,
+    cache: &mut Cache,
+    counters: &Counters,
+    batch: &mut Vec<Box<dyn Job>>,
+) -> bool {
     let mut done: Vec<Ran> = Vec::with_capacity(batch.len());
     let mut jobs = batch.drain(..);
     let mut state = exec(conn, "BEGIN IMMEDIATE");
@@ -213,8 +218,12 @@ fn run_batch(conn: &mut Connection, cache: &mut Cache, batch: &mut Vec<Box<dyn J
         state = exec(conn, "COMMIT");
     }
     let refused = done.iter().any(|r| r.unavailable);
+    // The flag is set before any caller hears of the batch: a caller told
+    // "unavailable" then sees `/healthz` degraded, never the flag of the
+    // batch before.
     match state {
         Ok(()) => {
+            counters.cannot_write.store(refused, Ordering::Relaxed);
             for ran in done {
                 (ran.answer)(None);
             }
@@ -229,6 +238,9 @@ fn run_batch(conn: &mut Connection, cache: &mut Cache, batch: &mut Vec<Box<dyn J
                 }
             }
             let f = Failure::of(&e);
+            counters
+                .cannot_write
+                .store(refused || f.unavailable, Ordering::Relaxed);
             for ran in done {
                 (ran.answer)(Some(&f));
             }
@@ -261,11 +273,10 @@ pub(super) fn run(
         counters
             .commands
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let refused = run_batch(&mut conn, &mut cache, &mut batch);
+        let refused = run_batch(&mut conn, &mut cache, &counters, &mut batch);
         if refused {
             counters.refused.fetch_add(1, Ordering::Relaxed);
         }
-        counters.cannot_write.store(refused, Ordering::Relaxed);
     }
     if let Err((_, e)) = conn.close() {
         tracing::warn!(error = %e, "closing the write connection");
