@@ -24,6 +24,11 @@ use std::sync::Arc;
 pub(super) struct WriteTx<'c> {
     pub conn: &'c mut Connection,
     pub cache: &'c mut Cache,
+    /// The row number of the notification this job last loaded: a
+    /// decision reads and writes one notification several times, by row
+    /// number instead of through the id's index each time. One job only
+    /// (a prune in another job may free the number).
+    pub last: Option<(String, i64)>,
 }
 
 fn int(v: usize) -> i64 {
@@ -40,13 +45,13 @@ const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered, r.at, r.late, r.error
     FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
-    WHERE a.notification_no = (SELECT no FROM notifications WHERE id = ?1)
+    WHERE a.notification_no = ?1
     ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
 
 impl WriteTx<'_> {
-    fn attempts_of(&self, id: &str) -> Result<Vec<AttemptRecord>> {
+    fn attempts_of(&self, notification_no: i64) -> Result<Vec<AttemptRecord>> {
         let mut stmt = self.conn.prepare_cached(ATTEMPTS_OF).db()?;
-        let mut rows = stmt.query(params![uuid_value(id)]).db()?;
+        let mut rows = stmt.query(params![notification_no]).db()?;
         let mut out: Vec<AttemptRecord> = Vec::new();
         while let Some(r) = rows.next().db()? {
             let aid = attempt_id(r.get(0).db()?);
@@ -104,6 +109,26 @@ impl WriteTx<'_> {
         })
         .optional()
         .db()
+    }
+
+    /// A notification's row number, `None` for an unknown id.
+    fn notification_no(&mut self, id: &str) -> Result<Option<i64>> {
+        if let Some((last, no)) = &self.last {
+            if last == id {
+                return Ok(Some(*no));
+            }
+        }
+        let no: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT no FROM notifications WHERE id = ?1")
+            .db()?
+            .query_row(params![uuid_value(id)], |r| r.get(0))
+            .optional()
+            .db()?;
+        if let Some(no) = no {
+            self.last = Some((id.to_string(), no));
+        }
+        Ok(no)
     }
 
     /// A tenant's number, `None` for an unknown tenant.
@@ -215,7 +240,7 @@ impl CascadeTx for WriteTx<'_> {
 
     async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
         type Head = (
-            i64,
+            (i64, i64),
             i64,
             Option<String>,
             String,
@@ -227,7 +252,7 @@ impl CascadeTx for WriteTx<'_> {
                 .conn
                 .prepare_cached(
                     "SELECT tenant_no, plan_no, reach, status, schedule, booking_id,
-                         booking_starts_at, send_before_start_ms, deadline_from_booking
+                         booking_starts_at, send_before_start_ms, deadline_from_booking, no
                      FROM notifications WHERE id = ?1",
                 )
                 .db()?;
@@ -237,7 +262,7 @@ impl CascadeTx for WriteTx<'_> {
                     None => None,
                 };
                 Ok((
-                    r.get(0)?,
+                    (r.get(0)?, r.get(9)?),
                     r.get(1)?,
                     r.get(2)?,
                     r.get(3)?,
@@ -248,14 +273,15 @@ impl CascadeTx for WriteTx<'_> {
             .optional()
             .db()?
         };
-        let Some((tenant_no, plan_no, reach, status, schedule, booking)) = head else {
+        let Some(((tenant_no, no), plan_no, reach, status, schedule, booking)) = head else {
             return Ok(None);
         };
+        self.last = Some((id.to_string(), no));
         let shape = self.cache.plan(self.conn, plan_no)?;
         Ok(Some(Loaded {
             tenant_id: self.tenant_id(tenant_no)?.to_string(),
             plan: docs::plan_from(&shape, reach.as_deref())?,
-            attempts: self.attempts_of(id)?,
+            attempts: self.attempts_of(no)?,
             status: enum_of(&status)?,
             schedule: match schedule {
                 Some(text) => json_of(&text, "schedule")?,
@@ -266,30 +292,35 @@ impl CascadeTx for WriteTx<'_> {
     }
 
     async fn load_rendered(&mut self, id: &str) -> Result<Vec<Option<Rendered>>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT rendered FROM notifications WHERE id = ?1")
-            .db()?;
-        let text: Option<String> = stmt
-            .query_row(params![uuid_value(id)], |r| r.get(0))
-            .optional()
-            .db()?;
+        let text: Option<String> = match self.notification_no(id)? {
+            Some(no) => self
+                .conn
+                .prepare_cached("SELECT rendered FROM notifications WHERE no = ?1")
+                .db()?
+                .query_row(params![no], |r| r.get(0))
+                .optional()
+                .db()?,
+            None => None,
+        };
         let text =
             text.ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))?;
         docs::rendered_from(&text)
     }
 
     async fn write_step(&mut self, id: &str, step: &Step, now: Millis) -> Result<()> {
+        let Some(no) = self.notification_no(id)? else {
+            return Ok(());
+        };
         let mut stmt = self
             .conn
             .prepare_cached(
                 "UPDATE notifications SET verdicts = ?2, status = ?3, wake_at = ?4,
                      updated_at = MAX(updated_at, ?5)
-                 WHERE id = ?1",
+                 WHERE no = ?1",
             )
             .db()?;
         stmt.execute(params![
-            uuid_value(id),
+            no,
             docs::verdicts_doc(&step.verdicts)?,
             step.status.as_str(),
             step.wake_at,

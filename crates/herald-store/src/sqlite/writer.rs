@@ -132,6 +132,7 @@ pub(super) fn part<T>(
         exec(tx.conn, "RELEASE part")?;
     } else {
         tx.cache.clear();
+        tx.last = None;
         exec(tx.conn, "ROLLBACK TO part")?;
         exec(tx.conn, "RELEASE part")?;
     }
@@ -159,6 +160,7 @@ fn run_one(
     let ran = job.run(&mut WriteTx {
         conn: &mut *conn,
         cache: &mut *cache,
+        last: None,
     });
     if !ran.ok {
         // Its rows are undone below: what the cache learnt may be gone.
