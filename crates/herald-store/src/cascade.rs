@@ -6,7 +6,8 @@
 
 use crate::{AttemptRecord, Result, StoreError};
 use herald_core::{
-    decide_scheduled, Channel, Millis, Plan, Recipient, Rendered, Schedule, StartAttempt, Status,
+    decide_scheduled, Channel, ChannelVerdict, Millis, Plan, Recipient, Rendered, Schedule,
+    StartAttempt, Status,
 };
 
 /// An attempt `decide` asked for, ready to be inserted as `queued`.
@@ -41,6 +42,8 @@ pub struct NewAttempt {
 pub struct Step {
     /// The verdicts, as the JSON stored on the notification.
     pub verdicts_json: String,
+    /// The same verdicts (for a backend that stores them another way).
+    pub verdicts: Vec<ChannelVerdict>,
     /// The notification's status.
     pub status: Status,
     /// When to decide again.
@@ -74,6 +77,7 @@ pub(crate) fn step(
         .map_err(|e| StoreError::Corrupt(format!("verdicts do not encode: {e}")))?;
     Ok(Step {
         verdicts_json,
+        verdicts: decision.channels,
         status: decision.status,
         wake_at: decision.wake_at,
         start: decision.start,

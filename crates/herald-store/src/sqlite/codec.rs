@@ -7,7 +7,7 @@ use herald_core::Millis;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::sqlite::{Sqlite, SqliteRow};
-use sqlx::Row;
+use sqlx::{Row, TypeInfo, ValueRef};
 
 /// Reads a column, mapping a type mismatch to `Corrupt`.
 pub(super) fn col<'r, T>(row: &'r SqliteRow, name: &str) -> Result<T>
@@ -77,4 +77,51 @@ pub(super) fn int(v: usize) -> i64 {
 /// Wall-clock now, for bookkeeping columns the trait gives no time for.
 pub(super) fn wall_now() -> Millis {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// Reads a column that holds a string or, stored by `compact::uuid_value`
+/// or `compact::hex_value`, its bytes (decoded here, not in SQL): the bytes
+/// through `of_bytes`, `None` for NULL.
+fn col_bytes_or_text(
+    row: &SqliteRow,
+    name: &str,
+    of_bytes: fn(&[u8]) -> Option<String>,
+) -> Result<Option<String>> {
+    let raw = row
+        .try_get_raw(name)
+        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))?;
+    if raw.is_null() {
+        return Ok(None);
+    }
+    let blob = raw.type_info().name() == "BLOB";
+    if blob {
+        let bytes: Vec<u8> = col(row, name)?;
+        of_bytes(&bytes)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("column {name}: {} bytes", bytes.len())))
+    } else {
+        col(row, name)
+    }
+}
+
+fn uuid_of(b: &[u8]) -> Option<String> {
+    uuid::Uuid::from_slice(b)
+        .ok()
+        .map(|u| u.hyphenated().to_string())
+}
+
+/// Reads a `compact::uuid_value` column (NULL is `None`).
+pub(super) fn col_uuid_opt(row: &SqliteRow, name: &str) -> Result<Option<String>> {
+    col_bytes_or_text(row, name, uuid_of)
+}
+
+/// Reads a NOT NULL `compact::uuid_value` column.
+pub(super) fn col_uuid(row: &SqliteRow, name: &str) -> Result<String> {
+    col_uuid_opt(row, name)?.ok_or_else(|| StoreError::Corrupt(format!("column {name}: NULL")))
+}
+
+/// Reads a NOT NULL `compact::hex_value` column.
+pub(super) fn col_hex(row: &SqliteRow, name: &str) -> Result<String> {
+    col_bytes_or_text(row, name, |b| Some(hex::encode(b)))?
+        .ok_or_else(|| StoreError::Corrupt(format!("column {name}: NULL")))
 }

@@ -4,7 +4,10 @@
 //! commit, see `writer`). The cascade runs there as `crate::flow` over the
 //! primitives of `tx`. Schema: `migrations/`, applied on open.
 
+mod cache;
 mod codec;
+mod compact;
+mod docs;
 mod error;
 mod people;
 mod prune;

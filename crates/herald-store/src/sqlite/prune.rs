@@ -25,9 +25,9 @@ fn int(v: usize) -> i64 {
 /// One batch of `Store::prune`.
 pub(super) fn prune(tx: &mut WriteTx<'_>, now: Millis, limits: PruneLimits) -> Result<Pruned> {
     let batch = limits.batch.max(1);
-    let victims: Vec<String> = {
+    let victims: Vec<i64> = {
         let sql = format!(
-            "SELECT id FROM notifications
+            "SELECT no FROM notifications
              WHERE status IN {FINISHED_SQL} AND updated_at < ?1
              ORDER BY updated_at LIMIT ?2"
         );
@@ -48,16 +48,16 @@ pub(super) fn prune(tx: &mut WriteTx<'_>, now: Millis, limits: PruneLimits) -> R
             .conn
             .prepare_cached(
                 "DELETE FROM receipts WHERE attempt_id IN
-                     (SELECT id FROM attempts WHERE notification_id = ?1)",
+                     (SELECT id FROM attempts WHERE notification_no = ?1)",
             )
             .db()?;
         let mut attempts = tx
             .conn
-            .prepare_cached("DELETE FROM attempts WHERE notification_id = ?1")
+            .prepare_cached("DELETE FROM attempts WHERE notification_no = ?1")
             .db()?;
         let mut notifications = tx
             .conn
-            .prepare_cached("DELETE FROM notifications WHERE id = ?1")
+            .prepare_cached("DELETE FROM notifications WHERE no = ?1")
             .db()?;
         for id in &victims {
             out.receipts += receipts.execute(params![id]).db()? as u64;
@@ -68,7 +68,9 @@ pub(super) fn prune(tx: &mut WriteTx<'_>, now: Millis, limits: PruneLimits) -> R
     let keys = tx
         .conn
         .prepare_cached(
-            "UPDATE notifications SET idempotency_key = NULL WHERE rowid IN
+            // The digest only told repeats of the key: it goes with it.
+            "UPDATE notifications SET idempotency_key = NULL, request_sha256 = NULL
+             WHERE rowid IN
                  (SELECT rowid FROM notifications
                   WHERE idempotency_key IS NOT NULL AND created_at < ?1 LIMIT ?2)",
         )

@@ -2,7 +2,12 @@
 //! serves the reader pool (the `Store` read methods) and the writer (which
 //! must see its own uncommitted batch when it runs a cascade step).
 
-use super::codec::{col, col_attempt_status, col_enum, col_json, col_u32, col_usize, int};
+use super::codec::{
+    col, col_attempt_status, col_enum, col_hex, col_json, col_u32, col_usize, col_uuid,
+    col_uuid_opt, int,
+};
+use super::compact::uuid_bytes;
+use super::docs;
 use super::error::Db;
 use crate::{
     AttemptRecord, Integration, ListQuery, NotificationRecord, NotificationSummary,
@@ -209,16 +214,21 @@ pub(super) async fn get_recipient(
     row.map(|r| col_json(&r, "doc")).transpose()
 }
 
-const ATTEMPT_COLS: &str = "SELECT a.notification_id, a.id, a.channel_idx, a.channel, a.route,
-        a.to_addr, a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
+const ATTEMPT_COLS: &str = concat!(
+    "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr, ",
+    "a.idempotency_key",
+    " AS idempotency_key, ",
+    "a.provider_message_id",
+    " AS provider_message_id, a.status, a.error, a.unreachable,
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered AS r_delivered, r.at AS r_at, r.late AS r_late, r.error AS r_error
-    FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id";
+    FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id"
+);
 
 /// Adds one row of `ATTEMPT_COLS` to `attempts`: a new attempt, or one
 /// more receipt of the last one (rows come ordered by attempt, then receipt).
 fn push_attempt_row(attempts: &mut Vec<AttemptRecord>, r: &SqliteRow) -> Result<()> {
-    let id: String = col(r, "id")?;
+    let id = super::compact::attempt_id(col(r, "id")?);
     if attempts.last().is_none_or(|a| a.id != id) {
         attempts.push(AttemptRecord {
             id,
@@ -226,8 +236,8 @@ fn push_attempt_row(attempts: &mut Vec<AttemptRecord>, r: &SqliteRow) -> Result<
             channel: col_enum(r, "channel")?,
             route: col(r, "route")?,
             to: col(r, "to_addr")?,
-            idempotency_key: col(r, "idempotency_key")?,
-            provider_message_id: col(r, "provider_message_id")?,
+            idempotency_key: col_uuid(r, "idempotency_key")?,
+            provider_message_id: col_uuid_opt(r, "provider_message_id")?,
             status: col_attempt_status(r, "status")?,
             error: col(r, "error")?,
             unreachable: col(r, "unreachable")?,
@@ -261,14 +271,15 @@ pub(super) async fn load_attempts(
     notification_id: &str,
 ) -> Result<Vec<AttemptRecord>> {
     let sql = format!(
-        "{ATTEMPT_COLS} WHERE a.notification_id = ?1
+        "{ATTEMPT_COLS} WHERE a.notification_no = (SELECT no FROM notifications WHERE id = ?1)
          ORDER BY a.created_at, a.id, r.at, r.delivered DESC"
     );
-    let rows = sqlx::query(&sql)
-        .bind(notification_id)
-        .fetch_all(conn)
-        .await
-        .db()?;
+    let q = sqlx::query(&sql);
+    let q = match uuid_bytes(notification_id) {
+        Some(b) => q.bind(b),
+        None => q.bind(notification_id),
+    };
+    let rows = q.fetch_all(conn).await.db()?;
     let mut attempts: Vec<AttemptRecord> = Vec::with_capacity(rows.len());
     for r in &rows {
         push_attempt_row(&mut attempts, r)?;
@@ -282,21 +293,26 @@ pub(super) async fn get_notification(
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<NotificationRecord>> {
-    let row = sqlx::query(
-        "SELECT id, tenant_id, type_key, audience, recipient_id, data, idempotency_key, status,
-                created_at, updated_at, plan, rendered, verdicts, wake_at, schedule,
-                booking_id, booking_starts_at, send_before_start_ms, deadline_from_booking
-         FROM notifications WHERE id = ?1 AND tenant_id = ?2",
-    )
-    .bind(id)
-    .bind(tenant_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .db()?;
+    let q = sqlx::query(concat!(
+        "SELECT ",
+        "n.id",
+        " AS id, t.id AS tenant_id, type_key, audience, recipient_id, data,
+                idempotency_key, status, n.created_at, updated_at, p.doc AS plan, reach,
+                rendered, verdicts, wake_at, schedule, booking_id, booking_starts_at,
+                send_before_start_ms, deadline_from_booking
+         FROM notifications n JOIN tenants t ON t.no = n.tenant_no
+             JOIN plans p ON p.no = n.plan_no
+         WHERE n.id = ?1 AND t.id = ?2"
+    ));
+    let q = match uuid_bytes(id) {
+        Some(b) => q.bind(b),
+        None => q.bind(id),
+    };
+    let row = q.bind(tenant_id).fetch_optional(&mut *conn).await.db()?;
     let Some(r) = row else { return Ok(None) };
     let attempts = load_attempts(conn, id).await?;
     Ok(Some(NotificationRecord {
-        id: col(&r, "id")?,
+        id: col_uuid(&r, "id")?,
         tenant_id: col(&r, "tenant_id")?,
         type_key: col(&r, "type_key")?,
         audience: col_enum(&r, "audience")?,
@@ -306,9 +322,12 @@ pub(super) async fn get_notification(
         status: col_enum(&r, "status")?,
         created_at: col(&r, "created_at")?,
         updated_at: col(&r, "updated_at")?,
-        plan: col_json(&r, "plan")?,
-        rendered: col_json(&r, "rendered")?,
-        verdicts: col_json(&r, "verdicts")?,
+        plan: docs::plan_from(
+            &docs::shape_from(&col::<String>(&r, "plan")?)?,
+            col::<Option<String>>(&r, "reach")?.as_deref(),
+        )?,
+        rendered: docs::rendered_from(&col::<String>(&r, "rendered")?)?,
+        verdicts: docs::verdicts_from(&col::<String>(&r, "verdicts")?)?,
         wake_at: col(&r, "wake_at")?,
         attempts,
         schedule: match col::<Option<String>>(&r, "schedule")? {
@@ -350,11 +369,13 @@ pub(super) async fn list_notifications(
     tenant_id: &str,
     q: &ListQuery,
 ) -> Result<Vec<NotificationSummary>> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT id, type_key, audience, recipient_id, status, created_at, updated_at
-         FROM notifications WHERE tenant_id = ",
-    );
-    qb.push_bind(tenant_id.to_string());
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+        "SELECT ",
+        "id",
+        " AS id, type_key, audience, recipient_id, status, created_at, updated_at
+         FROM notifications WHERE tenant_no = (SELECT no FROM tenants WHERE id = "
+    ));
+    qb.push_bind(tenant_id.to_string()).push(")");
     if let Some(s) = q.status {
         qb.push(" AND status = ").push_bind(s.as_str());
     }
@@ -362,7 +383,11 @@ pub(super) async fn list_notifications(
         qb.push(" AND type_key = ").push_bind(t.clone());
     }
     if let Some(b) = &q.before {
-        qb.push(" AND id < ").push_bind(b.clone());
+        qb.push(" AND id < ");
+        match uuid_bytes(b) {
+            Some(bytes) => qb.push_bind(bytes),
+            None => qb.push_bind(b.clone()),
+        };
     }
     if let Some(t) = q.created_from {
         qb.push(" AND created_at >= ").push_bind(t);
@@ -376,10 +401,10 @@ pub(super) async fn list_notifications(
             .push(" ESCAPE '\\'");
     }
     if let Some(c) = q.channel {
-        // Through the attempts' (notification_id, …) unique index.
+        // Through the attempts' notification_no index.
         qb.push(
             " AND EXISTS (SELECT 1 FROM attempts a \
-             WHERE a.notification_id = notifications.id AND a.channel = ",
+             WHERE a.notification_no = notifications.no AND a.channel = ",
         )
         .push_bind(c.as_str())
         .push(")");
@@ -389,7 +414,7 @@ pub(super) async fn list_notifications(
     rows.iter()
         .map(|r| {
             Ok(NotificationSummary {
-                id: col(r, "id")?,
+                id: col_uuid(r, "id")?,
                 type_key: col(r, "type_key")?,
                 audience: col_enum(r, "audience")?,
                 recipient_id: col(r, "recipient_id")?,
@@ -420,11 +445,17 @@ pub(super) async fn sim_due_receipts(
     now: Millis,
     limit: usize,
 ) -> Result<Vec<SimReceiptDue>> {
-    let rows = sqlx::query(
-        "SELECT id, idempotency_key, hook_id, receipt_delivered, receipt_due_at FROM sim_messages
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        "id",
+        " AS id, ",
+        "idempotency_key",
+        " AS idempotency_key, ",
+        "hook_id",
+        " AS hook_id, receipt_delivered, receipt_due_at FROM sim_messages
          WHERE receipt_sent = 0 AND receipt_due_at IS NOT NULL AND receipt_due_at <= ?1
-         ORDER BY receipt_due_at LIMIT ?2",
-    )
+         ORDER BY receipt_due_at LIMIT ?2"
+    ))
     .bind(now)
     .bind(int(limit))
     .fetch_all(conn)
@@ -434,9 +465,9 @@ pub(super) async fn sim_due_receipts(
         .map(|r| {
             let delivered: Option<bool> = col(r, "receipt_delivered")?;
             Ok(SimReceiptDue {
-                id: col(r, "id")?,
-                idempotency_key: col(r, "idempotency_key")?,
-                hook_id: col(r, "hook_id")?,
+                id: col_uuid(r, "id")?,
+                idempotency_key: col_uuid(r, "idempotency_key")?,
+                hook_id: col_hex(r, "hook_id")?,
                 delivered: delivered.ok_or_else(|| {
                     StoreError::Corrupt("simulator receipt without a kind".into())
                 })?,
@@ -464,11 +495,14 @@ pub(super) async fn sim_outbox(
     tenant_id: &str,
     q: &OutboxQuery,
 ) -> Result<Vec<SimMessage>> {
-    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT id, notification_id, channel, route, to_addr, subject, title, body,
-                idempotency_key, requests, outcome, received_at
-         FROM sim_messages WHERE record = 1 AND tenant_id = ",
-    );
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(concat!(
+        "SELECT ",
+        "id",
+        " AS id, notification_id, channel, route, to_addr, subject, title, body, ",
+        "idempotency_key",
+        " AS idempotency_key, requests, outcome, received_at
+         FROM sim_messages WHERE record = 1 AND tenant_id = "
+    ));
     qb.push_bind(tenant_id.to_string());
     if let Some(n) = &q.notification_id {
         qb.push(" AND notification_id = ").push_bind(n.clone());
@@ -477,14 +511,18 @@ pub(super) async fn sim_outbox(
         qb.push(" AND channel = ").push_bind(c.as_str());
     }
     if let Some(a) = &q.after {
-        qb.push(" AND id > ").push_bind(a.clone());
+        qb.push(" AND id > ");
+        match uuid_bytes(a) {
+            Some(bytes) => qb.push_bind(bytes),
+            None => qb.push_bind(a.clone()),
+        };
     }
     qb.push(" ORDER BY id LIMIT ").push_bind(int(q.limit));
     let rows = qb.build().fetch_all(conn).await.db()?;
     rows.iter()
         .map(|r| {
             Ok(SimMessage {
-                id: col(r, "id")?,
+                id: col_uuid(r, "id")?,
                 notification_id: col(r, "notification_id")?,
                 channel: col_enum(r, "channel")?,
                 route: col(r, "route")?,
@@ -492,7 +530,7 @@ pub(super) async fn sim_outbox(
                 subject: col(r, "subject")?,
                 title: col(r, "title")?,
                 body: col(r, "body")?,
-                idempotency_key: col(r, "idempotency_key")?,
+                idempotency_key: col_uuid(r, "idempotency_key")?,
                 requests: col_u32(r, "requests")?,
                 outcome: col(r, "outcome")?,
                 received_at: col(r, "received_at")?,

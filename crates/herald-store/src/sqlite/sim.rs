@@ -2,6 +2,7 @@
 //! idempotency key, requests counted, and every answer computed from the
 //! stored row (so the first request's answer rule wins for repeats).
 
+use super::compact::{hex_value, uuid_value, UuidText};
 use super::error::Db;
 use super::tx::WriteTx;
 use crate::cascade;
@@ -54,6 +55,17 @@ struct Stored {
 /// Stores (or counts again) one simulator send and answers it.
 pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
     let f = final_of(s);
+    // What only the outbox shows is stored only for a recording
+    // integration (an unrecorded message is never listed): the rest of
+    // the row answers repeats and owes the receipt.
+    let shown = |v: &str| {
+        if s.record {
+            v.to_string()
+        } else {
+            String::new()
+        }
+    };
+    let shown_opt = |v: &Option<String>| if s.record { v.clone() } else { None };
     let stored = tx
         .conn
         .prepare_cached(
@@ -70,16 +82,16 @@ pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
         .db()?
         .query_row(
             params![
-                cascade::new_id(),
-                s.tenant_id,
-                s.notification_id,
+                uuid_value(&cascade::new_id()),
+                shown(&s.tenant_id),
+                shown(&s.notification_id),
                 s.channel.as_str(),
-                s.route,
-                s.to,
-                s.content.subject,
-                s.content.title,
-                s.content.body,
-                s.idempotency_key,
+                shown(&s.route),
+                shown(&s.to),
+                shown_opt(&s.content.subject),
+                shown_opt(&s.content.title),
+                shown(&s.content.body),
+                uuid_value(&s.idempotency_key),
                 s.outcome,
                 i64::from(s.transient_first),
                 f.kind,
@@ -88,11 +100,11 @@ pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
                 f.receipt,
                 s.record,
                 s.at,
-                s.hook_id,
+                hex_value(&s.hook_id),
             ],
             |r| {
                 Ok(Stored {
-                    id: r.get(0)?,
+                    id: r.get::<_, UuidText>(0)?.0,
                     requests: r.get(1)?,
                     transient_first: r.get(2)?,
                     final_kind: r.get(3)?,
@@ -119,7 +131,7 @@ pub(super) fn sim_send(tx: &mut WriteTx<'_>, s: &SimSend) -> Result<SimAnswer> {
                  WHERE id = ?1 AND receipt_due_at IS NULL",
             )
             .db()?
-            .execute(params![message_id, at])
+            .execute(params![uuid_value(message_id), at])
             .db()?;
     }
     Ok(answer)
@@ -163,7 +175,7 @@ pub(super) fn sim_mark_sent(tx: &mut WriteTx<'_>, ids: &[String]) -> Result<()> 
         .prepare_cached("UPDATE sim_messages SET receipt_sent = 1 WHERE id = ?1")
         .db()?;
     for id in ids {
-        stmt.execute(params![id]).db()?;
+        stmt.execute(params![uuid_value(id)]).db()?;
     }
     Ok(())
 }

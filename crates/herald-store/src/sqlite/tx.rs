@@ -4,6 +4,9 @@
 //! or two in-process, so per-row statements cost microseconds and need no
 //! multi-row batching. The futures are ready at once.
 
+use super::cache::Cache;
+use super::compact::{attempt_id, attempt_no, hex_value, uuid_value, HexText, UuidText};
+use super::docs;
 use super::error::Db;
 use super::row::{attempt_status, enum_of, json_of};
 use crate::cascade::{NewAttempt, Step};
@@ -17,10 +20,18 @@ use crate::{
 };
 use herald_core::{Channel, Millis, Rendered, Schedule, Status};
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
+use std::sync::Arc;
 
-/// The writer's connection, inside the batch's transaction.
+/// The writer's connection, inside the batch's transaction, and what the
+/// writer remembers of tenants and plan shapes.
 pub(super) struct WriteTx<'c> {
     pub conn: &'c mut Connection,
+    pub cache: &'c mut Cache,
+    /// The row number of the notification this job last loaded: a
+    /// decision reads and writes one notification several times, by row
+    /// number instead of through the id's index each time. One job only
+    /// (a prune in another job may free the number).
+    pub last: Option<(String, i64)>,
 }
 
 fn int(v: usize) -> i64 {
@@ -37,16 +48,16 @@ const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_
         a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
         r.delivered, r.at, r.late, r.error
     FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
-    WHERE a.notification_id = ?1
+    WHERE a.notification_no = ?1
     ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
 
 impl WriteTx<'_> {
-    fn attempts_of(&self, id: &str) -> Result<Vec<AttemptRecord>> {
+    fn attempts_of(&self, notification_no: i64) -> Result<Vec<AttemptRecord>> {
         let mut stmt = self.conn.prepare_cached(ATTEMPTS_OF).db()?;
-        let mut rows = stmt.query(params![id]).db()?;
+        let mut rows = stmt.query(params![notification_no]).db()?;
         let mut out: Vec<AttemptRecord> = Vec::new();
         while let Some(r) = rows.next().db()? {
-            let aid: String = r.get(0).db()?;
+            let aid = attempt_id(r.get(0).db()?);
             if out.last().is_none_or(|a| a.id != aid) {
                 let channel_idx: i64 = r.get(1).db()?;
                 let requests: i64 = r.get(10).db()?;
@@ -57,8 +68,8 @@ impl WriteTx<'_> {
                     channel: enum_of(&r.get::<_, String>(2).db()?)?,
                     route: r.get(3).db()?,
                     to: r.get(4).db()?,
-                    idempotency_key: r.get(5).db()?,
-                    provider_message_id: r.get(6).db()?,
+                    idempotency_key: r.get::<_, UuidText>(5).db()?.0,
+                    provider_message_id: r.get::<_, Option<UuidText>>(6).db()?.map(|u| u.0),
                     status: attempt_status(&r.get::<_, String>(7).db()?)?,
                     error: r.get(8).db()?,
                     unreachable: r.get(9).db()?,
@@ -85,47 +96,92 @@ impl WriteTx<'_> {
         Ok(out)
     }
 
-    fn attempt_by(&self, sql: &str, value: &str, hook_id: &str) -> Result<Option<AttemptRef>> {
+    fn attempt_by(
+        &self,
+        sql: &str,
+        value: rusqlite::types::Value,
+        hook_id: &str,
+    ) -> Result<Option<AttemptRef>> {
         let mut stmt = self.conn.prepare_cached(sql).db()?;
-        stmt.query_row(params![value, hook_id], |r| {
+        stmt.query_row(params![value, hex_value(hook_id)], |r| {
             Ok(AttemptRef {
-                id: r.get(0)?,
-                notification_id: r.get(1)?,
+                id: attempt_id(r.get(0)?),
+                notification_id: r.get::<_, UuidText>(1)?.0,
                 deadline: r.get(2)?,
             })
         })
         .optional()
         .db()
     }
+
+    /// A notification's row number, `None` for an unknown id.
+    fn notification_no(&mut self, id: &str) -> Result<Option<i64>> {
+        if let Some((last, no)) = &self.last {
+            if last == id {
+                return Ok(Some(*no));
+            }
+        }
+        let no: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT no FROM notifications WHERE id = ?1")
+            .db()?
+            .query_row(params![uuid_value(id)], |r| r.get(0))
+            .optional()
+            .db()?;
+        if let Some(no) = no {
+            self.last = Some((id.to_string(), no));
+        }
+        Ok(no)
+    }
+
+    /// A tenant's number, `None` for an unknown tenant.
+    fn tenant_no(&mut self, id: &str) -> Result<Option<i64>> {
+        self.cache.tenant_no(self.conn, id)
+    }
+
+    /// The tenant id of a number.
+    fn tenant_id(&mut self, no: i64) -> Result<Arc<str>> {
+        self.cache.tenant_id(self.conn, no)
+    }
 }
 
 impl CascadeTx for WriteTx<'_> {
     async fn insert_notification(&mut self, n: &NewNotification, step: &Step) -> Result<bool> {
+        // An unknown tenant is NULL, which the NOT NULL column refuses.
+        let tenant_no = self.tenant_no(&n.tenant_id)?;
+        let plan_no = self.cache.plan_no(self.conn, &docs::shape_of(&n.plan))?;
+        // The request's digest only tells a repeat of a keyed request.
+        let sha = n
+            .idempotency_key
+            .as_ref()
+            .map(|_| hex_value(&n.request_sha256));
         let mut stmt = self
             .conn
             .prepare_cached(
-                "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
-                     data, idempotency_key, request_sha256, status, plan, rendered, verdicts,
-                     wake_at, created_at, updated_at, schedule, booking_id, booking_starts_at,
-                     send_before_start_ms, deadline_from_booking)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14,
-                     ?15, ?16, ?17, ?18, ?19)
-                 ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+                "INSERT INTO notifications (id, tenant_no, type_key, audience, recipient_id,
+                     data, idempotency_key, request_sha256, status, plan_no, reach, rendered,
+                     verdicts, wake_at, created_at, updated_at, schedule, booking_id,
+                     booking_starts_at, send_before_start_ms, deadline_from_booking)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
+                     ?16, ?17, ?18, ?19, ?20)
+                 ON CONFLICT (tenant_no, idempotency_key) WHERE idempotency_key IS NOT NULL
+                 DO NOTHING",
             )
             .db()?;
         let done = stmt.execute(params![
-            n.id,
-            n.tenant_id,
+            uuid_value(&n.id),
+            tenant_no,
             n.type_key,
             n.audience.as_str(),
             n.recipient_id,
             to_json(&n.data)?,
             n.idempotency_key,
-            n.request_sha256,
+            sha,
             step.status.as_str(),
-            to_json(&n.plan)?,
-            to_json(&n.rendered)?,
-            step.verdicts_json,
+            plan_no,
+            docs::reach_doc(&n.plan)?,
+            docs::rendered_doc(&n.rendered)?,
+            docs::verdicts_doc(&step.verdicts)?,
             step.wake_at,
             n.created_at,
             schedule_json(&n.schedule)?,
@@ -148,16 +204,24 @@ impl CascadeTx for WriteTx<'_> {
         tenant_id: &str,
         key: &str,
     ) -> Result<Option<(String, String)>> {
+        let tenant_no = self.tenant_no(tenant_id)?;
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT id, request_sha256 FROM notifications
-                 WHERE tenant_id = ?1 AND idempotency_key = ?2",
+                 WHERE tenant_no = ?1 AND idempotency_key = ?2",
             )
             .db()?;
-        stmt.query_row(params![tenant_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-            .db()
+        stmt.query_row(params![tenant_no, key], |r| {
+            Ok((
+                r.get::<_, UuidText>(0)?.0,
+                r.get::<_, Option<HexText>>(1)?
+                    .map(|h| h.0)
+                    .unwrap_or_default(),
+            ))
+        })
+        .optional()
+        .db()
     }
 
     async fn release_expired_key(
@@ -166,44 +230,61 @@ impl CascadeTx for WriteTx<'_> {
         key: &str,
         before: Millis,
     ) -> Result<bool> {
+        let tenant_no = self.tenant_no(tenant_id)?;
         let mut stmt = self
             .conn
             .prepare_cached(
-                "UPDATE notifications SET idempotency_key = NULL
-                 WHERE tenant_id = ?1 AND idempotency_key = ?2 AND created_at < ?3",
+                "UPDATE notifications SET idempotency_key = NULL, request_sha256 = NULL
+                 WHERE tenant_no = ?1 AND idempotency_key = ?2 AND created_at < ?3",
             )
             .db()?;
-        Ok(stmt.execute(params![tenant_id, key, before]).db()? > 0)
+        Ok(stmt.execute(params![tenant_no, key, before]).db()? > 0)
     }
 
     async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
-        type Head = (String, String, String, Option<String>, Option<BookingCols>);
+        type Head = (
+            (i64, i64),
+            i64,
+            Option<String>,
+            String,
+            Option<String>,
+            Option<BookingCols>,
+        );
         let head: Option<Head> = {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "SELECT tenant_id, plan, status, schedule, booking_id, booking_starts_at,
-                         send_before_start_ms, deadline_from_booking
+                    "SELECT tenant_no, plan_no, reach, status, schedule, booking_id,
+                         booking_starts_at, send_before_start_ms, deadline_from_booking, no
                      FROM notifications WHERE id = ?1",
                 )
                 .db()?;
-            stmt.query_row(params![id], |r| {
-                let booking = match r.get::<_, Option<String>>(4)? {
-                    Some(b) => Some((b, r.get(5)?, r.get(6)?, r.get(7)?)),
+            stmt.query_row(params![uuid_value(id)], |r| {
+                let booking = match r.get::<_, Option<String>>(5)? {
+                    Some(b) => Some((b, r.get(6)?, r.get(7)?, r.get(8)?)),
                     None => None,
                 };
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, booking))
+                Ok((
+                    (r.get(0)?, r.get(9)?),
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    booking,
+                ))
             })
             .optional()
             .db()?
         };
-        let Some((tenant_id, plan, status, schedule, booking)) = head else {
+        let Some(((tenant_no, no), plan_no, reach, status, schedule, booking)) = head else {
             return Ok(None);
         };
+        self.last = Some((id.to_string(), no));
+        let shape = self.cache.plan(self.conn, plan_no)?;
         Ok(Some(Loaded {
-            tenant_id,
-            plan: json_of(&plan, "plan")?,
-            attempts: self.attempts_of(id)?,
+            tenant_id: self.tenant_id(tenant_no)?.to_string(),
+            plan: docs::plan_from(&shape, reach.as_deref())?,
+            attempts: self.attempts_of(no)?,
             status: enum_of(&status)?,
             schedule: match schedule {
                 Some(text) => json_of(&text, "schedule")?,
@@ -214,28 +295,36 @@ impl CascadeTx for WriteTx<'_> {
     }
 
     async fn load_rendered(&mut self, id: &str) -> Result<Vec<Option<Rendered>>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT rendered FROM notifications WHERE id = ?1")
-            .db()?;
-        let text: Option<String> = stmt.query_row(params![id], |r| r.get(0)).optional().db()?;
+        let text: Option<String> = match self.notification_no(id)? {
+            Some(no) => self
+                .conn
+                .prepare_cached("SELECT rendered FROM notifications WHERE no = ?1")
+                .db()?
+                .query_row(params![no], |r| r.get(0))
+                .optional()
+                .db()?,
+            None => None,
+        };
         let text =
             text.ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))?;
-        json_of(&text, "rendered")
+        docs::rendered_from(&text)
     }
 
     async fn write_step(&mut self, id: &str, step: &Step, now: Millis) -> Result<()> {
+        let Some(no) = self.notification_no(id)? else {
+            return Ok(());
+        };
         let mut stmt = self
             .conn
             .prepare_cached(
                 "UPDATE notifications SET verdicts = ?2, status = ?3, wake_at = ?4,
                      updated_at = MAX(updated_at, ?5)
-                 WHERE id = ?1",
+                 WHERE no = ?1",
             )
             .db()?;
         stmt.execute(params![
-            id,
-            step.verdicts_json,
+            no,
+            docs::verdicts_doc(&step.verdicts)?,
             step.status.as_str(),
             step.wake_at,
             now
@@ -253,32 +342,51 @@ impl CascadeTx for WriteTx<'_> {
         if attempts.is_empty() {
             return Ok(());
         }
+        // The row references; the attempt's id is its new row number and
+        // its text stays in the notification's `rendered`.
+        let tenant = self.tenant_no(tenant_id)?;
+        let (notification_no, tenant_no): (i64, i64) = self
+            .conn
+            .prepare_cached("SELECT no, tenant_no FROM notifications WHERE id = ?1")
+            .db()?
+            .query_row(params![uuid_value(notification_id)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .db()?
+            .filter(|(_, t)| Some(*t) == tenant)
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "attempts of unknown notification {notification_id}"
+                ))
+            })?;
         let mut stmt = self
             .conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO attempts (id, notification_id, tenant_id, channel_idx,
+                // No attempt is ever created twice for one channel, route
+                // and address of a notification: checked on the few
+                // attempts of the notification (a unique index over these
+                // texts would cost more bytes than the rows it guards).
+                "INSERT OR IGNORE INTO attempts (notification_no, tenant_no, channel_idx,
                      channel, route, to_addr, idempotency_key, status, requests, created_at,
-                     deadline, next_try_at, subject, title, body, not_after)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9, ?10, ?11, ?12, ?13, ?14,
-                     ?15)",
+                     deadline, next_try_at, not_after)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?10, ?11
+                 WHERE NOT EXISTS (SELECT 1 FROM attempts WHERE notification_no = ?1
+                     AND channel_idx = ?3 AND route = ?5 AND to_addr = ?6)",
             )
             .db()?;
         for a in attempts {
             stmt.execute(params![
-                a.id,
-                notification_id,
-                tenant_id,
+                notification_no,
+                tenant_no,
                 int(a.channel_idx),
                 a.channel.as_str(),
                 a.route,
                 a.to,
-                a.idempotency_key,
+                uuid_value(&a.idempotency_key),
                 a.created_at,
                 a.deadline,
                 a.next_try_at,
-                a.content.subject,
-                a.content.title,
-                a.content.body,
                 a.not_after,
             ])
             .db()?;
@@ -334,16 +442,17 @@ impl CascadeTx for WriteTx<'_> {
                      OR (status = 'accepted' AND ?2 = 'accepted'
                          AND ((?8 IS NOT NULL AND cost_micros IS NULL)
                              OR (?4 IS NOT NULL AND provider_message_id IS NULL))))
-                 RETURNING notification_id, channel, to_addr",
+                 RETURNING (SELECT n.id FROM notifications n WHERE n.no = notification_no),
+                     channel, to_addr",
             )
             .db()?;
-        let row: Option<(String, String, String)> = stmt
+        let row: Option<(UuidText, String, String)> = stmt
             .query_row(
                 params![
-                    r.attempt_id,
+                    attempt_no(&r.attempt_id),
                     status,
                     r.at,
-                    pm,
+                    pm.map(uuid_value),
                     error,
                     unreachable,
                     next,
@@ -355,7 +464,7 @@ impl CascadeTx for WriteTx<'_> {
             .db()?;
         row.map(|(notification_id, channel, to)| {
             Ok(Answered {
-                notification_id,
+                notification_id: notification_id.0,
                 channel: channel_of(&channel)?,
                 to,
             })
@@ -367,14 +476,15 @@ impl CascadeTx for WriteTx<'_> {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT n.tenant_id, n.audience, n.recipient_id, r.doc
-                 FROM notifications n JOIN recipients r ON r.tenant_id = n.tenant_id
+                "SELECT t.id, n.audience, n.recipient_id, r.doc
+                 FROM notifications n JOIN tenants t ON t.no = n.tenant_no
+                     JOIN recipients r ON r.tenant_id = t.id
                      AND r.kind = n.audience AND r.id = n.recipient_id
                  WHERE n.id = ?1",
             )
             .db()?;
         let row: Option<(String, String, String, String)> = stmt
-            .query_row(params![notification_id], |r| {
+            .query_row(params![uuid_value(notification_id)], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()
@@ -415,9 +525,11 @@ impl CascadeTx for WriteTx<'_> {
         provider_message_id: &str,
     ) -> Result<Option<AttemptRef>> {
         self.attempt_by(
-            "SELECT id, notification_id, deadline FROM attempts
-             WHERE provider_message_id = ?1 AND via_hook = ?2 LIMIT 1",
-            provider_message_id,
+            "SELECT a.id, n.id, a.deadline
+             FROM attempts a JOIN notifications n ON n.no = a.notification_no
+             WHERE a.provider_message_id = ?1
+                 AND a.via_hook = (SELECT no FROM hooks WHERE id = ?2) LIMIT 1",
+            uuid_value(provider_message_id),
             hook_id,
         )
     }
@@ -428,9 +540,11 @@ impl CascadeTx for WriteTx<'_> {
         idempotency_key: &str,
     ) -> Result<Option<AttemptRef>> {
         self.attempt_by(
-            "SELECT id, notification_id, deadline FROM attempts
-             WHERE idempotency_key = ?1 AND via_hook = ?2 LIMIT 1",
-            idempotency_key,
+            "SELECT a.id, n.id, a.deadline
+             FROM attempts a JOIN notifications n ON n.no = a.notification_no
+             WHERE a.idempotency_key = ?1
+                 AND a.via_hook = (SELECT no FROM hooks WHERE id = ?2) LIMIT 1",
+            uuid_value(idempotency_key),
             hook_id,
         )
     }
@@ -449,7 +563,13 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         let n = stmt
-            .execute(params![attempt_id, r.delivered, r.at, late, r.error])
+            .execute(params![
+                attempt_no(attempt_id),
+                r.delivered,
+                r.at,
+                late,
+                r.error
+            ])
             .db()?;
         Ok(n > 0)
     }
@@ -484,7 +604,7 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         let ids = stmt
-            .query_map(params![now, int(limit)], |r| r.get(0))
+            .query_map(params![now, int(limit)], |r| Ok(r.get::<_, UuidText>(0)?.0))
             .db()?
             .collect::<rusqlite::Result<Vec<String>>>()
             .db()?;
@@ -505,17 +625,19 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?
             .execute(params![
-                id,
+                uuid_value(id),
                 schedule_json(schedule)?,
                 booking.and_then(|b| b.starts_at)
             ])
             .db()?;
         self.conn
             .prepare_cached(
-                "UPDATE attempts SET not_after = ?2 WHERE notification_id = ?1 AND status = 'queued'",
+                "UPDATE attempts SET not_after = ?2
+                 WHERE notification_no = (SELECT no FROM notifications WHERE id = ?1)
+                     AND status = 'queued'",
             )
             .db()?
-            .execute(params![id, schedule.deliver_before])
+            .execute(params![uuid_value(id), schedule.deliver_before])
             .db()?;
         Ok(())
     }
@@ -524,10 +646,11 @@ impl CascadeTx for WriteTx<'_> {
         self.conn
             .prepare_cached(
                 "UPDATE attempts SET status = 'cancelled'
-                 WHERE notification_id = ?1 AND status = 'queued'",
+                 WHERE notification_no = (SELECT no FROM notifications WHERE id = ?1)
+                     AND status = 'queued'",
             )
             .db()?
-            .execute(params![notification_id])
+            .execute(params![uuid_value(notification_id)])
             .db()
     }
 
@@ -540,7 +663,7 @@ impl CascadeTx for WriteTx<'_> {
             )
             .db()?;
         for id in ids {
-            stmt.execute(params![id]).db()?;
+            stmt.execute(params![attempt_no(id)]).db()?;
         }
         Ok(())
     }
@@ -550,16 +673,17 @@ impl CascadeTx for WriteTx<'_> {
         tenant_id: &str,
         booking_id: &str,
     ) -> Result<Vec<(String, Status)>> {
+        let tenant_no = self.tenant_no(tenant_id)?;
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT id, status FROM notifications
-                 WHERE tenant_id = ?1 AND booking_id = ?2 ORDER BY id",
+                 WHERE tenant_no = ?1 AND booking_id = ?2 ORDER BY id",
             )
             .db()?;
         let rows = stmt
-            .query_map(params![tenant_id, booking_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            .query_map(params![tenant_no, booking_id], |r| {
+                Ok((r.get::<_, UuidText>(0)?.0, r.get::<_, String>(1)?))
             })
             .db()?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -587,39 +711,58 @@ impl WriteTx<'_> {
         for i in 0..skip.len() {
             let t = 3 + 2 * i;
             not.push_str(&format!(
-                " AND NOT (tenant_id = ?{t} AND channel = ?{})",
+                " AND NOT (tenant_no = ?{t} AND channel = ?{})",
                 t + 1
             ));
         }
         let sql = format!(
-            "SELECT id, tenant_id, channel, notification_id, not_after, deadline FROM (
-                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
+            "SELECT c.id, c.tenant_no, c.channel,
+                 (SELECT n.id FROM notifications n WHERE n.no = c.notification_no), c.not_after,
+                 c.deadline
+             FROM (
+                 SELECT * FROM (SELECT id, tenant_no, channel, notification_no, not_after,
                      deadline, next_try_at AS due FROM attempts
                      WHERE status = 'queued' AND next_try_at <= ?1{not}
                      ORDER BY next_try_at LIMIT ?2)
                  UNION ALL
-                 SELECT * FROM (SELECT id, tenant_id, channel, notification_id, not_after,
+                 SELECT * FROM (SELECT id, tenant_no, channel, notification_no, not_after,
                      deadline, lease_until AS due FROM attempts
                      WHERE status = 'sending' AND lease_until <= ?1{not}
-                     ORDER BY lease_until LIMIT ?2))
-             ORDER BY due LIMIT ?2"
+                     ORDER BY lease_until LIMIT ?2)) c
+             ORDER BY c.due LIMIT ?2"
         );
         let mut values: Vec<rusqlite::types::Value> = vec![now.into(), int(scan).into()];
         for (tenant, channel) in skip {
-            values.push(tenant.clone().into());
+            // An unknown tenant has no attempts to leave out.
+            values.push(self.tenant_no(tenant)?.unwrap_or(-1).into());
             values.push(channel.as_str().to_string().into());
         }
-        let mut stmt = self.conn.prepare_cached(&sql).db()?;
-        let mut rows = stmt.query(params_from_iter(values)).db()?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().db()? {
+        type Row = (i64, i64, String, UuidText, Option<Millis>, Millis);
+        let rows: Vec<Row> = {
+            let mut stmt = self.conn.prepare_cached(&sql).db()?;
+            let rows = stmt
+                .query_map(params_from_iter(values), |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
+                .db()?;
+            rows.collect::<rusqlite::Result<_>>().db()?
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, tenant_no, channel, notification_id, not_after, window_ends) in rows {
             out.push(Candidate {
-                id: r.get(0).db()?,
-                tenant_id: r.get(1).db()?,
-                channel: channel_of(&r.get::<_, String>(2).db()?)?,
-                notification_id: r.get(3).db()?,
-                not_after: r.get(4).db()?,
-                window_ends: r.get(5).db()?,
+                id: attempt_id(id),
+                tenant_id: self.tenant_id(tenant_no)?.to_string(),
+                channel: channel_of(&channel)?,
+                notification_id: notification_id.0,
+                not_after,
+                window_ends,
             });
         }
         Ok(out)
@@ -632,64 +775,104 @@ impl WriteTx<'_> {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Vec<ClaimedAttempt>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "UPDATE attempts SET status = 'sending', lease_until = ?2,
-                     requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
-                     via_hook = COALESCE(
-                         (SELECT i.hook_id FROM integrations i
-                          WHERE i.tenant_id = attempts.tenant_id AND i.channel = attempts.channel),
-                         (SELECT o.hook_id FROM operator_integrations o
-                          WHERE o.channel = attempts.channel))
-                 WHERE id = ?1
-                 RETURNING notification_id, tenant_id, channel, route, to_addr, idempotency_key,
-                     subject, title, body, requests, created_at, deadline, via_hook,
-                     (SELECT n.audience FROM notifications n WHERE n.id = attempts.notification_id),
-                     (SELECT n.recipient_id FROM notifications n
-                      WHERE n.id = attempts.notification_id),
-                     created_at > (SELECT MIN(b.created_at) FROM attempts b
-                                   WHERE b.notification_id = attempts.notification_id),
-                     not_after",
-            )
-            .db()?;
+        /// What the claim's UPDATE returns of one attempt.
+        struct Marked {
+            notification_no: i64,
+            tenant_no: i64,
+            channel: String,
+            route: String,
+            to: String,
+            idempotency_key: UuidText,
+            channel_idx: i64,
+            requests: i64,
+            created_at: Millis,
+            deadline: Millis,
+            via_hook: Option<HexText>,
+            fallback: bool,
+            not_after: Option<Millis>,
+        }
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let mut rows = stmt.query(params![id, lease_until, now]).db()?;
-            let Some(r) = rows.next().db()? else {
+            let marked = self
+                .conn
+                .prepare_cached(
+                    "UPDATE attempts SET status = 'sending', lease_until = ?2,
+                         requests = requests + 1, sent_at = COALESCE(sent_at, ?3),
+                         via_hook = (SELECT k.no FROM hooks k WHERE k.id =
+                             (SELECT CASE WHEN length(h) > 0 AND length(h) % 2 = 0
+                                 AND h NOT GLOB '*[^0-9a-f]*' THEN unhex(h) ELSE h END
+                             FROM (SELECT COALESCE(
+                             (SELECT i.hook_id FROM integrations i
+                              WHERE i.tenant_id = (SELECT t.id FROM tenants t
+                                                   WHERE t.no = attempts.tenant_no)
+                                  AND i.channel = attempts.channel),
+                             (SELECT o.hook_id FROM operator_integrations o
+                              WHERE o.channel = attempts.channel)) AS h)))
+                     WHERE id = ?1
+                     RETURNING notification_no, tenant_no, channel, route, to_addr,
+                         idempotency_key, channel_idx, requests, created_at, deadline,
+                         (SELECT k.id FROM hooks k WHERE k.no = via_hook),
+                         created_at > (SELECT MIN(b.created_at) FROM attempts b
+                                       WHERE b.notification_no = attempts.notification_no),
+                         not_after",
+                )
+                .db()?
+                .query_row(params![attempt_no(id), lease_until, now], |r| {
+                    Ok(Marked {
+                        notification_no: r.get(0)?,
+                        tenant_no: r.get(1)?,
+                        channel: r.get(2)?,
+                        route: r.get(3)?,
+                        to: r.get(4)?,
+                        idempotency_key: r.get(5)?,
+                        channel_idx: r.get(6)?,
+                        requests: r.get(7)?,
+                        created_at: r.get(8)?,
+                        deadline: r.get(9)?,
+                        via_hook: r.get(10)?,
+                        fallback: r.get(11)?,
+                        not_after: r.get(12)?,
+                    })
+                })
+                .optional()
+                .db()?;
+            let Some(m) = marked else {
                 continue;
             };
-            let requests: i64 = r.get(9).db()?;
-            let audience: Option<String> = r.get(13).db()?;
-            let recipient_id: Option<String> = r.get(14).db()?;
-            let notification_id: String = r.get(0).db()?;
-            let (Some(audience), Some(recipient_id)) = (audience, recipient_id) else {
+            let head: Option<(UuidText, String, String, String)> = self
+                .conn
+                .prepare_cached(
+                    "SELECT id, rendered, audience, recipient_id FROM notifications WHERE no = ?1",
+                )
+                .db()?
+                .query_row(params![m.notification_no], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()
+                .db()?;
+            let Some((notification_id, rendered, audience, recipient_id)) = head else {
                 return Err(StoreError::Corrupt(format!(
-                    "attempt {id} of unknown notification {notification_id}"
+                    "attempt {id} of an unknown notification"
                 )));
             };
             out.push(ClaimedAttempt {
                 id: id.clone(),
-                notification_id,
-                tenant_id: r.get(1).db()?,
+                notification_id: notification_id.0,
+                tenant_id: self.tenant_id(m.tenant_no)?.to_string(),
                 audience: enum_of(&audience)?,
                 recipient_id,
-                channel: channel_of(&r.get::<_, String>(2).db()?)?,
-                route: r.get(3).db()?,
-                to: r.get(4).db()?,
-                idempotency_key: r.get(5).db()?,
-                content: Rendered {
-                    subject: r.get(6).db()?,
-                    title: r.get(7).db()?,
-                    body: r.get(8).db()?,
-                },
-                requests: u32::try_from(requests)
-                    .map_err(|_| StoreError::Corrupt(format!("requests {requests}")))?,
-                created_at: r.get(10).db()?,
-                deadline: r.get(11).db()?,
-                via_hook: r.get(12).db()?,
-                fallback: r.get(15).db()?,
-                deliver_before: r.get(16).db()?,
+                channel: channel_of(&m.channel)?,
+                route: m.route,
+                to: m.to,
+                idempotency_key: m.idempotency_key.0,
+                content: docs::text_from(&rendered, m.channel_idx)?,
+                requests: u32::try_from(m.requests)
+                    .map_err(|_| StoreError::Corrupt(format!("requests {}", m.requests)))?,
+                created_at: m.created_at,
+                deadline: m.deadline,
+                via_hook: m.via_hook.map(|h| h.0),
+                fallback: m.fallback,
+                deliver_before: m.not_after,
             });
         }
         Ok(out)

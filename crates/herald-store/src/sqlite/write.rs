@@ -4,6 +4,7 @@
 //! over `tx`, the simulator's are in `sim`.
 
 use super::codec::{name_of, to_json, wall_now};
+use super::compact::hex_value;
 use super::error::{from_rusqlite, is_unique_violation, Db};
 use super::tx::WriteTx;
 use crate::{Integration, NotificationType, Result, StoreError, Tenant};
@@ -28,7 +29,9 @@ pub(super) fn create_tenant(tx: &mut WriteTx<'_>, t: &Tenant, sha: &str) -> Resu
     let res = tx
         .conn
         .prepare_cached(
-            "INSERT INTO tenants (id, name, api_key_sha256, created_at) VALUES (?1, ?2, ?3, ?4)",
+            // `no`: the tenant's small number in notifications and attempts.
+            "INSERT INTO tenants (id, name, api_key_sha256, created_at, no)
+             VALUES (?1, ?2, ?3, ?4, (SELECT COALESCE(MAX(no), 0) + 1 FROM tenants))",
         )
         .db()?
         .execute(params![t.id, t.name, sha, t.created_at]);
@@ -87,6 +90,12 @@ pub(super) fn put_integration(
             i.max_per_second,
             i.price_per_segment,
         ])
+        .db()?;
+    // Attempts refer to the hook by its number in `hooks`.
+    tx.conn
+        .prepare_cached("INSERT INTO hooks (id) VALUES (?1) ON CONFLICT (id) DO NOTHING")
+        .db()?
+        .execute(params![hex_value(&i.hook_id)])
         .db()?;
     Ok(())
 }

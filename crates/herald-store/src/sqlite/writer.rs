@@ -11,6 +11,7 @@
 //! the transaction itself is lost (SQLite rolls it back on a full disk) or
 //! the commit fails, every caller of the batch gets that error.
 
+use super::cache::Cache;
 use super::error::Db;
 use super::tx::WriteTx;
 use crate::{Result, StoreError};
@@ -130,6 +131,8 @@ pub(super) fn part<T>(
     if res.is_ok() {
         exec(tx.conn, "RELEASE part")?;
     } else {
+        tx.cache.clear();
+        tx.last = None;
         exec(tx.conn, "ROLLBACK TO part")?;
         exec(tx.conn, "RELEASE part")?;
     }
@@ -138,7 +141,11 @@ pub(super) fn part<T>(
 
 /// Runs one job in its own savepoint. An error here (not the job's) means
 /// the transaction is in an unknown state: the batch is given up.
-fn run_one(conn: &mut Connection, job: Box<dyn Job>) -> Result<Ran, (StoreError, Ran)> {
+fn run_one(
+    conn: &mut Connection,
+    cache: &mut Cache,
+    job: Box<dyn Job>,
+) -> Result<Ran, (StoreError, Ran)> {
     if let Err(e) = exec(conn, "SAVEPOINT cmd") {
         let ran = Ran {
             ok: false,
@@ -150,7 +157,15 @@ fn run_one(conn: &mut Connection, job: Box<dyn Job>) -> Result<Ran, (StoreError,
         job.abort(&f);
         return Err((e, ran));
     }
-    let ran = job.run(&mut WriteTx { conn: &mut *conn });
+    let ran = job.run(&mut WriteTx {
+        conn: &mut *conn,
+        cache: &mut *cache,
+        last: None,
+    });
+    if !ran.ok {
+        // Its rows are undone below: what the cache learnt may be gone.
+        cache.clear();
+    }
     // SQLite ends the transaction by itself on some errors (a full disk,
     // an I/O error): what ran before is gone, and so are the savepoints.
     let lost = || {
@@ -180,13 +195,18 @@ fn run_one(conn: &mut Connection, job: Box<dyn Job>) -> Result<Ran, (StoreError,
 /// commit (or all of them with an error if the batch could not commit).
 /// Returns whether the database refused a write for want of space or a
 /// lock.
-fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) -> bool {
+fn run_batch(
+    conn: &mut Connection,
+    cache: &mut Cache,
+    counters: &Counters,
+    batch: &mut Vec<Box<dyn Job>>,
+) -> bool {
     let mut done: Vec<Ran> = Vec::with_capacity(batch.len());
     let mut jobs = batch.drain(..);
     let mut state = exec(conn, "BEGIN IMMEDIATE");
     if state.is_ok() {
         for job in jobs.by_ref() {
-            match run_one(conn, job) {
+            match run_one(conn, cache, job) {
                 Ok(ran) => done.push(ran),
                 Err((e, ran)) => {
                     done.push(ran);
@@ -200,8 +220,12 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) -> bool {
         state = exec(conn, "COMMIT");
     }
     let refused = done.iter().any(|r| r.unavailable);
+    // The flag is set before any caller hears of the batch: a caller told
+    // "unavailable" then sees `/healthz` degraded, never the flag of the
+    // batch before.
     match state {
         Ok(()) => {
+            counters.cannot_write.store(refused, Ordering::Relaxed);
             for ran in done {
                 (ran.answer)(None);
             }
@@ -209,12 +233,16 @@ fn run_batch(conn: &mut Connection, batch: &mut Vec<Box<dyn Job>>) -> bool {
         }
         Err(e) => {
             tracing::error!(error = %e, "write batch failed; rolling back");
+            cache.clear();
             if !conn.is_autocommit() {
                 if let Err(e) = conn.execute_batch("ROLLBACK") {
                     tracing::debug!(error = %e, "rollback after a failed batch");
                 }
             }
             let f = Failure::of(&e);
+            counters
+                .cannot_write
+                .store(refused || f.unavailable, Ordering::Relaxed);
             for ran in done {
                 (ran.answer)(Some(&f));
             }
@@ -234,6 +262,7 @@ pub(super) fn run(
     counters: Arc<Counters>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let mut cache = Cache::default();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -246,11 +275,10 @@ pub(super) fn run(
         counters
             .commands
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let refused = run_batch(&mut conn, &mut batch);
+        let refused = run_batch(&mut conn, &mut cache, &counters, &mut batch);
         if refused {
             counters.refused.fetch_add(1, Ordering::Relaxed);
         }
-        counters.cannot_write.store(refused, Ordering::Relaxed);
     }
     if let Err((_, e)) = conn.close() {
         tracing::warn!(error = %e, "closing the write connection");
