@@ -171,7 +171,7 @@ pub(super) async fn sim_send(
                     in_tx!(cx, |tx| async {
                         let mut out = Vec::with_capacity(ss.len());
                         for s in ss.iter() {
-                            out.push(sim::sim_send(&mut *tx.tx, s).await?);
+                            out.push(sim::sim_send(&mut tx.tx, s).await?);
                         }
                         Ok(out)
                     }
@@ -180,7 +180,7 @@ pub(super) async fn sim_send(
             },
             move |ss, i| {
                 let cx = cx2.clone();
-                async move { in_tx!(cx, |tx| sim::sim_send(&mut *tx.tx, &ss[i]).await) }
+                async move { in_tx!(cx, |tx| sim::sim_send(&mut tx.tx, &ss[i]).await) }
             },
         )
         .await
