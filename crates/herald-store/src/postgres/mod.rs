@@ -59,10 +59,8 @@ pub struct PgStore {
     channel: String,
     /// The notifier and, once a dispatcher watches, the listener.
     tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// Transactions committed.
-    commits: Arc<AtomicU64>,
-    /// Transactions run again after losing a race.
-    retries: Arc<AtomicU64>,
+    /// Transactions and their counters.
+    cx: Cx,
     /// Accepts waiting for the next group commit.
     accepts: Arc<intake::Queue<crate::NewNotification, Accepted>>,
     /// Simulator sends waiting for the next group commit.
@@ -74,7 +72,9 @@ pub struct PgStore {
 #[derive(Clone)]
 pub(super) struct Cx {
     pool: PgPool,
+    /// Transactions committed.
     commits: Arc<AtomicU64>,
+    /// Transactions run again after losing a race.
     retries: Arc<AtomicU64>,
 }
 
@@ -184,12 +184,15 @@ impl PgStore {
         let dirty = Arc::new(Notify::new());
         let notifier = wake::spawn_notifier(pool.clone(), channel.clone(), dirty.clone());
         Ok(PgStore {
-            pool,
+            pool: pool.clone(),
             channel,
             dirty,
             tasks: Mutex::new(vec![notifier]),
-            commits: Arc::new(AtomicU64::new(0)),
-            retries: Arc::new(AtomicU64::new(0)),
+            cx: Cx {
+                pool,
+                commits: Arc::new(AtomicU64::new(0)),
+                retries: Arc::new(AtomicU64::new(0)),
+            },
             accepts: Arc::default(),
             sim_sends: Arc::default(),
         })
@@ -226,31 +229,6 @@ impl PgStore {
     fn mark_dirty(&self) {
         self.dirty.notify_one();
     }
-
-    /// The pool and counters, for work outside `&self` (the intake).
-    fn cx(&self) -> Cx {
-        Cx {
-            pool: self.pool.clone(),
-            commits: self.commits.clone(),
-            retries: self.retries.clone(),
-        }
-    }
-
-    async fn begin(&self) -> Result<PgTx> {
-        Ok(PgTx {
-            tx: self.pool.begin().await.db()?,
-        })
-    }
-
-    /// Commits a transaction whose work gave `res`, or rolls it back.
-    async fn finish<T>(&self, tx: PgTx, res: Result<T>) -> Result<T> {
-        finish(tx, res, &self.commits).await
-    }
-
-    /// Whether a failed transaction should run again (and counts it).
-    fn again(&self, e: &StoreError, tries: u32) -> bool {
-        again(e, tries, &self.retries)
-    }
 }
 
 impl Cx {
@@ -260,39 +238,31 @@ impl Cx {
         })
     }
 
+    /// Commits a transaction whose work gave `res`, or rolls it back.
     async fn finish<T>(&self, tx: PgTx, res: Result<T>) -> Result<T> {
-        finish(tx, res, &self.commits).await
+        match res {
+            Ok(v) => {
+                tx.tx.commit().await.db()?;
+                self.commits.fetch_add(1, Ordering::Relaxed);
+                Ok(v)
+            }
+            Err(e) => {
+                // Dropping would roll back too; this frees the connection
+                // for the retry at once.
+                let _ = tx.tx.rollback().await;
+                Err(e)
+            }
+        }
     }
 
+    /// Whether a failed transaction should run again (and counts it).
     fn again(&self, e: &StoreError, tries: u32) -> bool {
-        again(e, tries, &self.retries)
-    }
-}
-
-/// Commits a transaction whose work gave `res`, or rolls it back.
-async fn finish<T>(tx: PgTx, res: Result<T>, commits: &AtomicU64) -> Result<T> {
-    match res {
-        Ok(v) => {
-            tx.tx.commit().await.db()?;
-            commits.fetch_add(1, Ordering::Relaxed);
-            Ok(v)
+        let again = is_race(e) && tries < RACE_TRIES;
+        if again {
+            self.retries.fetch_add(1, Ordering::Relaxed);
         }
-        Err(e) => {
-            // Dropping would roll back too; this frees the connection for
-            // the retry at once.
-            let _ = tx.tx.rollback().await;
-            Err(e)
-        }
+        again
     }
-}
-
-/// Whether a failed transaction should run again (and counts it).
-fn again(e: &StoreError, tries: u32, retries: &AtomicU64) -> bool {
-    let again = is_race(e) && tries < RACE_TRIES;
-    if again {
-        retries.fetch_add(1, Ordering::Relaxed);
-    }
-    again
 }
 
 /// Creates a schema if it does not exist (names: lower-case letters,

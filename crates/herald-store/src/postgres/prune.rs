@@ -72,7 +72,7 @@ impl PgStore {
         out.idempotency_keys = keys;
         out.more |= keys >= batch as u64;
         tx.commit().await.db()?;
-        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.cx.commits.fetch_add(1, Ordering::Relaxed);
         Ok(out)
     }
 

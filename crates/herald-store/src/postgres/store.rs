@@ -35,12 +35,12 @@ impl Store for PgStore {
             (
                 "herald_store_pg_commits_total",
                 "Cascade transactions committed on PostgreSQL by this node.",
-                self.commits.load(Ordering::Relaxed),
+                self.cx.commits.load(Ordering::Relaxed),
             ),
             (
                 "herald_store_pg_race_retries_total",
                 "Transactions run again after a deadlock with another node.",
-                self.retries.load(Ordering::Relaxed),
+                self.cx.retries.load(Ordering::Relaxed),
             ),
         ]
     }
@@ -137,7 +137,7 @@ impl Store for PgStore {
 
     /// Joins the next group commit of accepts (see `intake`).
     async fn accept_notification(&self, n: NewNotification) -> Result<Accepted> {
-        super::intake::accept(&self.cx(), &self.accepts, &self.dirty, n).await
+        super::intake::accept(&self.cx, &self.accepts, &self.dirty, n).await
     }
 
     async fn get_notification(
@@ -163,7 +163,7 @@ impl Store for PgStore {
         lease_ms: Millis,
         budget: &ClaimBudget,
     ) -> Result<Vec<ClaimedAttempt>> {
-        in_tx!(self, |tx| flow::claim(tx, now, limit, lease_ms, budget)
+        in_tx!(self.cx, |tx| flow::claim(tx, now, limit, lease_ms, budget)
             .await)
     }
 
@@ -171,14 +171,14 @@ impl Store for PgStore {
         if results.is_empty() {
             return Ok(());
         }
-        in_tx!(self, |tx| flow::record_results(tx, &results).await)?;
+        in_tx!(self.cx, |tx| flow::record_results(tx, &results).await)?;
         // A refusal may have started the next channel.
         self.mark_dirty();
         Ok(())
     }
 
     async fn record_receipt(&self, r: IncomingReceipt) -> Result<ReceiptMatch> {
-        let m = in_tx!(self, |tx| flow::record_receipt(tx, &r).await)?;
+        let m = in_tx!(self.cx, |tx| flow::record_receipt(tx, &r).await)?;
         if matches!(m, ReceiptMatch::Recorded { .. }) {
             self.mark_dirty();
         }
@@ -187,7 +187,7 @@ impl Store for PgStore {
 
     async fn record_receipts(&self, rs: Vec<IncomingReceipt>) -> Vec<Result<ReceiptMatch>> {
         // `in_tx!` answers with `?`; the closure keeps that inside.
-        let batch = async { in_tx!(self, |tx| flow::record_receipts(tx, &rs).await) }.await;
+        let batch = async { in_tx!(self.cx, |tx| flow::record_receipts(tx, &rs).await) }.await;
         match batch {
             Ok(ms) => {
                 if ms
@@ -210,7 +210,7 @@ impl Store for PgStore {
     }
 
     async fn wake_due(&self, now: Millis, limit: usize) -> Result<usize> {
-        in_tx!(self, |tx| flow::wake_due(tx, now, limit).await)
+        in_tx!(self.cx, |tx| flow::wake_due(tx, now, limit).await)
     }
 
     async fn next_due_at(&self) -> Result<Option<Millis>> {
@@ -220,7 +220,7 @@ impl Store for PgStore {
     /// The whole round is one transaction (one commit), each part in a
     /// savepoint of its own.
     async fn dispatch_round(&self, round: Round) -> Result<RoundDone> {
-        let mut t = self.begin().await?;
+        let mut t = self.cx.begin().await?;
         let recorded = if round.results.is_empty() {
             Ok(())
         } else {
@@ -234,7 +234,7 @@ impl Store for PgStore {
             flow::claim(tx, round.now, round.limit, round.lease_ms, &round.budget).await
         });
         let next_due_at = log::next_due_at(&mut *t.tx).await;
-        self.finish(t, Ok(())).await?;
+        self.cx.finish(t, Ok(())).await?;
         Ok(RoundDone {
             recorded,
             woken,
@@ -261,7 +261,7 @@ impl Store for PgStore {
     }
 
     async fn cancel_notification(&self, tenant_id: &str, id: &str, now: Millis) -> Result<bool> {
-        in_tx!(self, |tx| crate::booking::cancel(tx, tenant_id, id, now)
+        in_tx!(self.cx, |tx| crate::booking::cancel(tx, tenant_id, id, now)
             .await)
     }
 
@@ -271,7 +271,7 @@ impl Store for PgStore {
         booking_id: &str,
         now: Millis,
     ) -> Result<Option<crate::BookingCancelled>> {
-        in_tx!(self, |tx| crate::booking::cancel_booking(
+        in_tx!(self.cx, |tx| crate::booking::cancel_booking(
             tx, tenant_id, booking_id, now
         )
         .await)
@@ -284,7 +284,7 @@ impl Store for PgStore {
         starts_at: Millis,
         now: Millis,
     ) -> Result<Option<usize>> {
-        in_tx!(self, |tx| {
+        in_tx!(self.cx, |tx| {
             crate::booking::reschedule_booking(tx, tenant_id, booking_id, starts_at, now).await
         })
     }
@@ -317,7 +317,7 @@ impl Store for PgStore {
 #[async_trait]
 impl SimStore for PgStore {
     async fn sim_send(&self, s: SimSend) -> Result<SimAnswer> {
-        super::intake::sim_send(&self.cx(), &self.sim_sends, s).await
+        super::intake::sim_send(&self.cx, &self.sim_sends, s).await
     }
 
     async fn sim_due_receipts(&self, now: Millis, limit: usize) -> Result<Vec<SimReceiptDue>> {

@@ -249,54 +249,20 @@ impl CascadeTx for PgTx {
     }
 
     async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
-        // The lock orders the decisions of one notification across nodes.
-        let head = sqlx::query(
-            "SELECT tenant_id, plan, status, schedule, booking_id, booking_starts_at,
-                 send_before_start_ms, deadline_from_booking
-             FROM notifications WHERE id = $1 FOR NO KEY UPDATE",
-        )
-        .bind(id)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .db()?;
-        let Some(head) = head else {
-            return Ok(None);
-        };
-        Ok(Some(Loaded {
-            tenant_id: col(&head, "tenant_id")?,
-            plan: col_json(&head, "plan")?,
-            attempts: attempts_of(&mut self.tx, id).await?,
-            status: col_enum(&head, "status")?,
-            schedule: schedule_of(&head)?,
-            booking: booking_of(&head)?,
-        }))
+        let mut found = self.load_many(&[id.to_string()]).await?;
+        Ok(found.pop().map(|(_, l)| l))
     }
 
     async fn load_rendered(&mut self, id: &str) -> Result<Vec<Option<Rendered>>> {
-        let row = sqlx::query("SELECT rendered FROM notifications WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await
-            .db()?
-            .ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))?;
-        col_json(&row, "rendered")
+        let mut texts = self.rendered_many(&[id.to_string()]).await?;
+        texts
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt(format!("notification {id} has no texts")))
     }
 
     async fn write_step(&mut self, id: &str, step: &Step, now: Millis) -> Result<()> {
-        sqlx::query(
-            "UPDATE notifications SET verdicts = $2, status = $3, wake_at = $4,
-                 updated_at = GREATEST(updated_at, $5)
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(&step.verdicts_json)
-        .bind(step.status.as_str())
-        .bind(step.wake_at)
-        .bind(now)
-        .execute(&mut *self.tx)
-        .await
-        .db()?;
-        Ok(())
+        self.steps_many(&[(id.to_string(), step.clone(), now)])
+            .await
     }
 
     async fn insert_attempts(
@@ -305,106 +271,16 @@ impl CascadeTx for PgTx {
         tenant_id: &str,
         attempts: &[NewAttempt],
     ) -> Result<()> {
-        if attempts.is_empty() {
-            return Ok(());
-        }
-        // One statement for all of them: arrays, one per column.
-        let mut ids = Vec::with_capacity(attempts.len());
-        let mut idx = Vec::with_capacity(attempts.len());
-        let mut channels = Vec::with_capacity(attempts.len());
-        let mut routes = Vec::with_capacity(attempts.len());
-        let mut tos = Vec::with_capacity(attempts.len());
-        let mut keys = Vec::with_capacity(attempts.len());
-        let mut created = Vec::with_capacity(attempts.len());
-        let mut deadlines = Vec::with_capacity(attempts.len());
-        let mut next = Vec::with_capacity(attempts.len());
-        let mut subjects = Vec::with_capacity(attempts.len());
-        let mut titles = Vec::with_capacity(attempts.len());
-        let mut bodies = Vec::with_capacity(attempts.len());
-        for a in attempts {
-            ids.push(a.id.as_str());
-            idx.push(int(a.channel_idx));
-            channels.push(a.channel.as_str());
-            routes.push(a.route.as_str());
-            tos.push(a.to.as_str());
-            keys.push(a.idempotency_key.as_str());
-            created.push(a.created_at);
-            deadlines.push(a.deadline);
-            next.push(a.next_try_at);
-            subjects.push(a.content.subject.as_deref());
-            titles.push(a.content.title.as_deref());
-            bodies.push(a.content.body.as_str());
-        }
-        sqlx::query(
-            "INSERT INTO attempts (id, notification_id, tenant_id, channel_idx, channel, route,
-                 to_addr, idempotency_key, status, requests, created_at, deadline, next_try_at,
-                 subject, title, body, not_after)
-             SELECT id, $1, $2, idx, channel, route, to_addr, key, 'queued', 0, created,
-                 deadline, next, subject, title, body, $15
-             FROM UNNEST($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[],
-                 $8::text[], $9::bigint[], $10::bigint[], $11::bigint[], $12::text[],
-                 $13::text[], $14::text[])
-                 AS a(id, idx, channel, route, to_addr, key, created, deadline, next, subject,
-                      title, body)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(notification_id)
-        .bind(tenant_id)
-        .bind(ids)
-        .bind(idx)
-        .bind(channels)
-        .bind(routes)
-        .bind(tos)
-        .bind(keys)
-        .bind(created)
-        .bind(deadlines)
-        .bind(next)
-        .bind(subjects)
-        .bind(titles)
-        .bind(bodies)
-        .bind(attempts.first().and_then(|a| a.not_after))
-        .execute(&mut *self.tx)
-        .await
-        .db()?;
-        Ok(())
+        let one = (
+            notification_id.to_string(),
+            tenant_id.to_string(),
+            attempts.to_vec(),
+        );
+        self.attempts_many(std::slice::from_ref(&one)).await
     }
 
     async fn record_answer(&mut self, r: &SendResult) -> Result<Option<Answered>> {
-        let (status, pm, error, unreachable, next, cost) = answer_cols(&r.outcome);
-        let row = sqlx::query(
-            "UPDATE attempts SET status = $2,
-                 answered_at = CASE $2 WHEN 'queued' THEN answered_at ELSE $3 END,
-                 lease_until = NULL,
-                 provider_message_id = COALESCE($4, provider_message_id),
-                 error = CASE $2 WHEN 'accepted' THEN NULL ELSE COALESCE($5, error) END,
-                 unreachable = CASE $2 WHEN 'refused' THEN $6 ELSE unreachable END,
-                 next_try_at = COALESCE($7, next_try_at),
-                 cost_micros = COALESCE($8, cost_micros)
-             WHERE id = $1 AND (status IN ('queued', 'sending')
-                 OR (status = 'accepted' AND $2 = 'accepted'
-                     AND (($8::BIGINT IS NOT NULL AND cost_micros IS NULL)
-                         OR ($4::TEXT IS NOT NULL AND provider_message_id IS NULL))))
-             RETURNING notification_id, channel, to_addr",
-        )
-        .bind(&r.attempt_id)
-        .bind(status)
-        .bind(r.at)
-        .bind(pm)
-        .bind(error)
-        .bind(unreachable)
-        .bind(next)
-        .bind(cost)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .db()?;
-        row.map(|row| {
-            Ok(Answered {
-                notification_id: col(&row, "notification_id")?,
-                channel: col_channel(&row, "channel")?,
-                to: col(&row, "to_addr")?,
-            })
-        })
-        .transpose()
+        Ok(self.answers_many(&[r]).await?.pop().flatten())
     }
 
     async fn recipient_of(&mut self, notification_id: &str) -> Result<Option<RecipientOf>> {
