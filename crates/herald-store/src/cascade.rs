@@ -40,9 +40,8 @@ pub struct NewAttempt {
 /// What one decision step writes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    /// The verdicts, as the JSON stored on the notification.
-    pub verdicts_json: String,
-    /// The same verdicts (for a backend that stores them another way).
+    /// The verdicts, one per plan channel (each backend encodes them its
+    /// own way).
     pub verdicts: Vec<ChannelVerdict>,
     /// The notification's status.
     pub status: Status,
@@ -73,10 +72,7 @@ pub(crate) fn step(
         .map(AttemptRecord::facts)
         .collect();
     let decision = decide_scheduled(plan, schedule, &facts, now);
-    let verdicts_json = serde_json::to_string(&decision.channels)
-        .map_err(|e| StoreError::Corrupt(format!("verdicts do not encode: {e}")))?;
     Ok(Step {
-        verdicts_json,
         verdicts: decision.channels,
         status: decision.status,
         wake_at: decision.wake_at,

@@ -13,7 +13,7 @@ use crate::{
     SendOutcome, SendResult, StoreError,
 };
 use herald_core::{Channel, Millis, Status};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Stores a notification with its first decision (at `created_at`) and
 /// first attempts, or answers with the one that has its idempotency key
@@ -176,6 +176,7 @@ pub async fn record_receipts<T: CascadeTx>(
 ) -> Result<Vec<ReceiptMatch>> {
     let mut out = Vec::with_capacity(receipts.len());
     let mut closes: Vec<SendResult> = Vec::new();
+    let mut closing: HashSet<String> = HashSet::new();
     let mut touched = Vec::new();
     for r in receipts {
         let mut found = None;
@@ -201,7 +202,7 @@ pub async fn record_receipts<T: CascadeTx>(
         // attempt is closed as accepted, so no lapsed lease sends it again
         // once its notification has its outcome. A no-op for an attempt
         // already answered; once per attempt.
-        if !closes.iter().any(|c| c.attempt_id == a.id) {
+        if closing.insert(a.id.clone()) {
             closes.push(SendResult {
                 attempt_id: a.id.clone(),
                 at: r.at,

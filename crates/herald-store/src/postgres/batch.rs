@@ -4,7 +4,7 @@
 //! answers then costs a handful of round trips, each a network hop and a
 //! parse-bind-execute on the server, instead of about six per answer.
 
-use super::codec::{col, col_channel, col_enum, col_json, int};
+use super::codec::{col, col_channel, col_enum, col_json, int, to_json};
 use super::error::Db;
 use super::tx::{answer_cols, booking_of, push_attempt_row, schedule_of, PgTx};
 use crate::cascade::{NewAttempt, Step};
@@ -105,7 +105,10 @@ impl PgTx {
             return Ok(());
         }
         let ids: Vec<&str> = steps.iter().map(|s| s.0.as_str()).collect();
-        let verdicts: Vec<&str> = steps.iter().map(|s| s.1.verdicts_json.as_str()).collect();
+        let verdicts = steps
+            .iter()
+            .map(|s| to_json(&s.1.verdicts))
+            .collect::<Result<Vec<String>>>()?;
         let status: Vec<&str> = steps.iter().map(|s| s.1.status.as_str()).collect();
         let wake: Vec<Option<Millis>> = steps.iter().map(|s| s.1.wake_at).collect();
         let now: Vec<Millis> = steps.iter().map(|s| s.2).collect();

@@ -8,6 +8,7 @@
 //! node held.
 
 mod batch;
+mod claim;
 mod codec;
 mod error;
 mod log;

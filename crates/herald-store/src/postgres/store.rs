@@ -186,27 +186,17 @@ impl Store for PgStore {
     }
 
     async fn record_receipts(&self, rs: Vec<IncomingReceipt>) -> Vec<Result<ReceiptMatch>> {
-        // `in_tx!` answers with `?`; the closure keeps that inside.
+        // `in_tx!` answers with `?`; the async block keeps that inside.
         let batch = async { in_tx!(self.cx, |tx| flow::record_receipts(tx, &rs).await) }.await;
-        match batch {
-            Ok(ms) => {
-                if ms
-                    .iter()
-                    .any(|m| matches!(m, ReceiptMatch::Recorded { .. }))
-                {
-                    self.mark_dirty();
-                }
-                ms.into_iter().map(Ok).collect()
-            }
-            Err(e) => {
-                tracing::debug!("a batch of {} receipts failed ({e}); each alone", rs.len());
-                let mut out = Vec::with_capacity(rs.len());
-                for r in rs {
-                    out.push(self.record_receipt(r).await);
-                }
-                out
+        if let Ok(ms) = &batch {
+            if ms
+                .iter()
+                .any(|m| matches!(m, ReceiptMatch::Recorded { .. }))
+            {
+                self.mark_dirty();
             }
         }
+        crate::batch::receipts_or_each(self, rs, batch).await
     }
 
     async fn wake_due(&self, now: Millis, limit: usize) -> Result<usize> {

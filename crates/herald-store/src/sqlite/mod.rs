@@ -5,6 +5,7 @@
 //! primitives of `tx`. Schema: `migrations/`, applied on open.
 
 mod cache;
+mod claim;
 mod codec;
 mod compact;
 mod docs;
@@ -458,21 +459,13 @@ impl Store for SqliteStore {
     }
 
     async fn record_receipts(&self, rs: Vec<IncomingReceipt>) -> Vec<Result<ReceiptMatch>> {
-        // One hand-off to the writer for the batch.
+        // One hand-off to the writer for the batch; the copy is for the
+        // fallback, each alone, should the batch fail.
         let batch = rs.clone();
-        match self
+        let done = self
             .write(move |tx| ready::now(flow::record_receipts(tx, &batch))?)
-            .await
-        {
-            Ok(ms) => ms.into_iter().map(Ok).collect(),
-            Err(_) => {
-                let mut out = Vec::with_capacity(rs.len());
-                for r in rs {
-                    out.push(self.record_receipt(r).await);
-                }
-                out
-            }
-        }
+            .await;
+        crate::batch::receipts_or_each(self, rs, done).await
     }
 
     async fn wake_due(&self, now: Millis, limit: usize) -> Result<usize> {
