@@ -420,6 +420,7 @@ pub async fn open_with(url: &str, opts: &OpenOptions) -> Result<Backend> {
             migrate: opts.migrate,
             max_connections: opts.max_connections,
             schema: None,
+            ..postgres::PgOptions::default()
         };
         let s = Arc::new(postgres::PgStore::open_with(url, &pg).await?);
         Ok(Backend {

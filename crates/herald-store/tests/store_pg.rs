@@ -262,6 +262,7 @@ async fn pg_no_migrate_needs_a_migrated_schema() {
         schema: Some(schema.clone()),
         migrate: false,
         max_connections: 2,
+        ..PgOptions::default()
     };
     let refused = PgStore::open_with(&url, &no_migrate).await;
     let migrated = PgStore::open_in_schema(&url, &schema).await;
@@ -296,4 +297,59 @@ async fn pg_sessions_plan_for_short_statements() {
         assert!(schema.starts_with("herald_test_"), "{schema}");
     })
     .await;
+}
+
+/// A node analyzes the cascade's tables itself once its accepts reach
+/// `analyze_after` (and again at each doubling), so plans made for empty
+/// tables do not outlive the first thousand rows; autovacuum would wait
+/// for its next round.
+#[tokio::test]
+async fn pg_growing_tables_get_analyzed() {
+    let Some(url) = database_url() else { return };
+    let schema = fresh_schema();
+    let opts = PgOptions {
+        schema: Some(schema.clone()),
+        max_connections: 4,
+        analyze_after: 20,
+        ..PgOptions::default()
+    };
+    let s = PgStore::open_with(&url, &opts).await.unwrap();
+    let analyzed = || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(analyze_count), 0)::bigint FROM pg_stat_user_tables
+             WHERE schemaname = current_schema() AND relname = 'attempts'",
+        )
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+        n
+    };
+    let tenant = new_tenant(&s).await;
+    for i in 0..19 {
+        accept(&s, notification(&tenant, plan(vec![email()]), T0 + i)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before = analyzed().await;
+    for i in 19..25 {
+        accept(&s, notification(&tenant, plan(vec![email()]), T0 + i)).await;
+    }
+    let counted = || {
+        s.counters()
+            .into_iter()
+            .find(|c| c.0 == "herald_store_pg_analyze_total")
+            .map(|c| c.2)
+    };
+    let (mut after, mut runs) = (0, None);
+    for _ in 0..50 {
+        (after, runs) = (analyzed().await, counted());
+        if after > 0 && runs == Some(1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    s.close().await;
+    drop_schema(&url, &schema).await;
+    assert_eq!(before, 0, "analyzed before the threshold");
+    assert!(after >= 1, "not analyzed after the threshold");
+    assert_eq!(runs, Some(1));
 }

@@ -15,6 +15,7 @@ mod log;
 mod prune;
 mod read;
 mod sim;
+mod stats;
 mod tx;
 mod wake;
 mod write;
@@ -66,6 +67,8 @@ pub struct PgStore {
     accepts: Arc<intake::Queue<crate::NewNotification, Accepted>>,
     /// Simulator sends waiting for the next group commit.
     sim_sends: Arc<intake::Queue<crate::SimSend, crate::SimAnswer>>,
+    /// When this node analyzes the growing tables.
+    growth: stats::Growth,
 }
 
 /// What a transaction of the cascade needs, apart from the store: the
@@ -90,6 +93,10 @@ pub struct PgOptions {
     /// Whether to run the migrations on open; when not, opening fails
     /// unless every migration of this build is applied.
     pub migrate: bool,
+    /// Accepts on this node before it first refreshes the planner's
+    /// statistics of the cascade's tables (then at each doubling; see
+    /// `stats`); 0: never, autovacuum alone.
+    pub analyze_after: u64,
 }
 
 impl Default for PgOptions {
@@ -98,6 +105,7 @@ impl Default for PgOptions {
             max_connections: DEFAULT_POOL,
             schema: None,
             migrate: true,
+            analyze_after: 1_000,
         }
     }
 }
@@ -196,6 +204,7 @@ impl PgStore {
             },
             accepts: Arc::default(),
             sim_sends: Arc::default(),
+            growth: stats::Growth::new(opts.analyze_after),
         })
     }
 

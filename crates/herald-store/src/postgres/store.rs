@@ -38,6 +38,11 @@ impl Store for PgStore {
                 self.cx.commits.load(Ordering::Relaxed),
             ),
             (
+                "herald_store_pg_analyze_total",
+                "ANALYZE runs of the cascade's tables by this node while they grow.",
+                self.growth.runs.load(Ordering::Relaxed),
+            ),
+            (
                 "herald_store_pg_race_retries_total",
                 "Transactions run again after a deadlock with another node.",
                 self.cx.retries.load(Ordering::Relaxed),
@@ -137,7 +142,11 @@ impl Store for PgStore {
 
     /// Joins the next group commit of accepts (see `intake`).
     async fn accept_notification(&self, n: NewNotification) -> Result<Accepted> {
-        super::intake::accept(&self.cx, &self.accepts, &self.dirty, n).await
+        let a = super::intake::accept(&self.cx, &self.accepts, &self.dirty, n).await?;
+        if matches!(a, Accepted::Created(_)) {
+            self.growth.accepted(&self.pool);
+        }
+        Ok(a)
     }
 
     async fn get_notification(
