@@ -19,7 +19,9 @@ impl PgTx {
     ) -> Result<ClaimTaken> {
         // One statement: the scan locks its rows and skips what another
         // node has locked (one arm per status, each on its own partial
-        // index, keys at their bound left out), `crate::claim::pick`'s
+        // index; queued rows key by key, only keys with sends left, each
+        // read no further than four times what it has left, the keys found
+        // by skipping through `attempts_queued_by_key`), `crate::claim::pick`'s
         // rules choose among them (no overdue row, at most `limit`, no key
         // past its budget: its row number within the key against what the
         // key has left), and the UPDATE marks the chosen `sending` and
@@ -35,13 +37,26 @@ impl PgTx {
             used.push(int(*n));
         }
         let rows = sqlx::query(
-            "WITH used AS (SELECT * FROM UNNEST($3::text[], $4::text[], $5::bigint[])
+            "WITH RECURSIVE used AS (SELECT * FROM UNNEST($3::text[], $4::text[], $5::bigint[])
                  AS k(t, c, n)),
-             q AS (SELECT id, tenant_id, channel, notification_id, not_after, deadline,
-                 next_try_at AS due FROM attempts
-                 WHERE status = 'queued' AND next_try_at <= $1
-                   AND (tenant_id, channel) NOT IN (SELECT t, c FROM used WHERE n >= $6)
-                 ORDER BY next_try_at LIMIT $2 FOR NO KEY UPDATE SKIP LOCKED),
+             keys AS (
+                 (SELECT tenant_id AS t, channel AS c FROM attempts WHERE status = 'queued'
+                  ORDER BY tenant_id, channel LIMIT 1)
+                 UNION ALL
+                 SELECT nx.t, nx.c FROM keys k CROSS JOIN LATERAL (
+                     SELECT tenant_id AS t, channel AS c FROM attempts
+                     WHERE status = 'queued' AND (tenant_id, channel) > (k.t, k.c)
+                     ORDER BY tenant_id, channel LIMIT 1) nx),
+             room AS (SELECT r.* FROM (SELECT k.t, k.c, $6 - COALESCE(
+                         (SELECT u.n FROM used u WHERE u.t = k.t AND u.c = k.c), 0) AS room
+                     FROM keys k) r WHERE r.room > 0),
+             q AS (SELECT x.* FROM room r CROSS JOIN LATERAL (
+                     SELECT id, tenant_id, channel, notification_id, not_after, deadline,
+                         next_try_at AS due FROM attempts
+                     WHERE status = 'queued' AND tenant_id = r.t AND channel = r.c
+                       AND next_try_at <= $1
+                     ORDER BY next_try_at LIMIT LEAST($2, LEAST(r.room, $2) * 4)
+                     FOR NO KEY UPDATE SKIP LOCKED) x),
              s AS (SELECT id, tenant_id, channel, notification_id, not_after, deadline,
                  lease_until AS due FROM attempts
                  WHERE status = 'sending' AND lease_until <= $1
