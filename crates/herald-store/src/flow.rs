@@ -6,7 +6,7 @@
 //! same transaction, storing what it decided (verdicts, status, wake time,
 //! new attempts).
 
-use crate::cascade;
+use crate::cascade::{self, Step};
 use crate::primitives::{CascadeTx, Loaded};
 use crate::{
     Accepted, ClaimBudget, ClaimedAttempt, IncomingReceipt, NewNotification, ReceiptMatch, Result,
@@ -19,30 +19,64 @@ use std::collections::{HashMap, HashSet};
 /// first attempts, or answers with the one that has its idempotency key
 /// (`Existing` for the same request, `Conflict` for another).
 pub async fn accept<T: CascadeTx>(tx: &mut T, n: &NewNotification) -> Result<Accepted> {
-    let step = cascade::step(&n.plan, &n.schedule, &[], n.created_at)?;
-    let attempts =
-        cascade::new_attempts(&n.plan, &n.schedule, &n.rendered, &step.start, n.created_at)?;
+    let mut answers = accept_many(tx, std::slice::from_ref(n)).await?;
+    answers
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt("an accept got no answer".into()))
+}
+
+/// `accept` for several in one transaction, as if one after the other:
+/// the notifications are inserted in one batch and their first attempts
+/// in another (one statement each where the backend batches).
+pub async fn accept_many<T: CascadeTx>(
+    tx: &mut T,
+    ns: &[NewNotification],
+) -> Result<Vec<Accepted>> {
+    let mut steps = Vec::with_capacity(ns.len());
+    for n in ns {
+        steps.push(cascade::step(&n.plan, &n.schedule, &[], n.created_at)?);
+    }
     // An expired key dedupes nothing, whether or not the pruner came by.
-    if let (Some(key), Some(before)) = (&n.idempotency_key, n.keys_expire_before) {
-        tx.release_expired_key(&n.tenant_id, key, before).await?;
+    for n in ns {
+        if let (Some(key), Some(before)) = (&n.idempotency_key, n.keys_expire_before) {
+            tx.release_expired_key(&n.tenant_id, key, before).await?;
+        }
     }
-    if tx.insert_notification(n, &step).await? {
-        crate::transitions::record(Status::Pending, step.status);
-        tx.insert_attempts(&n.id, &n.tenant_id, &attempts).await?;
-        return Ok(Accepted::Created(n.id.clone()));
+    let rows: Vec<(&NewNotification, &Step)> = ns.iter().zip(&steps).collect();
+    let inserted = tx.insert_notifications(&rows).await?;
+    let mut out = Vec::with_capacity(ns.len());
+    let mut attempts = Vec::new();
+    for ((n, step), created) in rows.into_iter().zip(inserted) {
+        if created {
+            crate::transitions::record(Status::Pending, step.status);
+            let new = cascade::new_attempts(
+                &n.plan,
+                &n.schedule,
+                &n.rendered,
+                &step.start,
+                n.created_at,
+            )?;
+            attempts.push((n.id.clone(), n.tenant_id.clone(), new));
+            out.push(Accepted::Created(n.id.clone()));
+            continue;
+        }
+        let found = match &n.idempotency_key {
+            Some(key) => tx.notification_by_key(&n.tenant_id, key).await?,
+            None => None,
+        };
+        out.push(match found {
+            Some((id, sha)) if sha == n.request_sha256 => Accepted::Existing(id),
+            Some((id, _)) => Accepted::Conflict(id),
+            None => {
+                return Err(StoreError::Conflict(format!(
+                    "notification {} already exists",
+                    n.id
+                )))
+            }
+        });
     }
-    let found = match &n.idempotency_key {
-        Some(key) => tx.notification_by_key(&n.tenant_id, key).await?,
-        None => None,
-    };
-    match found {
-        Some((id, sha)) if sha == n.request_sha256 => Ok(Accepted::Existing(id)),
-        Some((id, _)) => Ok(Accepted::Conflict(id)),
-        None => Err(StoreError::Conflict(format!(
-            "notification {} already exists",
-            n.id
-        ))),
-    }
+    tx.insert_attempts_many(&attempts).await?;
+    Ok(out)
 }
 
 /// Decides again for one notification at `now` and stores the result.
@@ -174,27 +208,23 @@ pub async fn record_receipts<T: CascadeTx>(
     tx: &mut T,
     receipts: &[IncomingReceipt],
 ) -> Result<Vec<ReceiptMatch>> {
-    let mut out = Vec::with_capacity(receipts.len());
+    let found = tx.attempts_of_receipts(receipts).await?;
+    let mut out = vec![ReceiptMatch::Unknown; receipts.len()];
+    let mut rows = Vec::with_capacity(receipts.len());
+    let mut at = Vec::with_capacity(receipts.len());
+    for (i, (r, a)) in receipts.iter().zip(&found).enumerate() {
+        if let Some(a) = a {
+            rows.push((a.id.as_str(), r, cascade::is_late(a.deadline, r.at)));
+            at.push((i, a));
+        }
+    }
+    let inserted = tx.insert_receipts(&rows).await?;
     let mut closes: Vec<SendResult> = Vec::new();
-    let mut closing: HashSet<String> = HashSet::new();
+    let mut closing: HashSet<&str> = HashSet::new();
     let mut touched = Vec::new();
-    for r in receipts {
-        let mut found = None;
-        if let Some(pm) = &r.provider_message_id {
-            found = tx.attempt_by_message_id(&r.hook_id, pm).await?;
-        }
-        if found.is_none() {
-            if let Some(key) = &r.idempotency_key {
-                found = tx.attempt_by_key(&r.hook_id, key).await?;
-            }
-        }
-        let Some(a) = found else {
-            out.push(ReceiptMatch::Unknown);
-            continue;
-        };
-        let late = cascade::is_late(a.deadline, r.at);
-        if !tx.insert_receipt(&a.id, r, late).await? {
-            out.push(ReceiptMatch::Duplicate);
+    for (((i, a), (_, r, late)), recorded) in at.into_iter().zip(&rows).zip(inserted) {
+        if !recorded {
+            out[i] = ReceiptMatch::Duplicate;
             continue;
         }
         // A receipt proves the provider took the message, even when its
@@ -202,7 +232,7 @@ pub async fn record_receipts<T: CascadeTx>(
         // attempt is closed as accepted, so no lapsed lease sends it again
         // once its notification has its outcome. A no-op for an attempt
         // already answered; once per attempt.
-        if closing.insert(a.id.clone()) {
+        if closing.insert(a.id.as_str()) {
             closes.push(SendResult {
                 attempt_id: a.id.clone(),
                 at: r.at,
@@ -212,8 +242,8 @@ pub async fn record_receipts<T: CascadeTx>(
                 },
             });
         }
-        touched.push((a.notification_id, r.at));
-        out.push(ReceiptMatch::Recorded { late });
+        touched.push((a.notification_id.clone(), r.at));
+        out[i] = ReceiptMatch::Recorded { late: *late };
     }
     let closes: Vec<&SendResult> = closes.iter().collect();
     tx.record_answers(&closes).await?;

@@ -315,6 +315,61 @@ pub trait CascadeTx: Send {
         }
     }
 
+    /// `insert_notification` for several, each with its first decision:
+    /// one answer per notification, in order, as if inserted one after the
+    /// other (of two with one idempotency key only the first is written).
+    fn insert_notifications(
+        &mut self,
+        rows: &[(&NewNotification, &Step)],
+    ) -> impl Future<Output = Result<Vec<bool>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(rows.len());
+            for (n, step) in rows {
+                out.push(self.insert_notification(n, step).await?);
+            }
+            Ok(out)
+        }
+    }
+
+    /// The attempt of each receipt, in order: by the provider's message id
+    /// within the receipt's hook, else by the attempt's key.
+    fn attempts_of_receipts(
+        &mut self,
+        receipts: &[IncomingReceipt],
+    ) -> impl Future<Output = Result<Vec<Option<AttemptRef>>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(receipts.len());
+            for r in receipts {
+                let mut found = None;
+                if let Some(pm) = &r.provider_message_id {
+                    found = self.attempt_by_message_id(&r.hook_id, pm).await?;
+                }
+                if found.is_none() {
+                    if let Some(key) = &r.idempotency_key {
+                        found = self.attempt_by_key(&r.hook_id, key).await?;
+                    }
+                }
+                out.push(found);
+            }
+            Ok(out)
+        }
+    }
+
+    /// `insert_receipt` for several (attempt, receipt, late), as if one
+    /// after the other: one answer each, in order.
+    fn insert_receipts(
+        &mut self,
+        rows: &[(&str, &IncomingReceipt, bool)],
+    ) -> impl Future<Output = Result<Vec<bool>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(rows.len());
+            for (attempt_id, r, late) in rows {
+                out.push(self.insert_receipt(attempt_id, r, *late).await?);
+            }
+            Ok(out)
+        }
+    }
+
     /// `record_answer` for several answers, each of a different attempt;
     /// one result per answer, in order.
     fn record_answers(

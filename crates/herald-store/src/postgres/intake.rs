@@ -148,11 +148,7 @@ pub(super) async fn accept(
 }
 
 async fn accept_all(tx: &mut PgTx, ns: &[NewNotification]) -> Result<Vec<Accepted>> {
-    let mut out = Vec::with_capacity(ns.len());
-    for n in ns {
-        out.push(flow::accept(tx, n).await?);
-    }
-    Ok(out)
+    flow::accept_many(tx, ns).await
 }
 
 /// Stores a simulator send in the next group commit of sends.

@@ -14,6 +14,7 @@ mod error;
 mod log;
 mod prune;
 mod read;
+mod receipts;
 mod sim;
 mod stats;
 mod tx;

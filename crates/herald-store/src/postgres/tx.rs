@@ -19,7 +19,7 @@
 
 use super::codec::{col, col_attempt_status, col_channel, col_enum, col_json, col_u32, col_usize};
 use super::codec::{int, to_json};
-use super::error::{from_sqlx, is_unique_violation, Db};
+use super::error::Db;
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, AttemptRef, CascadeTx, ClaimTaken, Loaded, RecipientOf};
 use crate::{
@@ -169,43 +169,18 @@ pub(super) fn answer_cols(outcome: &SendOutcome) -> AnswerCols<'_> {
 
 impl CascadeTx for PgTx {
     async fn insert_notification(&mut self, n: &NewNotification, step: &Step) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
-                 data, idempotency_key, request_sha256, status, plan, rendered, verdicts,
-                 wake_at, created_at, updated_at, schedule, booking_id, booking_starts_at,
-                 send_before_start_ms, deadline_from_booking)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14,
-                 $15, $16, $17, $18, $19)
-             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
-        )
-        .bind(&n.id)
-        .bind(&n.tenant_id)
-        .bind(&n.type_key)
-        .bind(n.audience.as_str())
-        .bind(&n.recipient_id)
-        .bind(to_json(&n.data)?)
-        .bind(n.idempotency_key.as_deref())
-        .bind(&n.request_sha256)
-        .bind(step.status.as_str())
-        .bind(to_json(&n.plan)?)
-        .bind(to_json(&n.rendered)?)
-        .bind(to_json(&step.verdicts)?)
-        .bind(step.wake_at)
-        .bind(n.created_at)
-        .bind(schedule_json(&n.schedule)?)
-        .bind(n.booking.as_ref().map(|b| b.id.as_str()))
-        .bind(n.booking.as_ref().and_then(|b| b.starts_at))
-        .bind(n.booking.as_ref().and_then(|b| b.send_before_start_ms))
-        .bind(n.booking.as_ref().is_some_and(|b| b.deadline_from_booking))
-        .execute(&mut *self.tx)
-        .await;
-        match done {
-            Ok(r) => Ok(r.rows_affected() > 0),
-            Err(e) if is_unique_violation(&e) => Err(StoreError::Conflict(
-                "a notification with this id already exists".into(),
-            )),
-            Err(e) => Err(from_sqlx(e)),
-        }
+        Ok(self
+            .notifications_many(&[(n, step)])
+            .await?
+            .pop()
+            .unwrap_or(false))
+    }
+
+    async fn insert_notifications(
+        &mut self,
+        rows: &[(&NewNotification, &Step)],
+    ) -> Result<Vec<bool>> {
+        self.notifications_many(rows).await
     }
 
     async fn notification_by_key(
@@ -355,19 +330,25 @@ impl CascadeTx for PgTx {
         r: &IncomingReceipt,
         late: bool,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "INSERT INTO receipts (attempt_id, delivered, at, late, error)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(attempt_id)
-        .bind(r.delivered)
-        .bind(r.at)
-        .bind(late)
-        .bind(r.error.as_deref())
-        .execute(&mut *self.tx)
-        .await
-        .db()?;
-        Ok(done.rows_affected() > 0)
+        Ok(self
+            .receipts_many(&[(attempt_id, r, late)])
+            .await?
+            .pop()
+            .unwrap_or(false))
+    }
+
+    async fn attempts_of_receipts(
+        &mut self,
+        receipts: &[IncomingReceipt],
+    ) -> Result<Vec<Option<AttemptRef>>> {
+        self.receipt_attempts_many(receipts).await
+    }
+
+    async fn insert_receipts(
+        &mut self,
+        rows: &[(&str, &IncomingReceipt, bool)],
+    ) -> Result<Vec<bool>> {
+        self.receipts_many(rows).await
     }
 
     async fn claim_due(
