@@ -581,6 +581,7 @@ pub struct RoundDone {
     pub woken: crate::Result<usize>,
     /// The attempts claimed.
     pub claimed: crate::Result<Vec<ClaimedAttempt>>,
-    /// The earliest time anything is due after the round.
+    /// The earliest time anything is due after the round (`now` when the
+    /// claim took all it was allowed: more is likely due).
     pub next_due_at: crate::Result<Option<Millis>>,
 }

@@ -103,6 +103,40 @@ const ATTEMPTS_OF_MANY: &str = "SELECT a.notification_id, a.id, a.channel_idx, a
     WHERE a.notification_id = ANY($1)
     ORDER BY a.notification_id, a.created_at, a.id, r.at, r.delivered DESC";
 
+/// The answers of a batch (`answers_many`), each applied where the attempt
+/// still waits for it; `$also` narrows the rows further.
+macro_rules! answers_sql {
+    ($also:literal) => {
+        concat!(
+            "UPDATE attempts a SET status = u.status,
+                 answered_at = CASE u.status WHEN 'queued' THEN a.answered_at ELSE u.at END,
+                 lease_until = NULL,
+                 provider_message_id = COALESCE(u.pm, a.provider_message_id),
+                 error = CASE u.status WHEN 'accepted' THEN NULL ELSE COALESCE(u.error, a.error) END,
+                 unreachable = CASE u.status WHEN 'refused' THEN u.unreachable ELSE a.unreachable END,
+                 next_try_at = COALESCE(u.next, a.next_try_at),
+                 cost_micros = COALESCE(u.cost, a.cost_micros)
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+                 $6::bool[], $7::bigint[], $8::bigint[])
+                 AS u(id, status, at, pm, error, unreachable, next, cost)
+             WHERE a.id = u.id AND (a.status IN ('queued', 'sending')
+                 OR (a.status = 'accepted' AND u.status = 'accepted'
+                     AND ((u.cost IS NOT NULL AND a.cost_micros IS NULL)
+                         OR (u.pm IS NOT NULL AND a.provider_message_id IS NULL))))",
+            $also,
+            " RETURNING a.id, a.notification_id, a.channel, a.to_addr"
+        )
+    };
+}
+
+const ANSWERS: &str = answers_sql!("");
+
+/// `ANSWERS` without waiting: rows another transaction holds are skipped.
+const ANSWERS_SKIP_LOCKED: &str = answers_sql!(
+    " AND a.id IN (SELECT x.id FROM attempts x WHERE x.id = ANY($1)
+         FOR NO KEY UPDATE SKIP LOCKED)"
+);
+
 impl PgTx {
     /// `CascadeTx::load_notifications` in two statements.
     pub(super) async fn load_many(&mut self, ids: &[String]) -> Result<Vec<(String, Loaded)>> {
@@ -343,10 +377,12 @@ impl PgTx {
     }
 
     /// `CascadeTx::record_answers` in one statement (the rules of
-    /// `record_answer`, row by row).
+    /// `record_answer`, row by row); with `skip_locked`, attempts another
+    /// transaction holds are left as they are (`close_by_receipts`).
     pub(super) async fn answers_many(
         &mut self,
         results: &[&SendResult],
+        skip_locked: bool,
     ) -> Result<Vec<Option<Answered>>> {
         if results.is_empty() {
             return Ok(Vec::new());
@@ -373,24 +409,11 @@ impl PgTx {
             next.push(t);
             cost.push(c);
         }
-        let rows = sqlx::query(
-            "UPDATE attempts a SET status = u.status,
-                 answered_at = CASE u.status WHEN 'queued' THEN a.answered_at ELSE u.at END,
-                 lease_until = NULL,
-                 provider_message_id = COALESCE(u.pm, a.provider_message_id),
-                 error = CASE u.status WHEN 'accepted' THEN NULL ELSE COALESCE(u.error, a.error) END,
-                 unreachable = CASE u.status WHEN 'refused' THEN u.unreachable ELSE a.unreachable END,
-                 next_try_at = COALESCE(u.next, a.next_try_at),
-                 cost_micros = COALESCE(u.cost, a.cost_micros)
-             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
-                 $6::bool[], $7::bigint[], $8::bigint[])
-                 AS u(id, status, at, pm, error, unreachable, next, cost)
-             WHERE a.id = u.id AND (a.status IN ('queued', 'sending')
-                 OR (a.status = 'accepted' AND u.status = 'accepted'
-                     AND ((u.cost IS NOT NULL AND a.cost_micros IS NULL)
-                         OR (u.pm IS NOT NULL AND a.provider_message_id IS NULL))))
-             RETURNING a.id, a.notification_id, a.channel, a.to_addr",
-        )
+        let rows = sqlx::query(if skip_locked {
+            ANSWERS_SKIP_LOCKED
+        } else {
+            ANSWERS
+        })
         .bind(ids)
         .bind(status)
         .bind(at)

@@ -232,8 +232,17 @@ impl Store for PgStore {
         let claimed = part!(t, |tx| {
             flow::claim(tx, round.now, round.limit, round.lease_ms, &round.budget).await
         });
-        let next_due_at = log::next_due_at(&mut *t.tx).await;
         self.cx.finish(t, Ok(())).await?;
+        // Read after the commit, not inside it: the round's row locks are
+        // what a receipt batch on the same attempts waits for. A full claim
+        // leaves due work behind, so the dispatcher claims again at once
+        // and needs no time.
+        let full = round.limit > 0 && claimed.as_ref().is_ok_and(|c| c.len() == round.limit);
+        let next_due_at = if full {
+            Ok(Some(round.now))
+        } else {
+            log::next_due_at(&self.pool).await
+        };
         Ok(RoundDone {
             recorded,
             woken,
