@@ -163,16 +163,7 @@ pub(super) async fn sim_send(
             s,
             move |ss| {
                 let cx = cx1.clone();
-                async move {
-                    in_tx!(cx, |tx| async {
-                        let mut out = Vec::with_capacity(ss.len());
-                        for s in ss.iter() {
-                            out.push(sim::sim_send(&mut tx.tx, s).await?);
-                        }
-                        Ok(out)
-                    }
-                    .await)
-                }
+                async move { in_tx!(cx, |tx| sim::sim_send_many(&mut tx.tx, &ss).await) }
             },
             move |ss, i| {
                 let cx = cx2.clone();
