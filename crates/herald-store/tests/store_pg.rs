@@ -353,3 +353,67 @@ async fn pg_growing_tables_get_analyzed() {
     assert!(after >= 1, "not analyzed after the threshold");
     assert_eq!(runs, Some(1));
 }
+
+/// A node vacuums the tables the cascade rewrites once their dead rows
+/// pass `vacuum_dead_rows` (and a tenth of the live ones): the entries old
+/// row versions leave in the queue's indexes slow every claim until then,
+/// and autovacuum may be late or off.
+#[tokio::test]
+async fn pg_rewritten_tables_get_vacuumed() {
+    let Some(url) = database_url() else { return };
+    let schema = fresh_schema();
+    let opts = PgOptions {
+        schema: Some(schema.clone()),
+        max_connections: 4,
+        analyze_after: 0,
+        vacuum_dead_rows: 40,
+        ..PgOptions::default()
+    };
+    let s = PgStore::open_with(&url, &opts).await.unwrap();
+    let vacuums = || async {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(vacuum_count), 0)::bigint FROM pg_stat_user_tables
+             WHERE schemaname = current_schema() AND relname = 'attempts'",
+        )
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+        n
+    };
+    let counted = || {
+        s.counters()
+            .into_iter()
+            .find(|c| c.0 == "herald_store_pg_vacuum_total")
+            .map(|c| c.2)
+    };
+    let tenant = new_tenant(&s).await;
+    let budget = herald_store::ClaimBudget::unbounded();
+    // Inserts leave no dead rows: looks at every 4th accept find nothing.
+    for i in 0..30 {
+        accept(&s, notification(&tenant, plan(vec![email()]), T0 + i)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before = (vacuums().await, counted());
+    // Two claims (the second after the first's lease lapsed) rewrite each
+    // attempt twice: 60 dead versions.
+    for now in [T0 + 100, T0 + 100 + 31_000] {
+        let claimed = s.claim_attempts(now, 100, 30_000, &budget).await.unwrap();
+        assert_eq!(claimed.len(), 30);
+    }
+    // Dead-row counts reach the statistics within a second or so of a
+    // session's commits; accepts go on, and each 4th looks again.
+    let (mut after, mut runs) = (0, None);
+    for i in 0..100 {
+        accept(&s, notification(&tenant, plan(vec![email()]), T0 + 40 + i)).await;
+        (after, runs) = (vacuums().await, counted());
+        if after > 0 && runs.is_some_and(|n| n >= 1) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    s.close().await;
+    drop_schema(&url, &schema).await;
+    assert_eq!(before, (0, Some(0)), "vacuumed with no dead rows");
+    assert!(after >= 1, "attempts not vacuumed past the threshold");
+    assert!(runs.is_some_and(|n| n >= 1), "counter: {runs:?}");
+}

@@ -18,6 +18,7 @@ mod receipts;
 mod sim;
 mod stats;
 mod tx;
+mod vacuum;
 mod wake;
 mod write;
 
@@ -70,6 +71,8 @@ pub struct PgStore {
     sim_sends: Arc<intake::Queue<crate::SimSend, crate::SimAnswer>>,
     /// When this node analyzes the growing tables.
     growth: stats::Growth,
+    /// When this node vacuums the rewritten tables.
+    vacuum: vacuum::Vacuum,
 }
 
 /// What a transaction of the cascade needs, apart from the store: the
@@ -98,6 +101,10 @@ pub struct PgOptions {
     /// statistics of the cascade's tables (then at each doubling; see
     /// `stats`); 0: never, autovacuum alone.
     pub analyze_after: u64,
+    /// Dead rows a rewritten table (attempts, notifications, the
+    /// simulator's outbox) needs, and a tenth of its live rows, before this
+    /// node vacuums it (see `vacuum`); 0: never, autovacuum alone.
+    pub vacuum_dead_rows: u64,
 }
 
 impl Default for PgOptions {
@@ -107,6 +114,7 @@ impl Default for PgOptions {
             schema: None,
             migrate: true,
             analyze_after: 1_000,
+            vacuum_dead_rows: 10_000,
         }
     }
 }
@@ -206,6 +214,7 @@ impl PgStore {
             accepts: Arc::default(),
             sim_sends: Arc::default(),
             growth: stats::Growth::new(opts.analyze_after),
+            vacuum: vacuum::Vacuum::new(opts.vacuum_dead_rows),
         })
     }
 

@@ -43,6 +43,11 @@ impl Store for PgStore {
                 self.growth.runs.load(Ordering::Relaxed),
             ),
             (
+                "herald_store_pg_vacuum_total",
+                "VACUUM runs of the rewritten tables by this node (dead rows past its threshold).",
+                self.vacuum.runs.load(Ordering::Relaxed),
+            ),
+            (
                 "herald_store_pg_race_retries_total",
                 "Transactions run again after a deadlock with another node.",
                 self.cx.retries.load(Ordering::Relaxed),
@@ -145,6 +150,7 @@ impl Store for PgStore {
         let a = super::intake::accept(&self.cx, &self.accepts, &self.dirty, n).await?;
         if matches!(a, Accepted::Created(_)) {
             self.growth.accepted(&self.pool);
+            self.vacuum.accepted(&self.pool);
         }
         Ok(a)
     }

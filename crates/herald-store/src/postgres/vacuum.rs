@@ -1,0 +1,135 @@
+//! Dead row versions out of the queue's indexes while the cascade runs.
+//!
+//! Every attempt is written four times on its way (queued, sending,
+//! answered, closed) and every notification about as often; none of these
+//! updates can be HOT (`status` is in the partial indexes' predicates), so
+//! each leaves an index entry behind that only `VACUUM` removes. They
+//! gather at the due end of `attempts_queued`, `attempts_queued_by_key` and
+//! `attempts_sending`, exactly where every claim and every next-due read
+//! starts, so those get slower with every cascade until the table is
+//! vacuumed. Autovacuum looks once a minute at most, waits for a fifth of
+//! the table to be dead, and may be off (it is on this project's CI
+//! machine): a 60-second load on one node ran 792 two-step cascades/s
+//! without vacuum and 1,639/s with this (BENCHMARKS.md "Dead rows in the
+//! queue's indexes"). So each node checks the dead-row counts as its accepts go by
+//! and vacuums a table past `PgOptions::vacuum_dead_rows` and a tenth of
+//! its live rows (the tenth keeps a big table's vacuums rare, as each
+//! reads all its indexes). `SKIP_LOCKED`: a table another node (or
+//! autovacuum) is vacuuming is left to it.
+
+use sqlx::PgPool;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The tables whose rows the cascade rewrites. Spliced into `VACUUM`
+/// (names cannot be bound), so only ever these constants.
+const TABLES: [&str; 3] = ["attempts", "notifications", "sim_messages"];
+
+/// Which of `TABLES` have dead rows past `$1` and a tenth of their live
+/// ones, in this node's schema.
+const DUE_SQL: &str = "SELECT relname::text FROM pg_stat_user_tables
+     WHERE schemaname = current_schema() AND relname = ANY($2)
+       AND n_dead_tup >= GREATEST($1::bigint, n_live_tup / 10)";
+
+/// This node's accepts, when it looks at the dead rows next, and its
+/// vacuums.
+#[derive(Debug)]
+pub(super) struct Vacuum {
+    accepted: AtomicU64,
+    /// Dead rows a table needs at least before it is vacuumed; 0: never.
+    dead_rows: u64,
+    /// Accepts between two looks.
+    every: u64,
+    running: Arc<AtomicBool>,
+    /// `VACUUM`s run by this node.
+    pub(super) runs: Arc<AtomicU64>,
+}
+
+impl Vacuum {
+    /// Vacuums a table once it has `dead_rows` dead rows (and a tenth of
+    /// its live ones); 0: never.
+    pub(super) fn new(dead_rows: u64) -> Vacuum {
+        Vacuum {
+            accepted: AtomicU64::new(0),
+            dead_rows,
+            // A cascade leaves four to eight dead versions, so looking
+            // every tenth of the threshold in accepts notices it soon
+            // after it is crossed without a query per accept.
+            every: (dead_rows / 10).max(1),
+            running: Arc::new(AtomicBool::new(false)),
+            runs: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Counts one accepted notification; at each look, vacuums in the
+    /// background the tables that need it.
+    pub(super) fn accepted(&self, pool: &PgPool) {
+        if !self.is_look() {
+            return;
+        }
+        // A look still going covers this one too.
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (pool, running, runs) = (pool.clone(), self.running.clone(), self.runs.clone());
+        let dead_rows = self.dead_rows;
+        tokio::spawn(async move {
+            match sweep(&pool, dead_rows).await {
+                Ok(n) => {
+                    runs.fetch_add(n, Ordering::Relaxed);
+                }
+                // Vacuum is upkeep: a failed one (the schema dropped, the
+                // server going away) loses nothing, the next look retries.
+                Err(e) => tracing::debug!("vacuum of the cascade's tables failed: {e}"),
+            }
+            running.store(false, Ordering::Release);
+        });
+    }
+
+    /// Counts one accept; true when it is time to look.
+    fn is_look(&self) -> bool {
+        if self.dead_rows == 0 {
+            return false;
+        }
+        let n = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
+        n.is_multiple_of(self.every)
+    }
+}
+
+/// Vacuums the tables past their threshold; how many it vacuumed.
+async fn sweep(pool: &PgPool, dead_rows: u64) -> Result<u64, sqlx::Error> {
+    let due: Vec<String> = sqlx::query_scalar(DUE_SQL)
+        .bind(i64::try_from(dead_rows).unwrap_or(i64::MAX))
+        .bind(TABLES.as_slice())
+        .fetch_all(pool)
+        .await?;
+    let mut done = 0;
+    for table in TABLES.iter().filter(|t| due.iter().any(|d| d == *t)) {
+        // VACUUM cannot run inside a transaction block, so the simple
+        // protocol, one statement.
+        sqlx::raw_sql(&format!("VACUUM (SKIP_LOCKED) {table}"))
+            .execute(pool)
+            .await?;
+        tracing::debug!("vacuumed {table}");
+        done += 1;
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_every_tenth_of_the_threshold() {
+        let v = Vacuum::new(40);
+        let looks: Vec<u32> = (1..=20).filter(|_| v.is_look()).collect();
+        assert_eq!(looks, vec![4, 8, 12, 16, 20]);
+        assert!(!(0..100).any(|_| Vacuum::new(0).is_look()));
+        let small = Vacuum::new(5);
+        assert!(
+            small.is_look(),
+            "a threshold under ten looks at every accept"
+        );
+    }
+}
