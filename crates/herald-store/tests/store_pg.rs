@@ -314,16 +314,7 @@ async fn pg_growing_tables_get_analyzed() {
         ..PgOptions::default()
     };
     let s = PgStore::open_with(&url, &opts).await.unwrap();
-    let analyzed = || async {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(analyze_count), 0)::bigint FROM pg_stat_user_tables
-             WHERE schemaname = current_schema() AND relname = 'attempts'",
-        )
-        .fetch_one(s.pool())
-        .await
-        .unwrap();
-        n
-    };
+    let analyzed = || upkeep_count(&s, "analyze_count");
     let tenant = new_tenant(&s).await;
     for i in 0..19 {
         accept(&s, notification(&tenant, plan(vec![email()]), T0 + i)).await;
@@ -333,12 +324,7 @@ async fn pg_growing_tables_get_analyzed() {
     for i in 19..25 {
         accept(&s, notification(&tenant, plan(vec![email()]), T0 + i)).await;
     }
-    let counted = || {
-        s.counters()
-            .into_iter()
-            .find(|c| c.0 == "herald_store_pg_analyze_total")
-            .map(|c| c.2)
-    };
+    let counted = || counter(&s, "herald_store_pg_analyze_total");
     let (mut after, mut runs) = (0, None);
     for _ in 0..50 {
         (after, runs) = (analyzed().await, counted());
@@ -370,22 +356,8 @@ async fn pg_rewritten_tables_get_vacuumed() {
         ..PgOptions::default()
     };
     let s = PgStore::open_with(&url, &opts).await.unwrap();
-    let vacuums = || async {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(vacuum_count), 0)::bigint FROM pg_stat_user_tables
-             WHERE schemaname = current_schema() AND relname = 'attempts'",
-        )
-        .fetch_one(s.pool())
-        .await
-        .unwrap();
-        n
-    };
-    let counted = || {
-        s.counters()
-            .into_iter()
-            .find(|c| c.0 == "herald_store_pg_vacuum_total")
-            .map(|c| c.2)
-    };
+    let vacuums = || upkeep_count(&s, "vacuum_count");
+    let counted = || counter(&s, "herald_store_pg_vacuum_total");
     let tenant = new_tenant(&s).await;
     let budget = herald_store::ClaimBudget::unbounded();
     // Inserts leave no dead rows: looks at every 4th accept find nothing.
@@ -416,4 +388,21 @@ async fn pg_rewritten_tables_get_vacuumed() {
     assert_eq!(before, (0, Some(0)), "vacuumed with no dead rows");
     assert!(after >= 1, "attempts not vacuumed past the threshold");
     assert!(runs.is_some_and(|n| n >= 1), "counter: {runs:?}");
+}
+
+/// How often `attempts` was analyzed or vacuumed by hand (`column` of
+/// `pg_stat_user_tables`: `analyze_count`, `vacuum_count`).
+async fn upkeep_count(s: &PgStore, column: &str) -> i64 {
+    sqlx::query_scalar(&format!(
+        "SELECT COALESCE(SUM({column}), 0)::bigint FROM pg_stat_user_tables
+         WHERE schemaname = current_schema() AND relname = 'attempts'"
+    ))
+    .fetch_one(s.pool())
+    .await
+    .unwrap()
+}
+
+/// A store counter's value, by name.
+fn counter(s: &PgStore, name: &str) -> Option<u64> {
+    s.counters().into_iter().find(|c| c.0 == name).map(|c| c.2)
 }

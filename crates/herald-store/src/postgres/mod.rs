@@ -18,6 +18,7 @@ mod receipts;
 mod sim;
 mod stats;
 mod tx;
+mod upkeep;
 mod vacuum;
 mod wake;
 mod write;
@@ -69,10 +70,8 @@ pub struct PgStore {
     accepts: Arc<intake::Queue<crate::NewNotification, Accepted>>,
     /// Simulator sends waiting for the next group commit.
     sim_sends: Arc<intake::Queue<crate::SimSend, crate::SimAnswer>>,
-    /// When this node analyzes the growing tables.
-    growth: stats::Growth,
-    /// When this node vacuums the rewritten tables.
-    vacuum: vacuum::Vacuum,
+    /// When this node analyzes and vacuums the cascade's tables.
+    upkeep: upkeep::Upkeep,
 }
 
 /// What a transaction of the cascade needs, apart from the store: the
@@ -213,8 +212,7 @@ impl PgStore {
             },
             accepts: Arc::default(),
             sim_sends: Arc::default(),
-            growth: stats::Growth::new(opts.analyze_after),
-            vacuum: vacuum::Vacuum::new(opts.vacuum_dead_rows),
+            upkeep: upkeep::Upkeep::new(opts.analyze_after, opts.vacuum_dead_rows),
         })
     }
 

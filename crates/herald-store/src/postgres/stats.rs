@@ -13,8 +13,7 @@
 //! autovacuum keeps up by itself.
 
 use sqlx::PgPool;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The last count of accepts that triggers an `ANALYZE` (about 16 M):
 /// by then autovacuum's proportional thresholds are the right ones.
@@ -23,68 +22,41 @@ const LAST: u64 = 1 << 24;
 /// The tables whose rows every cascade adds or moves.
 const ANALYZE_SQL: &str = "ANALYZE notifications, attempts, receipts, sim_messages";
 
-/// This node's accepts and the count at which it analyzes next.
+/// The count of accepts at which this node analyzes next.
 #[derive(Debug)]
 pub(super) struct Growth {
-    accepted: AtomicU64,
     /// 0: never.
     next: AtomicU64,
-    running: Arc<AtomicBool>,
-    /// `ANALYZE`s run by this node.
-    pub(super) runs: Arc<AtomicU64>,
 }
 
 impl Growth {
     /// Analyzes first after `first` accepts (0: never).
     pub(super) fn new(first: u64) -> Growth {
         Growth {
-            accepted: AtomicU64::new(0),
             next: AtomicU64::new(first.min(LAST)),
-            running: Arc::new(AtomicBool::new(false)),
-            runs: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Counts one accepted notification; analyzes in the background when
-    /// the count reaches the next threshold.
-    pub(super) fn accepted(&self, pool: &PgPool) {
-        let Some(n) = self.count() else {
-            return;
-        };
-        // A run still going covers this threshold too.
-        if self.running.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (pool, running, runs) = (pool.clone(), self.running.clone(), self.runs.clone());
-        tokio::spawn(async move {
-            match sqlx::query(ANALYZE_SQL).execute(&pool).await {
-                Ok(_) => {
-                    runs.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!("analyzed the cascade's tables after {n} accepts");
-                }
-                // Statistics are an optimisation: a failed ANALYZE (the
-                // schema dropped, the server going away) changes nothing.
-                Err(e) => tracing::debug!("ANALYZE after {n} accepts failed: {e}"),
-            }
-            running.store(false, Ordering::Release);
-        });
-    }
-
-    /// Counts one accept; the count when it reached the next threshold
-    /// (which then doubles, or ends past `LAST`).
-    fn count(&self) -> Option<u64> {
-        let n = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
+    /// Whether the `n`th accept reached the next threshold (which then
+    /// doubles, or ends past `LAST`).
+    pub(super) fn is_due(&self, n: u64) -> bool {
         let next = self.next.load(Ordering::Relaxed);
         if next == 0 || n < next {
-            return None;
+            return false;
         }
         let after = if next >= LAST { 0 } else { next * 2 };
         // One caller wins the threshold; the others see the new one.
         self.next
             .compare_exchange(next, after, Ordering::Relaxed, Ordering::Relaxed)
-            .ok()
-            .map(|_| n)
+            .is_ok()
     }
+}
+
+/// Analyzes the cascade's tables (after `n` accepts); counts one run.
+pub(super) async fn analyze(pool: PgPool, n: u64) -> Result<u64, sqlx::Error> {
+    sqlx::query(ANALYZE_SQL).execute(&pool).await?;
+    tracing::debug!("analyzed the cascade's tables after {n} accepts");
+    Ok(1)
 }
 
 #[cfg(test)]
@@ -94,13 +66,12 @@ mod tests {
     #[test]
     fn thresholds_double_then_stop() {
         let g = Growth::new(4);
-        let hits: Vec<u64> = (0..40).filter_map(|_| g.count()).collect();
+        let hits: Vec<u64> = (1..=40).filter(|&n| g.is_due(n)).collect();
         assert_eq!(hits, vec![4, 8, 16, 32]);
-        assert_eq!(Growth::new(0).count(), None);
+        assert!(!Growth::new(0).is_due(1));
         let late = Growth::new(LAST);
-        late.accepted.store(LAST - 1, Ordering::Relaxed);
-        assert_eq!(late.count(), Some(LAST));
+        assert!(late.is_due(LAST));
         assert_eq!(late.next.load(Ordering::Relaxed), 0);
-        assert_eq!(late.count(), None);
+        assert!(!late.is_due(LAST + 1));
     }
 }

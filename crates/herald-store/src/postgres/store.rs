@@ -40,12 +40,12 @@ impl Store for PgStore {
             (
                 "herald_store_pg_analyze_total",
                 "ANALYZE runs of the cascade's tables by this node while they grow.",
-                self.growth.runs.load(Ordering::Relaxed),
+                self.upkeep.analyzed(),
             ),
             (
                 "herald_store_pg_vacuum_total",
                 "VACUUM runs of the rewritten tables by this node (dead rows past its threshold).",
-                self.vacuum.runs.load(Ordering::Relaxed),
+                self.upkeep.vacuumed(),
             ),
             (
                 "herald_store_pg_race_retries_total",
@@ -149,8 +149,7 @@ impl Store for PgStore {
     async fn accept_notification(&self, n: NewNotification) -> Result<Accepted> {
         let a = super::intake::accept(&self.cx, &self.accepts, &self.dirty, n).await?;
         if matches!(a, Accepted::Created(_)) {
-            self.growth.accepted(&self.pool);
-            self.vacuum.accepted(&self.pool);
+            self.upkeep.accepted(&self.pool);
         }
         Ok(a)
     }

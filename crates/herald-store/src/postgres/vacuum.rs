@@ -18,8 +18,6 @@
 //! autovacuum) is vacuuming is left to it.
 
 use sqlx::PgPool;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// The tables whose rows the cascade rewrites. Spliced into `VACUUM`
 /// (names cannot be bound), so only ever these constants.
@@ -31,18 +29,13 @@ const DUE_SQL: &str = "SELECT relname::text FROM pg_stat_user_tables
      WHERE schemaname = current_schema() AND relname = ANY($2)
        AND n_dead_tup >= GREATEST($1::bigint, n_live_tup / 10)";
 
-/// This node's accepts, when it looks at the dead rows next, and its
-/// vacuums.
+/// When this node looks at the dead rows.
 #[derive(Debug)]
 pub(super) struct Vacuum {
-    accepted: AtomicU64,
     /// Dead rows a table needs at least before it is vacuumed; 0: never.
     dead_rows: u64,
     /// Accepts between two looks.
     every: u64,
-    running: Arc<AtomicBool>,
-    /// `VACUUM`s run by this node.
-    pub(super) runs: Arc<AtomicU64>,
 }
 
 impl Vacuum {
@@ -50,65 +43,34 @@ impl Vacuum {
     /// its live ones); 0: never.
     pub(super) fn new(dead_rows: u64) -> Vacuum {
         Vacuum {
-            accepted: AtomicU64::new(0),
             dead_rows,
             // A cascade leaves four to eight dead versions, so looking
             // every tenth of the threshold in accepts notices it soon
             // after it is crossed without a query per accept.
             every: (dead_rows / 10).max(1),
-            running: Arc::new(AtomicBool::new(false)),
-            runs: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Counts one accepted notification; at each look, vacuums in the
-    /// background the tables that need it.
-    pub(super) fn accepted(&self, pool: &PgPool) {
-        if !self.is_look() {
-            return;
-        }
-        // A look still going covers this one too.
-        if self.running.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (pool, running, runs) = (pool.clone(), self.running.clone(), self.runs.clone());
-        let dead_rows = self.dead_rows;
-        tokio::spawn(async move {
-            match sweep(&pool, dead_rows).await {
-                Ok(n) => {
-                    runs.fetch_add(n, Ordering::Relaxed);
-                }
-                // Vacuum is upkeep: a failed one (the schema dropped, the
-                // server going away) loses nothing, the next look retries.
-                Err(e) => tracing::debug!("vacuum of the cascade's tables failed: {e}"),
-            }
-            running.store(false, Ordering::Release);
-        });
-    }
-
-    /// Counts one accept; true when it is time to look.
-    fn is_look(&self) -> bool {
-        if self.dead_rows == 0 {
-            return false;
-        }
-        let n = self.accepted.fetch_add(1, Ordering::Relaxed) + 1;
-        n.is_multiple_of(self.every)
+    /// At the `n`th accept: the threshold to look with, when it is time
+    /// to look.
+    pub(super) fn is_look(&self, n: u64) -> Option<u64> {
+        (self.dead_rows > 0 && n.is_multiple_of(self.every)).then_some(self.dead_rows)
     }
 }
 
 /// Vacuums the tables past their threshold; how many it vacuumed.
-async fn sweep(pool: &PgPool, dead_rows: u64) -> Result<u64, sqlx::Error> {
+pub(super) async fn sweep(pool: PgPool, dead_rows: u64) -> Result<u64, sqlx::Error> {
     let due: Vec<String> = sqlx::query_scalar(DUE_SQL)
         .bind(i64::try_from(dead_rows).unwrap_or(i64::MAX))
         .bind(TABLES.as_slice())
-        .fetch_all(pool)
+        .fetch_all(&pool)
         .await?;
     let mut done = 0;
     for table in TABLES.iter().filter(|t| due.iter().any(|d| d == *t)) {
         // VACUUM cannot run inside a transaction block, so the simple
         // protocol, one statement.
         sqlx::raw_sql(&format!("VACUUM (SKIP_LOCKED) {table}"))
-            .execute(pool)
+            .execute(&pool)
             .await?;
         tracing::debug!("vacuumed {table}");
         done += 1;
@@ -123,12 +85,13 @@ mod tests {
     #[test]
     fn looks_every_tenth_of_the_threshold() {
         let v = Vacuum::new(40);
-        let looks: Vec<u32> = (1..=20).filter(|_| v.is_look()).collect();
+        let looks: Vec<u64> = (1..=20).filter(|&n| v.is_look(n).is_some()).collect();
         assert_eq!(looks, vec![4, 8, 12, 16, 20]);
-        assert!(!(0..100).any(|_| Vacuum::new(0).is_look()));
+        assert_eq!(v.is_look(4), Some(40));
+        assert!(!(1..100).any(|n| Vacuum::new(0).is_look(n).is_some()));
         let small = Vacuum::new(5);
         assert!(
-            small.is_look(),
+            small.is_look(1).is_some(),
             "a threshold under ten looks at every accept"
         );
     }
