@@ -406,3 +406,145 @@ async fn upkeep_count(s: &PgStore, column: &str) -> i64 {
 fn counter(s: &PgStore, name: &str) -> Option<u64> {
     s.counters().into_iter().find(|c| c.0 == name).map(|c| c.2)
 }
+
+/// A schema made before migrations 0012 and 0013 (plans inside each
+/// notification, retention by `updated_at`) keeps its notifications: their
+/// plans move to `plans`, one row per distinct plan, and finished ones get
+/// their finish time for retention.
+#[tokio::test]
+async fn pg_upgrade_moves_plans_and_finish_times() {
+    let Some(url) = database_url() else { return };
+    let schema = fresh_schema();
+    herald_store::postgres::create_schema(&url, &schema)
+        .await
+        .unwrap();
+    let outcome = tokio::spawn(upgrade_from_0011(url.clone(), schema.clone())).await;
+    drop_schema(&url, &schema).await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn upgrade_from_0011(url: String, schema: String) {
+    use std::str::FromStr;
+    let opts = sqlx::postgres::PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let conn = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .unwrap();
+    let mut old = sqlx::migrate!("./migrations-pg");
+    old.migrations = old
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 11)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    old.run(&conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO tenants (id, name, api_key_sha256, created_at) VALUES ('t1', 'T', 'k', 0)",
+    )
+    .execute(&conn)
+    .await
+    .unwrap();
+    let shape = plan(vec![email(), fallback_sms()]);
+    let n = notification("t1", shape.clone(), 1_000);
+    for (id, status, updated_at) in [
+        ("n-done", "delivered", 5_000_i64),
+        ("n-open", "pending", 6_000),
+    ] {
+        sqlx::query(
+            "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id, data,
+                 request_sha256, status, plan, rendered, verdicts, created_at, updated_at)
+             VALUES ($1, 't1', 'appointment_reminder', 'client', 'client-1', '{}', 'sha', $2,
+                 $3, $4, '[]', 1000, $5)",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(serde_json::to_string(&shape).unwrap())
+        .bind(serde_json::to_string(&n.rendered).unwrap())
+        .bind(updated_at)
+        .execute(&conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await;
+
+    let opts = PgOptions {
+        schema: Some(schema.clone()),
+        max_connections: 2,
+        ..PgOptions::default()
+    };
+    let store = PgStore::open_with(&url, &opts).await.unwrap();
+    for id in ["n-done", "n-open"] {
+        assert_eq!(get(&store, "t1", id).await.plan, shape, "{id}");
+    }
+    let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(plans, 1, "one row per distinct plan");
+    let finished: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT id, finished_at FROM notifications ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        finished,
+        vec![("n-done".into(), Some(5_000)), ("n-open".into(), None)]
+    );
+    // A new notification of the same plan reuses its row.
+    accept(&store, notification("t1", shape, 7_000)).await;
+    let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(plans, 1);
+    store.close().await;
+}
+
+/// Lookups that arrive together go in one statement; each still gets its
+/// own recipient, or none (another kind, another tenant, unknown id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_recipient_lookups_at_once() {
+    on_one(|store| async move {
+        let a = new_tenant(&*store).await;
+        let b = new_tenant(&*store).await;
+        for i in 0..20 {
+            let who = herald_core::Recipient {
+                email: Some(format!("c{i}@example.com")),
+                ..Default::default()
+            };
+            store
+                .put_recipient(&a, herald_core::Audience::Client, &format!("c{i}"), &who)
+                .await
+                .unwrap();
+        }
+        let mut asks = Vec::new();
+        for i in 0..40 {
+            let (store, tenant) = (
+                store.clone(),
+                if i % 4 == 3 { b.clone() } else { a.clone() },
+            );
+            let kind = if i % 5 == 4 {
+                herald_core::Audience::Staff
+            } else {
+                herald_core::Audience::Client
+            };
+            asks.push(tokio::spawn(async move {
+                let got = store.get_recipient(&tenant, kind, &format!("c{i}")).await;
+                (i, got.unwrap().and_then(|r| r.email))
+            }));
+        }
+        for ask in asks {
+            let (i, email) = ask.await.unwrap();
+            let expected =
+                (i < 20 && i % 4 != 3 && i % 5 != 4).then(|| format!("c{i}@example.com"));
+            assert_eq!(email, expected, "lookup {i}");
+        }
+    })
+    .await;
+}

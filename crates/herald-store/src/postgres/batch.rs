@@ -9,8 +9,8 @@ use super::error::{from_sqlx, is_unique_violation, Db};
 use super::tx::{answer_cols, booking_of, push_attempt_row, schedule_json, schedule_of, PgTx};
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, Loaded};
-use crate::{AttemptRecord, NewNotification, Result, SendResult, StoreError};
-use herald_core::{Millis, Rendered};
+use crate::{AttemptRecord, NewNotification, Result, SendResult, StoreError, FINISHED_SQL};
+use herald_core::{Millis, Plan, Rendered};
 use std::collections::{HashMap, HashSet};
 
 /// The columns of a batch of new notifications, one array each.
@@ -24,7 +24,7 @@ struct NotificationCols<'a> {
     key: Vec<Option<&'a str>>,
     sha: Vec<&'a str>,
     status: Vec<&'static str>,
-    plan: Vec<String>,
+    plan: Vec<i64>,
     rendered: Vec<String>,
     verdicts: Vec<String>,
     wake_at: Vec<Option<Millis>>,
@@ -61,7 +61,7 @@ impl<'a> NotificationCols<'a> {
         }
     }
 
-    fn push(&mut self, n: &'a NewNotification, step: &Step) -> Result<()> {
+    fn push(&mut self, n: &'a NewNotification, step: &Step, plan_id: i64) -> Result<()> {
         let b = n.booking.as_ref();
         self.id.push(&n.id);
         self.tenant.push(&n.tenant_id);
@@ -72,7 +72,7 @@ impl<'a> NotificationCols<'a> {
         self.key.push(n.idempotency_key.as_deref());
         self.sha.push(&n.request_sha256);
         self.status.push(step.status.as_str());
-        self.plan.push(to_json(&n.plan)?);
+        self.plan.push(plan_id);
         self.rendered.push(to_json(&n.rendered)?);
         self.verdicts.push(to_json(&step.verdicts)?);
         self.wake_at.push(step.wake_at);
@@ -146,7 +146,7 @@ impl PgTx {
         // Locked in id order, the same order on every node, so two rounds
         // deciding overlapping notifications wait instead of deadlocking.
         let heads = sqlx::query(
-            "SELECT id, tenant_id, plan, status, schedule, booking_id, booking_starts_at,
+            "SELECT id, tenant_id, plan_id, status, schedule, booking_id, booking_starts_at,
                  send_before_start_ms, deadline_from_booking
              FROM notifications WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
         )
@@ -162,6 +162,11 @@ impl PgTx {
             .fetch_all(&mut *self.tx)
             .await
             .db()?;
+        let mut plan_ids = Vec::with_capacity(heads.len());
+        for h in &heads {
+            plan_ids.push(col::<i64>(h, "plan_id")?);
+        }
+        let plans = self.plans.by_id(&mut self.tx, &plan_ids).await?;
         let mut attempts: HashMap<String, Vec<AttemptRecord>> = HashMap::new();
         for r in &rows {
             let nid: String = col(r, "notification_id")?;
@@ -169,11 +174,15 @@ impl PgTx {
         }
         heads
             .iter()
-            .map(|h| {
+            .zip(plan_ids)
+            .map(|(h, plan_id)| {
                 let id: String = col(h, "id")?;
+                let plan = plans
+                    .get(&plan_id)
+                    .ok_or_else(|| StoreError::Corrupt(format!("no plan number {plan_id}")))?;
                 let loaded = Loaded {
                     tenant_id: col(h, "tenant_id")?,
-                    plan: col_json(h, "plan")?,
+                    plan: Plan::clone(plan),
                     attempts: attempts.remove(&id).unwrap_or_default(),
                     status: col_enum(h, "status")?,
                     schedule: schedule_of(h)?,
@@ -220,13 +229,15 @@ impl PgTx {
         let status: Vec<&str> = steps.iter().map(|s| s.1.status.as_str()).collect();
         let wake: Vec<Option<Millis>> = steps.iter().map(|s| s.1.wake_at).collect();
         let now: Vec<Millis> = steps.iter().map(|s| s.2).collect();
-        sqlx::query(
+        sqlx::query(&format!(
             "UPDATE notifications n SET verdicts = u.verdicts, status = u.status,
-                 wake_at = u.wake_at, updated_at = GREATEST(n.updated_at, u.now)
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
-                 AS u(id, verdicts, status, wake_at, now)
-             WHERE n.id = u.id",
-        )
+                     wake_at = u.wake_at, updated_at = GREATEST(n.updated_at, u.now),
+                     finished_at = CASE WHEN u.status IN {FINISHED_SQL}
+                         THEN GREATEST(n.updated_at, u.now) END
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
+                     AS u(id, verdicts, status, wake_at, now)
+                 WHERE n.id = u.id"
+        ))
         .bind(ids)
         .bind(verdicts)
         .bind(status)
@@ -313,20 +324,23 @@ impl PgTx {
             return Ok(Vec::new());
         }
         let n = rows.len();
+        let plans: Vec<&Plan> = rows.iter().map(|(nn, _)| &nn.plan).collect();
+        let plan_ids = self.plans.ids_of(&self.pool, &plans).await?;
         let mut c = NotificationCols::with_capacity(n);
-        for (nn, step) in rows {
-            c.push(nn, step)?;
+        for ((nn, step), plan_id) in rows.iter().zip(plan_ids) {
+            c.push(nn, step, plan_id)?;
         }
-        let done = sqlx::query(
+        let done = sqlx::query(&format!(
             "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
-                 data, idempotency_key, request_sha256, status, plan, rendered, verdicts,
+                 data, idempotency_key, request_sha256, status, plan_id, rendered, verdicts,
                  wake_at, created_at, updated_at, schedule, booking_id, booking_starts_at,
-                 send_before_start_ms, deadline_from_booking)
+                 send_before_start_ms, deadline_from_booking, finished_at)
              SELECT id, tid, type_key, audience, rid, data, key, sha, status, plan, rendered,
                  verdicts, wake_at, created, created, schedule, booking_id, starts_at,
-                 before_ms, from_booking
+                 before_ms, from_booking,
+                 CASE WHEN status IN {FINISHED_SQL} THEN created END
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
-                 $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+                 $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[],
                  $12::text[], $13::bigint[], $14::bigint[], $15::text[], $16::text[],
                  $17::bigint[], $18::bigint[], $19::bool[])
                  WITH ORDINALITY AS u(id, tid, type_key, audience, rid, data, key, sha, status,
@@ -334,8 +348,8 @@ impl PgTx {
                      starts_at, before_ms, from_booking, ord)
              ORDER BY ord
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-             RETURNING id",
-        )
+             RETURNING id"
+        ))
         .bind(c.id)
         .bind(c.tenant)
         .bind(c.type_key)

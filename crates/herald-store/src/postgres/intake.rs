@@ -1,5 +1,7 @@
 //! Group commit on PostgreSQL, for the writes that arrive one by one from
-//! many callers: accepts (each trigger's 202) and the simulator's sends.
+//! many callers: accepts (each trigger's 202) and the simulator's sends;
+//! and, in the same way without a transaction, the recipient lookup that
+//! each trigger makes before its accept.
 //! Each would otherwise be a transaction of its own: a few round trips and
 //! a WAL flush for one row. Requests that arrive while a batch is
 //! committing wait in a queue and go together in the next transaction
@@ -12,8 +14,10 @@
 //! another node) is rolled back and each of its requests runs alone, so
 //! one bad request answers with its own error and the rest still land.
 
+use super::read::{self, RecipientKey};
 use super::{sim, Cx, PgTx};
 use crate::{flow, Accepted, NewNotification, Result, SimAnswer, SimSend, StoreError};
+use herald_core::Recipient;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{oneshot, Notify};
@@ -168,6 +172,32 @@ pub(super) async fn sim_send(
             move |ss, i| {
                 let cx = cx2.clone();
                 async move { in_tx!(cx, |tx| sim::sim_send(&mut tx.tx, &ss[i]).await) }
+            },
+        )
+        .await
+}
+
+/// Looks a recipient up in the next batch of lookups: one statement for
+/// all the triggers that arrived meanwhile instead of one each.
+pub(super) async fn recipient(
+    cx: &Cx,
+    queue: &Arc<Queue<RecipientKey, Option<Recipient>>>,
+    key: RecipientKey,
+) -> Result<Option<Recipient>> {
+    let (pool1, pool2) = (cx.pool.clone(), cx.pool.clone());
+    queue
+        .submit(
+            key,
+            move |keys| {
+                let pool = pool1.clone();
+                async move { read::recipients_many(&pool, &keys).await }
+            },
+            move |keys, i| {
+                let pool = pool2.clone();
+                async move {
+                    let (t, k, id) = &keys[i];
+                    read::get_recipient(&pool, t, *k, id).await
+                }
             },
         )
         .await

@@ -25,10 +25,12 @@ pub(super) async fn get_notification(
         .await
         .db()?;
     let row = sqlx::query(
-        "SELECT id, tenant_id, type_key, audience, recipient_id, data, idempotency_key, status,
-                created_at, updated_at, plan, rendered, verdicts, wake_at, schedule,
-                booking_id, booking_starts_at, send_before_start_ms, deadline_from_booking
-         FROM notifications WHERE id = $1 AND tenant_id = $2",
+        "SELECT n.id, n.tenant_id, n.type_key, n.audience, n.recipient_id, n.data,
+                n.idempotency_key, n.status, n.created_at, n.updated_at, p.plan, n.rendered,
+                n.verdicts, n.wake_at, n.schedule, n.booking_id, n.booking_starts_at,
+                n.send_before_start_ms, n.deadline_from_booking
+         FROM notifications n JOIN plans p ON p.id = n.plan_id
+         WHERE n.id = $1 AND n.tenant_id = $2",
     )
     .bind(id)
     .bind(tenant_id)

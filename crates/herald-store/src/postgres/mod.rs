@@ -12,6 +12,7 @@ mod claim;
 mod codec;
 mod error;
 mod log;
+mod plans;
 mod prune;
 mod read;
 mod receipts;
@@ -70,6 +71,8 @@ pub struct PgStore {
     accepts: Arc<intake::Queue<crate::NewNotification, Accepted>>,
     /// Simulator sends waiting for the next group commit.
     sim_sends: Arc<intake::Queue<crate::SimSend, crate::SimAnswer>>,
+    /// Recipient lookups waiting for the next batch.
+    lookups: Arc<intake::Queue<read::RecipientKey, Option<herald_core::Recipient>>>,
     /// When this node analyzes and vacuums the cascade's tables.
     upkeep: upkeep::Upkeep,
 }
@@ -83,6 +86,8 @@ pub(super) struct Cx {
     commits: Arc<AtomicU64>,
     /// Transactions run again after losing a race.
     retries: Arc<AtomicU64>,
+    /// The plans this node has stored or read.
+    plans: Arc<plans::Plans>,
 }
 
 /// How to open a `PgStore` beyond its URL.
@@ -209,9 +214,11 @@ impl PgStore {
                 pool,
                 commits: Arc::new(AtomicU64::new(0)),
                 retries: Arc::new(AtomicU64::new(0)),
+                plans: Arc::default(),
             },
             accepts: Arc::default(),
             sim_sends: Arc::default(),
+            lookups: Arc::default(),
             upkeep: upkeep::Upkeep::new(opts.analyze_after, opts.vacuum_dead_rows),
         })
     }
@@ -253,6 +260,8 @@ impl Cx {
     async fn begin(&self) -> Result<PgTx> {
         Ok(PgTx {
             tx: self.pool.begin().await.db()?,
+            pool: self.pool.clone(),
+            plans: self.plans.clone(),
         })
     }
 

@@ -6,7 +6,7 @@
 
 use super::error::Db;
 use super::PgStore;
-use crate::{PruneLimits, Pruned, Result, FINISHED_SQL};
+use crate::{PruneLimits, Pruned, Result};
 use herald_core::Millis;
 use std::sync::atomic::Ordering;
 
@@ -19,12 +19,12 @@ impl PgStore {
     pub(super) async fn prune_batch(&self, now: Millis, limits: PruneLimits) -> Result<Pruned> {
         let batch = limits.batch.max(1);
         let mut tx = self.pool.begin().await.db()?;
-        let victims: Vec<String> = sqlx::query_scalar(&format!(
+        let victims: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM notifications
-             WHERE status IN {FINISHED_SQL} AND updated_at < $1
-             ORDER BY updated_at LIMIT $2
-             FOR UPDATE SKIP LOCKED"
-        ))
+             WHERE finished_at < $1
+             ORDER BY finished_at LIMIT $2
+             FOR UPDATE SKIP LOCKED",
+        )
         .bind(limits.finished_before(now))
         .bind(int(batch))
         .fetch_all(&mut *tx)

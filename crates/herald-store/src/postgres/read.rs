@@ -3,8 +3,8 @@
 
 use super::codec::{col, col_enum, col_json, col_u32, int};
 use super::error::Db;
-use crate::Tenant;
 use crate::{HookedIntegration, Integration, NotificationType, Owner, RecipientQuery, Result};
+use crate::{StoreError, Tenant};
 use herald_core::{Audience, Channel, Recipient};
 use sqlx::postgres::PgRow;
 use sqlx::PgPool;
@@ -189,6 +189,41 @@ pub(super) async fn get_recipient(
             .await
             .db()?;
     row.map(|r| col_json(&r, "doc")).transpose()
+}
+
+/// A recipient looked up by `get_recipient`: tenant, kind, id.
+pub(super) type RecipientKey = (String, Audience, String);
+
+/// `get_recipient` for several at once, in one statement; one answer per
+/// key, in order.
+pub(super) async fn recipients_many(
+    pool: &PgPool,
+    keys: &[RecipientKey],
+) -> Result<Vec<Option<Recipient>>> {
+    let tenants: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+    let kinds: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
+    let ids: Vec<&str> = keys.iter().map(|k| k.2.as_str()).collect();
+    let rows = sqlx::query(
+        "SELECT u.ord, r.doc
+         FROM UNNEST($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(t, k, i, ord)
+         JOIN recipients r ON r.tenant_id = u.t AND r.kind = u.k AND r.id = u.i",
+    )
+    .bind(tenants)
+    .bind(kinds)
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+    .db()?;
+    let mut out: Vec<Option<Recipient>> = vec![None; keys.len()];
+    for r in &rows {
+        let ord: i64 = col(r, "ord")?;
+        let slot = usize::try_from(ord - 1)
+            .ok()
+            .and_then(|i| out.get_mut(i))
+            .ok_or_else(|| StoreError::Corrupt(format!("recipient lookup row {ord}")))?;
+        *slot = Some(col_json(r, "doc")?);
+    }
+    Ok(out)
 }
 
 /// `LIKE` pattern of a search text, with its wildcards escaped (`\`).

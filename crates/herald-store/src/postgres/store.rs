@@ -142,7 +142,8 @@ impl Store for PgStore {
         kind: Audience,
         id: &str,
     ) -> Result<Option<herald_core::Recipient>> {
-        read::get_recipient(&self.pool, tenant_id, kind, id).await
+        let key = (tenant_id.to_string(), kind, id.to_string());
+        super::intake::recipient(&self.cx, &self.lookups, key).await
     }
 
     /// Joins the next group commit of accepts (see `intake`).

@@ -33,6 +33,10 @@ use sqlx::postgres::{PgRow, Postgres};
 pub(super) struct PgTx {
     /// The open transaction.
     pub tx: sqlx::Transaction<'static, Postgres>,
+    /// The pool, for what must not wait for this transaction (plans).
+    pub pool: sqlx::PgPool,
+    /// The node's plans.
+    pub plans: std::sync::Arc<super::plans::Plans>,
 }
 
 /// A notification's attempts with their receipts. The receipts are looked up
