@@ -272,24 +272,18 @@ impl PgTx {
         let created: Vec<Millis> = rows.iter().map(|r| r.2.created_at).collect();
         let deadlines: Vec<Millis> = rows.iter().map(|r| r.2.deadline).collect();
         let next: Vec<Millis> = rows.iter().map(|r| r.2.next_try_at).collect();
-        let subjects: Vec<Option<&str>> = rows
-            .iter()
-            .map(|r| r.2.content.subject.as_deref())
-            .collect();
-        let titles: Vec<Option<&str>> = rows.iter().map(|r| r.2.content.title.as_deref()).collect();
-        let bodies: Vec<&str> = rows.iter().map(|r| r.2.content.body.as_str()).collect();
         let not_after: Vec<Option<Millis>> = rows.iter().map(|r| r.2.not_after).collect();
         sqlx::query(
             "INSERT INTO attempts (id, notification_id, tenant_id, channel_idx, channel, route,
                  to_addr, idempotency_key, status, requests, created_at, deadline, next_try_at,
-                 subject, title, body, not_after)
+                 not_after)
              SELECT id, nid, tid, idx, channel, route, to_addr, key, 'queued', 0, created,
-                 deadline, next, subject, title, body, not_after
+                 deadline, next, not_after
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],
                  $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[], $11::bigint[],
-                 $12::text[], $13::text[], $14::text[], $15::bigint[])
+                 $12::bigint[])
                  AS a(nid, tid, id, idx, channel, route, to_addr, key, created, deadline, next,
-                      subject, title, body, not_after)
+                      not_after)
              ON CONFLICT DO NOTHING",
         )
         .bind(notification)
@@ -303,9 +297,6 @@ impl PgTx {
         .bind(created)
         .bind(deadlines)
         .bind(next)
-        .bind(subjects)
-        .bind(titles)
-        .bind(bodies)
         .bind(not_after)
         .execute(&mut *self.tx)
         .await

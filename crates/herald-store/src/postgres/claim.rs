@@ -1,11 +1,11 @@
 //! The claim on PostgreSQL, in one statement (see `claim_in_one`).
 
-use super::codec::{col, col_channel, col_enum, col_u32, int};
+use super::codec::{col, col_channel, col_enum, col_json, col_u32, col_usize, int};
 use super::error::Db;
 use super::tx::PgTx;
 use crate::claim;
 use crate::primitives::{Candidate, ClaimTaken};
-use crate::{ClaimBudget, ClaimedAttempt, Result};
+use crate::{ClaimBudget, ClaimedAttempt, Result, StoreError};
 use herald_core::{Millis, Rendered};
 
 impl PgTx {
@@ -82,7 +82,7 @@ impl PgTx {
                  FROM notifications n
                  WHERE a.id IN (SELECT id FROM pick) AND n.id = a.notification_id
                  RETURNING a.id, a.notification_id, a.tenant_id, a.channel, a.route,
-                     a.to_addr, a.idempotency_key, a.subject, a.title, a.body, a.requests,
+                     a.to_addr, a.idempotency_key, a.channel_idx, n.rendered, a.requests,
                      a.created_at, a.deadline, a.via_hook, n.audience, n.recipient_id,
                      a.created_at > (SELECT MIN(b.created_at) FROM attempts b
                                      WHERE b.notification_id = a.notification_id) AS fallback,
@@ -90,7 +90,7 @@ impl PgTx {
              SELECT false AS overdue, c.* FROM c
              UNION ALL
              SELECT true, u.id, u.notification_id, u.tenant_id, u.channel, NULL, NULL, NULL,
-                 NULL, NULL, NULL, NULL, NULL, u.deadline, NULL, NULL, NULL, NULL, u.not_after
+                 NULL, NULL, NULL, NULL, u.deadline, NULL, NULL, NULL, NULL, u.not_after
              FROM u WHERE u.overdue",
         )
         .bind(now)
@@ -130,11 +130,7 @@ impl PgTx {
                 route: col(r, "route")?,
                 to: col(r, "to_addr")?,
                 idempotency_key: col(r, "idempotency_key")?,
-                content: Rendered {
-                    subject: col(r, "subject")?,
-                    title: col(r, "title")?,
-                    body: col(r, "body")?,
-                },
+                content: text_of(r)?,
                 requests: col_u32(r, "requests")?,
                 created_at: col(r, "created_at")?,
                 deadline: col(r, "deadline")?,
@@ -145,4 +141,14 @@ impl PgTx {
         }
         Ok(taken)
     }
+}
+
+/// A claimed attempt's text: its channel's in the notification's texts.
+fn text_of(r: &sqlx::postgres::PgRow) -> Result<Rendered> {
+    let idx = col_usize(r, "channel_idx")?;
+    let mut texts: Vec<Option<Rendered>> = col_json(r, "rendered")?;
+    texts
+        .get_mut(idx)
+        .and_then(Option::take)
+        .ok_or_else(|| StoreError::Corrupt(format!("no rendered text for channel {idx}")))
 }
