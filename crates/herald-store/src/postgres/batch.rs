@@ -9,7 +9,7 @@ use super::error::{from_sqlx, is_unique_violation, Db};
 use super::tx::{answer_cols, booking_of, push_attempt_row, schedule_json, schedule_of, PgTx};
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, Loaded};
-use crate::{AttemptRecord, NewNotification, Result, SendResult, StoreError, FINISHED_SQL};
+use crate::{AttemptRecord, NewNotification, Result, SendResult, StoreError, FINISHED};
 use herald_core::{Millis, Plan, Rendered};
 use std::collections::{HashMap, HashSet};
 
@@ -24,6 +24,7 @@ struct NotificationCols<'a> {
     key: Vec<Option<&'a str>>,
     sha: Vec<&'a str>,
     status: Vec<&'static str>,
+    finished: Vec<bool>,
     plan: Vec<i64>,
     rendered: Vec<String>,
     verdicts: Vec<String>,
@@ -48,6 +49,7 @@ impl<'a> NotificationCols<'a> {
             key: Vec::with_capacity(n),
             sha: Vec::with_capacity(n),
             status: Vec::with_capacity(n),
+            finished: Vec::with_capacity(n),
             plan: Vec::with_capacity(n),
             rendered: Vec::with_capacity(n),
             verdicts: Vec::with_capacity(n),
@@ -72,6 +74,7 @@ impl<'a> NotificationCols<'a> {
         self.key.push(n.idempotency_key.as_deref());
         self.sha.push(&n.request_sha256);
         self.status.push(step.status.as_str());
+        self.finished.push(FINISHED.contains(&step.status.as_str()));
         self.plan.push(plan_id);
         self.rendered.push(to_json(&n.rendered)?);
         self.verdicts.push(to_json(&step.verdicts)?);
@@ -229,20 +232,22 @@ impl PgTx {
         let status: Vec<&str> = steps.iter().map(|s| s.1.status.as_str()).collect();
         let wake: Vec<Option<Millis>> = steps.iter().map(|s| s.1.wake_at).collect();
         let now: Vec<Millis> = steps.iter().map(|s| s.2).collect();
-        sqlx::query(&format!(
+        let finished: Vec<bool> = status.iter().map(|s| FINISHED.contains(s)).collect();
+        sqlx::query(
             "UPDATE notifications n SET verdicts = u.verdicts, status = u.status,
-                     wake_at = u.wake_at, updated_at = GREATEST(n.updated_at, u.now),
-                     finished_at = CASE WHEN u.status IN {FINISHED_SQL}
-                         THEN GREATEST(n.updated_at, u.now) END
-                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
-                     AS u(id, verdicts, status, wake_at, now)
-                 WHERE n.id = u.id"
-        ))
+                 wake_at = u.wake_at, updated_at = GREATEST(n.updated_at, u.now),
+                 finished_at = CASE WHEN u.finished THEN GREATEST(n.updated_at, u.now) END
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[],
+                 $6::bool[])
+                 AS u(id, verdicts, status, wake_at, now, finished)
+             WHERE n.id = u.id",
+        )
         .bind(ids)
         .bind(verdicts)
         .bind(status)
         .bind(wake)
         .bind(now)
+        .bind(finished)
         .execute(&mut *self.tx)
         .await
         .db()?;
@@ -321,7 +326,7 @@ impl PgTx {
         for ((nn, step), plan_id) in rows.iter().zip(plan_ids) {
             c.push(nn, step, plan_id)?;
         }
-        let done = sqlx::query(&format!(
+        let done = sqlx::query(
             "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
                  data, idempotency_key, request_sha256, status, plan_id, rendered, verdicts,
                  wake_at, created_at, updated_at, schedule, booking_id, booking_starts_at,
@@ -329,18 +334,18 @@ impl PgTx {
              SELECT id, tid, type_key, audience, rid, data, key, sha, status, plan, rendered,
                  verdicts, wake_at, created, created, schedule, booking_id, starts_at,
                  before_ms, from_booking,
-                 CASE WHEN status IN {FINISHED_SQL} THEN created END
+                 CASE WHEN finished THEN created END
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                  $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[],
                  $12::text[], $13::bigint[], $14::bigint[], $15::text[], $16::text[],
-                 $17::bigint[], $18::bigint[], $19::bool[])
+                 $17::bigint[], $18::bigint[], $19::bool[], $20::bool[])
                  WITH ORDINALITY AS u(id, tid, type_key, audience, rid, data, key, sha, status,
                      plan, rendered, verdicts, wake_at, created, schedule, booking_id,
-                     starts_at, before_ms, from_booking, ord)
+                     starts_at, before_ms, from_booking, finished, ord)
              ORDER BY ord
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-             RETURNING id"
-        ))
+             RETURNING id",
+        )
         .bind(c.id)
         .bind(c.tenant)
         .bind(c.type_key)
@@ -360,6 +365,7 @@ impl PgTx {
         .bind(c.starts_at)
         .bind(c.before_ms)
         .bind(c.from_booking)
+        .bind(c.finished)
         .fetch_all(&mut *self.tx)
         .await;
         let returned = match done {

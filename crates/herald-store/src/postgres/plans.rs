@@ -52,40 +52,47 @@ impl Plans {
             docs.iter().map(|d| ids.get(d).copied()).collect()
         };
         if out.iter().any(Option::is_none) {
-            let mut new: HashMap<String, (&str, &Plan)> = HashMap::new();
-            for ((d, p), id) in docs.iter().zip(plans).zip(&out) {
-                if id.is_none() {
-                    new.entry(sha256_hex(d)).or_insert((d.as_str(), p));
+            // The digest of each plan not yet known, by position.
+            let shas: Vec<Option<String>> = docs
+                .iter()
+                .zip(&out)
+                .map(|(d, id)| id.is_none().then(|| sha256_hex(d)))
+                .collect();
+            let mut new: HashMap<&str, (&str, &Plan)> = HashMap::new();
+            for ((sha, d), p) in shas.iter().zip(&docs).zip(plans) {
+                if let Some(sha) = sha {
+                    new.entry(sha.as_str()).or_insert((d.as_str(), p));
                 }
             }
-            let (shas, texts): (Vec<&str>, Vec<&str>) =
-                new.iter().map(|(s, (d, _))| (s.as_str(), *d)).unzip();
+            let (keys, texts): (Vec<&str>, Vec<&str>) =
+                new.iter().map(|(s, (d, _))| (*s, *d)).unzip();
             sqlx::query(
                 "INSERT INTO plans (sha256, plan) SELECT * FROM UNNEST($1::text[], $2::text[])
                  ON CONFLICT (sha256) DO NOTHING",
             )
-            .bind(&shas)
+            .bind(&keys)
             .bind(&texts)
             .execute(pool)
             .await
             .db()?;
             let rows = sqlx::query("SELECT id, sha256 FROM plans WHERE sha256 = ANY($1)")
-                .bind(&shas)
+                .bind(&keys)
                 .fetch_all(pool)
                 .await
                 .db()?;
+            let mut stored: HashMap<String, i64> = HashMap::with_capacity(rows.len());
             for r in &rows {
-                let sha: String = col(r, "sha256")?;
-                let id: i64 = col(r, "id")?;
-                if let Some((doc, plan)) = new.get(&sha) {
-                    remember(&self.ids, doc.to_string(), id);
-                    remember(&self.parsed, id, Arc::new((*plan).clone()));
+                stored.insert(col(r, "sha256")?, col(r, "id")?);
+            }
+            for (sha, (doc, plan)) in &new {
+                if let Some(id) = stored.get(*sha) {
+                    remember(&self.ids, doc.to_string(), *id);
+                    remember(&self.parsed, *id, Arc::new(Plan::clone(plan)));
                 }
             }
-            let ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
-            for (d, id) in docs.iter().zip(out.iter_mut()) {
-                if id.is_none() {
-                    *id = ids.get(d).copied();
+            for (sha, id) in shas.iter().zip(out.iter_mut()) {
+                if let Some(sha) = sha {
+                    *id = stored.get(sha).copied();
                 }
             }
         }
