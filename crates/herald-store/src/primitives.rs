@@ -370,22 +370,6 @@ pub trait CascadeTx: Send {
         }
     }
 
-    /// Closes attempts that receipts prove were taken (`record_answers`
-    /// of accepted answers). A backend with row locks may leave out an
-    /// attempt another transaction holds: that one is recording the
-    /// attempt's own answer (or claiming it again, the one case a send may
-    /// repeat, under the same key), and waiting for it would chain every
-    /// receipt batch to a dispatcher round.
-    fn close_by_receipts(
-        &mut self,
-        closes: &[&SendResult],
-    ) -> impl Future<Output = Result<()>> + Send {
-        async move {
-            self.record_answers(closes).await?;
-            Ok(())
-        }
-    }
-
     /// `record_answer` for several answers, each of a different attempt;
     /// one result per answer, in order.
     fn record_answers(

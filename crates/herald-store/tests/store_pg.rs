@@ -548,3 +548,78 @@ async fn pg_recipient_lookups_at_once() {
     })
     .await;
 }
+
+/// A receipt for a send whose answer never came (its worker was killed)
+/// closes the attempt even while another transaction holds its row, as a
+/// dispatcher round does when its claim locks lapsed leases that it does
+/// not take: the receipt waits for that round. Were the row skipped, the
+/// attempt would stay `sending`, and its lapsed lease would send the
+/// message again after the notification had its outcome.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pg_a_receipt_closes_an_attempt_another_round_holds() {
+    on_nodes(2, |v| async move {
+        use herald_core::{Channel, Confirm, Scenario};
+        use herald_store::{ClaimBudget, IncomingReceipt, ReceiptMatch};
+        let tenant = new_tenant(&*v[0]).await;
+        let sms = channel(
+            Channel::Sms,
+            Scenario::Always,
+            &["+15550001111"],
+            Confirm::Receipt,
+            600,
+        );
+        let id = accept(&*v[0], notification(&tenant, plan(vec![sms]), T0)).await;
+        let lease = 30_000;
+        let claimed = v[0]
+            .claim_attempts(T0 + 1_000, 10, lease, &ClaimBudget::unbounded())
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1);
+        let attempt = claimed[0].clone();
+
+        // Another node's round holds the attempt's row (its lease has
+        // lapsed) until we let it go.
+        let mut round = v[0].pool().begin().await.unwrap();
+        sqlx::query("SELECT id FROM attempts WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(&attempt.id)
+            .execute(&mut *round)
+            .await
+            .unwrap();
+        let receiving = v[1].clone();
+        let (hook_id, key) = (hook(&tenant, Channel::Sms), attempt.idempotency_key.clone());
+        let receipt = tokio::spawn(async move {
+            receiving
+                .record_receipt(IncomingReceipt {
+                    hook_id,
+                    provider_message_id: None,
+                    idempotency_key: Some(key),
+                    delivered: true,
+                    error: None,
+                    at: T0 + 2_000,
+                })
+                .await
+                .unwrap()
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        round.commit().await.unwrap();
+        assert_eq!(
+            receipt.await.unwrap(),
+            ReceiptMatch::Recorded { late: false }
+        );
+
+        let rec = get(&*v[1], &tenant, &id).await;
+        assert_eq!(rec.status, herald_core::Status::Delivered, "{rec:?}");
+        assert_eq!(
+            rec.attempts[0].status,
+            herald_store::AttemptStatus::Accepted,
+            "{rec:?}"
+        );
+        // Past the lease, nothing is sent again.
+        let again = v[1]
+            .claim_attempts(T0 + 1_000 + lease + 1, 10, lease, &ClaimBudget::unbounded())
+            .await
+            .unwrap();
+        assert!(again.is_empty(), "sent again after its receipt: {again:?}");
+    })
+    .await;
+}

@@ -107,38 +107,26 @@ const ATTEMPTS_OF_MANY: &str = "SELECT a.notification_id, a.id, a.channel_idx, a
     ORDER BY a.notification_id, a.created_at, a.id, r.at, r.delivered DESC";
 
 /// The answers of a batch (`answers_many`), each applied where the attempt
-/// still waits for it; `$also` narrows the rows further.
-macro_rules! answers_sql {
-    ($also:literal) => {
-        concat!(
-            "UPDATE attempts a SET status = u.status,
-                 answered_at = CASE u.status WHEN 'queued' THEN a.answered_at ELSE u.at END,
-                 lease_until = NULL,
-                 provider_message_id = COALESCE(u.pm, a.provider_message_id),
-                 error = CASE u.status WHEN 'accepted' THEN NULL ELSE COALESCE(u.error, a.error) END,
-                 unreachable = CASE u.status WHEN 'refused' THEN u.unreachable ELSE a.unreachable END,
-                 next_try_at = COALESCE(u.next, a.next_try_at),
-                 cost_micros = COALESCE(u.cost, a.cost_micros)
-             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
-                 $6::bool[], $7::bigint[], $8::bigint[])
-                 AS u(id, status, at, pm, error, unreachable, next, cost)
-             WHERE a.id = u.id AND (a.status IN ('queued', 'sending')
-                 OR (a.status = 'accepted' AND u.status = 'accepted'
-                     AND ((u.cost IS NOT NULL AND a.cost_micros IS NULL)
-                         OR (u.pm IS NOT NULL AND a.provider_message_id IS NULL))))",
-            $also,
-            " RETURNING a.id, a.notification_id, a.channel, a.to_addr"
-        )
-    };
-}
-
-const ANSWERS: &str = answers_sql!("");
-
-/// `ANSWERS` without waiting: rows another transaction holds are skipped.
-const ANSWERS_SKIP_LOCKED: &str = answers_sql!(
-    " AND a.id IN (SELECT x.id FROM attempts x WHERE x.id = ANY($1)
-         FOR NO KEY UPDATE SKIP LOCKED)"
-);
+/// still waits for it. A row another transaction holds is waited for, not
+/// skipped: a receipt's close must land even when the holder is a round
+/// whose claim locked the attempt's lapsed lease without taking it, or the
+/// attempt would stay `sending` and be sent again after its outcome.
+const ANSWERS: &str = "UPDATE attempts a SET status = u.status,
+        answered_at = CASE u.status WHEN 'queued' THEN a.answered_at ELSE u.at END,
+        lease_until = NULL,
+        provider_message_id = COALESCE(u.pm, a.provider_message_id),
+        error = CASE u.status WHEN 'accepted' THEN NULL ELSE COALESCE(u.error, a.error) END,
+        unreachable = CASE u.status WHEN 'refused' THEN u.unreachable ELSE a.unreachable END,
+        next_try_at = COALESCE(u.next, a.next_try_at),
+        cost_micros = COALESCE(u.cost, a.cost_micros)
+    FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+        $6::bool[], $7::bigint[], $8::bigint[])
+        AS u(id, status, at, pm, error, unreachable, next, cost)
+    WHERE a.id = u.id AND (a.status IN ('queued', 'sending')
+        OR (a.status = 'accepted' AND u.status = 'accepted'
+            AND ((u.cost IS NOT NULL AND a.cost_micros IS NULL)
+                OR (u.pm IS NOT NULL AND a.provider_message_id IS NULL))))
+    RETURNING a.id, a.notification_id, a.channel, a.to_addr";
 
 impl PgTx {
     /// `CascadeTx::load_notifications` in two statements.
@@ -388,12 +376,10 @@ impl PgTx {
     }
 
     /// `CascadeTx::record_answers` in one statement (the rules of
-    /// `record_answer`, row by row); with `skip_locked`, attempts another
-    /// transaction holds are left as they are (`close_by_receipts`).
+    /// `record_answer`, row by row).
     pub(super) async fn answers_many(
         &mut self,
         results: &[&SendResult],
-        skip_locked: bool,
     ) -> Result<Vec<Option<Answered>>> {
         if results.is_empty() {
             return Ok(Vec::new());
@@ -420,22 +406,18 @@ impl PgTx {
             next.push(t);
             cost.push(c);
         }
-        let rows = sqlx::query(if skip_locked {
-            ANSWERS_SKIP_LOCKED
-        } else {
-            ANSWERS
-        })
-        .bind(ids)
-        .bind(status)
-        .bind(at)
-        .bind(pm)
-        .bind(error)
-        .bind(unreachable)
-        .bind(next)
-        .bind(cost)
-        .fetch_all(&mut *self.tx)
-        .await
-        .db()?;
+        let rows = sqlx::query(ANSWERS)
+            .bind(ids)
+            .bind(status)
+            .bind(at)
+            .bind(pm)
+            .bind(error)
+            .bind(unreachable)
+            .bind(next)
+            .bind(cost)
+            .fetch_all(&mut *self.tx)
+            .await
+            .db()?;
         let mut by_id: HashMap<String, Answered> = HashMap::with_capacity(rows.len());
         for r in &rows {
             by_id.insert(

@@ -256,7 +256,7 @@ impl CascadeTx for PgTx {
     }
 
     async fn record_answer(&mut self, r: &SendResult) -> Result<Option<Answered>> {
-        Ok(self.answers_many(&[r], false).await?.pop().flatten())
+        Ok(self.answers_many(&[r]).await?.pop().flatten())
     }
 
     async fn recipient_of(&mut self, notification_id: &str) -> Result<Option<RecipientOf>> {
@@ -454,12 +454,7 @@ impl CascadeTx for PgTx {
     }
 
     async fn record_answers(&mut self, results: &[&SendResult]) -> Result<Vec<Option<Answered>>> {
-        self.answers_many(results, false).await
-    }
-
-    async fn close_by_receipts(&mut self, closes: &[&SendResult]) -> Result<()> {
-        self.answers_many(closes, true).await?;
-        Ok(())
+        self.answers_many(results).await
     }
 
     async fn booking_notifications(
