@@ -12,6 +12,7 @@ mod claim;
 mod codec;
 mod error;
 mod log;
+mod notifications;
 mod plans;
 mod prune;
 mod read;
