@@ -246,7 +246,7 @@ pub async fn record_receipts<T: CascadeTx>(
         out[i] = ReceiptMatch::Recorded { late: *late };
     }
     let closes: Vec<&SendResult> = closes.iter().collect();
-    tx.record_answers(&closes).await?;
+    tx.close_by_receipts(&closes).await?;
     decide_each(tx, touched).await?;
     Ok(out)
 }

@@ -370,6 +370,23 @@ pub trait CascadeTx: Send {
         }
     }
 
+    /// Closes attempts that receipts prove were taken (`record_answers`
+    /// of accepted answers, each at its receipt's time). A backend with
+    /// row locks need not wait for an attempt whose lease still runs at
+    /// the receipt's time: its holder is the round recording the
+    /// attempt's own answer. It must wait for one whose lease has lapsed,
+    /// since a round's claim may hold that one without taking it, and an
+    /// attempt left `sending` would be sent again after its outcome.
+    fn close_by_receipts(
+        &mut self,
+        closes: &[&SendResult],
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            self.record_answers(closes).await?;
+            Ok(())
+        }
+    }
+
     /// `record_answer` for several answers, each of a different attempt;
     /// one result per answer, in order.
     fn record_answers(

@@ -554,12 +554,15 @@ async fn pg_recipient_lookups_at_once() {
 /// dispatcher round does when its claim locks lapsed leases that it does
 /// not take: the receipt waits for that round. Were the row skipped, the
 /// attempt would stay `sending`, and its lapsed lease would send the
-/// message again after the notification had its outcome.
+/// message again after the notification had its outcome. A receipt for
+/// an attempt whose lease still runs does not wait: its holder is the
+/// round recording the attempt's own answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_a_receipt_closes_an_attempt_another_round_holds() {
     on_nodes(2, |v| async move {
-        use herald_core::{Channel, Confirm, Scenario};
-        use herald_store::{ClaimBudget, IncomingReceipt, ReceiptMatch};
+        use herald_core::{Channel, Confirm, Scenario, Status};
+        use herald_store::{AttemptStatus, ClaimBudget, IncomingReceipt, ReceiptMatch};
+        use std::time::Duration;
         let tenant = new_tenant(&*v[0]).await;
         let sms = channel(
             Channel::Sms,
@@ -568,55 +571,72 @@ async fn pg_a_receipt_closes_an_attempt_another_round_holds() {
             Confirm::Receipt,
             600,
         );
-        let id = accept(&*v[0], notification(&tenant, plan(vec![sms]), T0)).await;
+        let lapsed = accept(&*v[0], notification(&tenant, plan(vec![sms.clone()]), T0)).await;
+        let running = accept(&*v[0], notification(&tenant, plan(vec![sms]), T0)).await;
         let lease = 30_000;
         let claimed = v[0]
             .claim_attempts(T0 + 1_000, 10, lease, &ClaimBudget::unbounded())
             .await
             .unwrap();
-        assert_eq!(claimed.len(), 1);
-        let attempt = claimed[0].clone();
+        assert_eq!(claimed.len(), 2);
+        let of = |n: &str| {
+            claimed
+                .iter()
+                .find(|c| c.notification_id == n)
+                .cloned()
+                .expect("claimed")
+        };
+        let (dead, live) = (of(&lapsed), of(&running));
+        let after_lease = T0 + 1_000 + lease + 1;
+        let receipt = |key: &str, at: i64| IncomingReceipt {
+            hook_id: hook(&tenant, Channel::Sms),
+            provider_message_id: None,
+            idempotency_key: Some(key.to_string()),
+            delivered: true,
+            error: None,
+            at,
+        };
 
-        // Another node's round holds the attempt's row (its lease has
-        // lapsed) until we let it go.
+        // Another node's round holds both rows until we let them go.
         let mut round = v[0].pool().begin().await.unwrap();
-        sqlx::query("SELECT id FROM attempts WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(&attempt.id)
+        sqlx::query("SELECT id FROM attempts WHERE id = ANY($1) FOR NO KEY UPDATE")
+            .bind(vec![dead.id.clone(), live.id.clone()])
             .execute(&mut *round)
             .await
             .unwrap();
+
+        // The live attempt's receipt does not wait for the round.
+        let m = tokio::time::timeout(
+            Duration::from_secs(20),
+            v[1].record_receipt(receipt(&live.idempotency_key, T0 + 2_000)),
+        )
+        .await
+        .expect("a receipt for a running lease waited for the round that holds it")
+        .unwrap();
+        assert_eq!(m, ReceiptMatch::Recorded { late: false });
+
+        // The lapsed one's waits, and closes the attempt once the round ends.
         let receiving = v[1].clone();
-        let (hook_id, key) = (hook(&tenant, Channel::Sms), attempt.idempotency_key.clone());
-        let receipt = tokio::spawn(async move {
-            receiving
-                .record_receipt(IncomingReceipt {
-                    hook_id,
-                    provider_message_id: None,
-                    idempotency_key: Some(key),
-                    delivered: true,
-                    error: None,
-                    at: T0 + 2_000,
-                })
-                .await
-                .unwrap()
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let r = receipt(&dead.idempotency_key, after_lease);
+        let dead_receipt = tokio::spawn(async move { receiving.record_receipt(r).await.unwrap() });
+        tokio::time::sleep(Duration::from_millis(300)).await;
         round.commit().await.unwrap();
         assert_eq!(
-            receipt.await.unwrap(),
+            dead_receipt.await.unwrap(),
             ReceiptMatch::Recorded { late: false }
         );
+        let rec = get(&*v[1], &tenant, &lapsed).await;
+        assert_eq!(rec.status, Status::Delivered, "{rec:?}");
+        assert_eq!(rec.attempts[0].status, AttemptStatus::Accepted, "{rec:?}");
 
-        let rec = get(&*v[1], &tenant, &id).await;
-        assert_eq!(rec.status, herald_core::Status::Delivered, "{rec:?}");
-        assert_eq!(
-            rec.attempts[0].status,
-            herald_store::AttemptStatus::Accepted,
-            "{rec:?}"
-        );
-        // Past the lease, nothing is sent again.
+        // The live attempt's sender records its answer; past every lease,
+        // nothing is sent again.
+        answer(&*v[0], &live.id, T0 + 2_500, accepted("pm-live")).await;
+        let rec = get(&*v[1], &tenant, &running).await;
+        assert_eq!(rec.status, Status::Delivered, "{rec:?}");
+        assert_eq!(rec.attempts[0].status, AttemptStatus::Accepted, "{rec:?}");
         let again = v[1]
-            .claim_attempts(T0 + 1_000 + lease + 1, 10, lease, &ClaimBudget::unbounded())
+            .claim_attempts(after_lease + lease, 10, lease, &ClaimBudget::unbounded())
             .await
             .unwrap();
         assert!(again.is_empty(), "sent again after its receipt: {again:?}");

@@ -30,26 +30,46 @@ const ATTEMPTS_OF_MANY: &str = "SELECT a.notification_id, a.id, a.channel_idx, a
     ORDER BY a.notification_id, a.created_at, a.id, r.at, r.delivered DESC";
 
 /// The answers of a batch (`answers_many`), each applied where the attempt
-/// still waits for it. A row another transaction holds is waited for, not
-/// skipped: a receipt's close must land even when the holder is a round
-/// whose claim locked the attempt's lapsed lease without taking it, or the
-/// attempt would stay `sending` and be sent again after its outcome.
-const ANSWERS: &str = "UPDATE attempts a SET status = u.status,
-        answered_at = CASE u.status WHEN 'queued' THEN a.answered_at ELSE u.at END,
-        lease_until = NULL,
-        provider_message_id = COALESCE(u.pm, a.provider_message_id),
-        error = CASE u.status WHEN 'accepted' THEN NULL ELSE COALESCE(u.error, a.error) END,
-        unreachable = CASE u.status WHEN 'refused' THEN u.unreachable ELSE a.unreachable END,
-        next_try_at = COALESCE(u.next, a.next_try_at),
-        cost_micros = COALESCE(u.cost, a.cost_micros)
-    FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
-        $6::bool[], $7::bigint[], $8::bigint[])
-        AS u(id, status, at, pm, error, unreachable, next, cost)
-    WHERE a.id = u.id AND (a.status IN ('queued', 'sending')
-        OR (a.status = 'accepted' AND u.status = 'accepted'
-            AND ((u.cost IS NOT NULL AND a.cost_micros IS NULL)
-                OR (u.pm IS NOT NULL AND a.provider_message_id IS NULL))))
-    RETURNING a.id, a.notification_id, a.channel, a.to_addr";
+/// still waits for it; `$also` narrows the rows further.
+macro_rules! answers_sql {
+    ($also:literal) => {
+        concat!(
+            "UPDATE attempts a SET status = u.status,
+                 answered_at = CASE u.status WHEN 'queued' THEN a.answered_at ELSE u.at END,
+                 lease_until = NULL,
+                 provider_message_id = COALESCE(u.pm, a.provider_message_id),
+                 error = CASE u.status WHEN 'accepted' THEN NULL ELSE COALESCE(u.error, a.error) END,
+                 unreachable = CASE u.status WHEN 'refused' THEN u.unreachable ELSE a.unreachable END,
+                 next_try_at = COALESCE(u.next, a.next_try_at),
+                 cost_micros = COALESCE(u.cost, a.cost_micros)
+             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[],
+                 $6::bool[], $7::bigint[], $8::bigint[])
+                 AS u(id, status, at, pm, error, unreachable, next, cost)
+             WHERE a.id = u.id AND (a.status IN ('queued', 'sending')
+                 OR (a.status = 'accepted' AND u.status = 'accepted'
+                     AND ((u.cost IS NOT NULL AND a.cost_micros IS NULL)
+                         OR (u.pm IS NOT NULL AND a.provider_message_id IS NULL))))",
+            $also,
+            " RETURNING a.id, a.notification_id, a.channel, a.to_addr"
+        )
+    };
+}
+
+const ANSWERS: &str = answers_sql!("");
+
+/// `ANSWERS` without waiting: rows another transaction holds are skipped
+/// (a receipt's first pass, see `receipt_closes`).
+const ANSWERS_SKIP_LOCKED: &str = answers_sql!(
+    " AND a.id IN (SELECT x.id FROM attempts x WHERE x.id = ANY($1)
+         FOR NO KEY UPDATE SKIP LOCKED)"
+);
+
+/// `ANSWERS` for the attempts no sender will answer: queued, or sending
+/// with a lease lapsed by the receipt's time. Their rows are waited for;
+/// the condition is checked again on the row the holder leaves, so an
+/// attempt the holder claimed again (a fresh lease) is its sender's.
+const ANSWERS_UNOWNED: &str =
+    answers_sql!(" AND (a.status = 'queued' OR (a.status = 'sending' AND a.lease_until <= u.at))");
 
 impl PgTx {
     /// `CascadeTx::load_notifications` in two statements.
@@ -226,6 +246,32 @@ impl PgTx {
         &mut self,
         results: &[&SendResult],
     ) -> Result<Vec<Option<Answered>>> {
+        self.answers_with(ANSWERS, results).await
+    }
+
+    /// `CascadeTx::close_by_receipts` in at most two statements: first
+    /// without waiting for rows another transaction holds (a round
+    /// recording those attempts' answers: waiting would chain every
+    /// receipt batch to a round), then, for the rest, waiting where no
+    /// sender will answer (`ANSWERS_UNOWNED`).
+    pub(super) async fn receipt_closes(&mut self, closes: &[&SendResult]) -> Result<()> {
+        let first = self.answers_with(ANSWERS_SKIP_LOCKED, closes).await?;
+        let rest: Vec<&SendResult> = closes
+            .iter()
+            .zip(first)
+            .filter(|(_, done)| done.is_none())
+            .map(|(c, _)| *c)
+            .collect();
+        self.answers_with(ANSWERS_UNOWNED, &rest).await?;
+        Ok(())
+    }
+
+    /// Runs one of the `answers_sql!` statements over `results`.
+    async fn answers_with(
+        &mut self,
+        sql: &'static str,
+        results: &[&SendResult],
+    ) -> Result<Vec<Option<Answered>>> {
         if results.is_empty() {
             return Ok(Vec::new());
         }
@@ -251,7 +297,7 @@ impl PgTx {
             next.push(t);
             cost.push(c);
         }
-        let rows = sqlx::query(ANSWERS)
+        let rows = sqlx::query(sql)
             .bind(ids)
             .bind(status)
             .bind(at)

@@ -457,6 +457,10 @@ impl CascadeTx for PgTx {
         self.answers_many(results).await
     }
 
+    async fn close_by_receipts(&mut self, closes: &[&SendResult]) -> Result<()> {
+        self.receipt_closes(closes).await
+    }
+
     async fn booking_notifications(
         &mut self,
         tenant_id: &str,
