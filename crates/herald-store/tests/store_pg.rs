@@ -560,17 +560,11 @@ async fn pg_recipient_lookups_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pg_a_receipt_closes_an_attempt_another_round_holds() {
     on_nodes(2, |v| async move {
-        use herald_core::{Channel, Confirm, Scenario, Status};
+        use herald_core::{Channel, Status};
         use herald_store::{AttemptStatus, ClaimBudget, IncomingReceipt, ReceiptMatch};
         use std::time::Duration;
         let tenant = new_tenant(&*v[0]).await;
-        let sms = channel(
-            Channel::Sms,
-            Scenario::Always,
-            &["+15550001111"],
-            Confirm::Receipt,
-            600,
-        );
+        let sms = receipt_sms();
         let lapsed = accept(&*v[0], notification(&tenant, plan(vec![sms.clone()]), T0)).await;
         let running = accept(&*v[0], notification(&tenant, plan(vec![sms]), T0)).await;
         let lease = 30_000;

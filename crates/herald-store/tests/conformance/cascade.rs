@@ -331,13 +331,7 @@ pub async fn check_refused_email_falls_back_to_sms(store: &dyn Store) {
 
 pub async fn check_receipts(store: &dyn Store) {
     let tenant = new_tenant(store).await;
-    let sms = channel(
-        Channel::Sms,
-        Scenario::Always,
-        &["+15550001111"],
-        Confirm::Receipt,
-        600,
-    );
+    let sms = receipt_sms();
     let id = accept(store, notification(&tenant, plan(vec![sms]), T0)).await;
     let c = store
         .claim_attempts(T0, 10, 30_000, &herald_store::ClaimBudget::unbounded())
@@ -631,13 +625,7 @@ pub async fn check_list_notifications(store: &dyn Store) {
 pub async fn check_receipts_stay_within_their_integration(store: &dyn Store) {
     let a = new_tenant(store).await;
     let b = new_tenant(store).await;
-    let sms = channel(
-        Channel::Sms,
-        Scenario::Always,
-        &["+15550001111"],
-        Confirm::Receipt,
-        600,
-    );
+    let sms = receipt_sms();
     let id = accept(store, notification(&a, plan(vec![sms]), T0)).await;
     let c = store
         .claim_attempts(T0, 10, 30_000, &herald_store::ClaimBudget::unbounded())

@@ -165,6 +165,17 @@ pub fn fallback_sms() -> ChannelPlan {
     )
 }
 
+/// An SMS sent always, confirmed by its receipt within ten minutes.
+pub fn receipt_sms() -> ChannelPlan {
+    channel(
+        Channel::Sms,
+        Scenario::Always,
+        &["+15550001111"],
+        Confirm::Receipt,
+        600,
+    )
+}
+
 pub fn plan(channels: Vec<ChannelPlan>) -> Plan {
     Plan {
         fallback_when: FallbackWhen::NoneDelivered,

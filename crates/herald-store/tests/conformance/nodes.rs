@@ -119,13 +119,7 @@ pub async fn check_claimers_never_share(nodes: Vec<Arc<dyn Store>>) {
 /// the same moment: both facts count, whichever commits first.
 pub async fn check_answer_and_receipt_on_two_nodes(nodes: Vec<Arc<dyn Store>>) {
     let tenant = new_tenant(&*nodes[0]).await;
-    let sms = channel(
-        Channel::Sms,
-        herald_core::Scenario::Always,
-        &["+15550001111"],
-        herald_core::Confirm::Receipt,
-        600,
-    );
+    let sms = receipt_sms();
     let mut ids = Vec::new();
     for i in 0..30 {
         let n = notification(&tenant, plan(vec![sms.clone()]), T0 + i);

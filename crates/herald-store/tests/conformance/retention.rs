@@ -4,7 +4,7 @@
 //! and batches say when more remain.
 
 use super::*;
-use herald_core::{Channel, Confirm, Rendered, Scenario, Status};
+use herald_core::{Channel, Rendered, Status};
 use herald_store::{
     ClaimBudget, IncomingReceipt, ListQuery, OutboxQuery, PruneLimits, Pruned, SimFinal, SimSend,
     SimStore, Store,
@@ -37,13 +37,7 @@ async fn send_all(store: &dyn Store, at: i64) -> Vec<String> {
 
 pub async fn check_prune_finished(store: &dyn Store) {
     let tenant = new_tenant(store).await;
-    let sms = channel(
-        Channel::Sms,
-        Scenario::Always,
-        &["+15550001111"],
-        Confirm::Receipt,
-        600,
-    );
+    let sms = receipt_sms();
     // Three finished at T0 (two e-mails, an SMS with its receipt).
     let old_a = accept(store, notification(&tenant, plan(vec![email()]), T0)).await;
     let old_b = accept(store, notification(&tenant, plan(vec![email()]), T0)).await;
