@@ -57,19 +57,18 @@ macro_rules! answers_sql {
 
 const ANSWERS: &str = answers_sql!("");
 
-/// `ANSWERS` without waiting: rows another transaction holds are skipped
-/// (a receipt's first pass, see `receipt_closes`).
-const ANSWERS_SKIP_LOCKED: &str = answers_sql!(
-    " AND a.id IN (SELECT x.id FROM attempts x WHERE x.id = ANY($1)
-         FOR NO KEY UPDATE SKIP LOCKED)"
+/// `ANSWERS` for receipts' closes, in one pass: a row another transaction
+/// holds is skipped (its holder is the round recording its answer) unless
+/// no sender will answer it, being queued or sending with a lease lapsed
+/// by the receipt's time (a round's claim may hold it without taking it).
+/// Those are waited for, and the condition is checked again on the row
+/// the holder leaves, so an attempt it claimed again (a fresh lease) is
+/// left to its sender.
+const ANSWERS_BY_RECEIPTS: &str = answers_sql!(
+    " AND (a.id IN (SELECT x.id FROM attempts x WHERE x.id = ANY($1)
+              FOR NO KEY UPDATE SKIP LOCKED)
+          OR a.status = 'queued' OR (a.status = 'sending' AND a.lease_until <= u.at))"
 );
-
-/// `ANSWERS` for the attempts no sender will answer: queued, or sending
-/// with a lease lapsed by the receipt's time. Their rows are waited for;
-/// the condition is checked again on the row the holder leaves, so an
-/// attempt the holder claimed again (a fresh lease) is its sender's.
-const ANSWERS_UNOWNED: &str =
-    answers_sql!(" AND (a.status = 'queued' OR (a.status = 'sending' AND a.lease_until <= u.at))");
 
 impl PgTx {
     /// `CascadeTx::load_notifications` in two statements.
@@ -249,20 +248,9 @@ impl PgTx {
         self.answers_with(ANSWERS, results).await
     }
 
-    /// `CascadeTx::close_by_receipts` in at most two statements: first
-    /// without waiting for rows another transaction holds (a round
-    /// recording those attempts' answers: waiting would chain every
-    /// receipt batch to a round), then, for the rest, waiting where no
-    /// sender will answer (`ANSWERS_UNOWNED`).
+    /// `CascadeTx::close_by_receipts` in one statement (`ANSWERS_BY_RECEIPTS`).
     pub(super) async fn receipt_closes(&mut self, closes: &[&SendResult]) -> Result<()> {
-        let first = self.answers_with(ANSWERS_SKIP_LOCKED, closes).await?;
-        let rest: Vec<&SendResult> = closes
-            .iter()
-            .zip(first)
-            .filter(|(_, done)| done.is_none())
-            .map(|(c, _)| *c)
-            .collect();
-        self.answers_with(ANSWERS_UNOWNED, &rest).await?;
+        self.answers_with(ANSWERS_BY_RECEIPTS, closes).await?;
         Ok(())
     }
 

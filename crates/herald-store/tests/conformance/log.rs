@@ -18,15 +18,7 @@ async fn ids(store: &dyn Store, tenant: &str, q: ListQuery) -> Vec<String> {
 
 pub async fn check_list_filters(store: &dyn Store) {
     let tenant = new_tenant(store).await;
-    let sms = || {
-        channel(
-            Channel::Sms,
-            Scenario::Always,
-            &["+15550001111"],
-            Confirm::Receipt,
-            600,
-        )
-    };
+    let sms = receipt_sms;
     let fallback_sms = || {
         channel(
             Channel::Sms,
