@@ -4,9 +4,11 @@
 //! answers then costs a handful of round trips, each a network hop and a
 //! parse-bind-execute on the server, instead of about six per answer.
 
+use super::attempts::{answer_cols, push_attempt_row};
 use super::codec::{col, col_channel, col_enum, col_json, int, to_json};
 use super::error::Db;
-use super::tx::{answer_cols, booking_of, push_attempt_row, schedule_of, PgTx};
+use super::notifications::{booking_of, schedule_of};
+use super::tx::PgTx;
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, Loaded};
 use crate::{AttemptRecord, Result, SendResult, StoreError, FINISHED};

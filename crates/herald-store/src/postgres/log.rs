@@ -2,9 +2,9 @@
 //! with its attempts (from one snapshot), the list, the next due time, the
 //! receipts the simulator owes and its outbox.
 
+use super::attempts::attempts_of;
 use super::codec::{col, col_enum, col_json, col_u32, int};
 use super::error::Db;
-use super::tx::attempts_of;
 use crate::{
     ListQuery, NotificationRecord, NotificationSummary, OutboxQuery, Result, SimMessage,
     SimReceiptDue, StoreError,
@@ -59,8 +59,8 @@ pub(super) async fn get_notification(
         verdicts: col_json(&r, "verdicts")?,
         wake_at: col(&r, "wake_at")?,
         attempts,
-        schedule: super::tx::schedule_of(&r)?,
-        booking: super::tx::booking_of(&r)?,
+        schedule: super::notifications::schedule_of(&r)?,
+        booking: super::notifications::booking_of(&r)?,
     }))
 }
 

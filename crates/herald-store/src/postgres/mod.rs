@@ -7,9 +7,11 @@
 //! number of workers share the due work; leases take back what a dead
 //! node held.
 
+mod attempts;
 mod batch;
 mod claim;
 mod codec;
+mod connect;
 mod error;
 mod log;
 mod notifications;
@@ -25,6 +27,7 @@ mod vacuum;
 mod wake;
 mod write;
 
+pub use connect::{create_schema, drop_schema};
 pub use error::redact_url;
 
 use crate::{
@@ -33,11 +36,10 @@ use crate::{
     OutboxQuery, Owner, ReceiptMatch, RecipientQuery, Result, Round, RoundDone, SendResult,
     SimAnswer, SimMessage, SimReceiptDue, SimSend, SimStore, Store, StoreError, Tenant,
 };
+use connect::connect_options;
 use error::{is_race, Db};
 use herald_core::{Audience, Channel, Millis};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::ConnectOptions;
-use std::str::FromStr;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -122,42 +124,6 @@ impl Default for PgOptions {
             vacuum_dead_rows: 10_000,
         }
     }
-}
-
-/// Whether a schema name is safe to splice into SQL (it cannot be bound).
-fn valid_schema(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-}
-
-fn connect_options(url: &str) -> Result<PgConnectOptions> {
-    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Err(StoreError::BadUrl(format!(
-            "{}: expected postgres://USER@HOST/DATABASE",
-            redact_url(url)
-        )));
-    }
-    let opts = PgConnectOptions::from_str(url)
-        .map_err(|e| StoreError::BadUrl(format!("{}: {e}", redact_url(url))))?;
-    // Sessions show as `herald` unless the URL names them.
-    let opts = match opts.get_application_name() {
-        Some(_) => opts,
-        None => opts.application_name("herald"),
-    };
-    // Herald's statements are short and touch a few rows by index. JIT
-    // compilation and parallel workers only pay off for long scans, and a
-    // planner without statistics yet (a fresh schema) would buy them for
-    // these: one JIT compile of a cascade's attempt lookup took 280 ms
-    // against 0.3 ms without (BENCHMARKS.md "PostgreSQL").
-    let opts = opts.options([("jit", "off"), ("max_parallel_workers_per_gather", "0")]);
-    // Statements are logged at debug only: a slow-statement warning would
-    // print SQL on every busy second.
-    Ok(opts
-        .log_statements(tracing::log::LevelFilter::Debug)
-        .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(1)))
 }
 
 impl PgStore {
@@ -291,61 +257,6 @@ impl Cx {
         }
         again
     }
-}
-
-/// Creates a schema if it does not exist (names: lower-case letters,
-/// digits and `_`).
-pub async fn create_schema(url: &str, schema: &str) -> Result<()> {
-    if !valid_schema(schema) {
-        return Err(StoreError::BadUrl(format!(
-            "schema {schema:?}: use lower-case letters, digits and _"
-        )));
-    }
-    let mut conn = connect_options(url)?.connect().await.db()?;
-    sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
-        .execute(&mut conn)
-        .await
-        .db()?;
-    sqlx::Connection::close(conn).await.db()
-}
-
-/// Drops a schema and everything in it (tests and tools that made one
-/// with `open_in_schema`). Sessions whose `application_name` is the
-/// schema's name (a test server's) are ended first, so their open
-/// transactions cannot hold the drop up; others are waited for at most
-/// `lock_wait`.
-pub async fn drop_schema(url: &str, schema: &str, lock_wait: Duration) -> Result<()> {
-    if !valid_schema(schema) {
-        return Err(StoreError::BadUrl(format!("schema {schema:?}")));
-    }
-    let mut conn = connect_options(url)?.connect().await.db()?;
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE application_name = $1 AND pid <> pg_backend_pid()",
-    )
-    .bind(schema)
-    .execute(&mut conn)
-    .await
-    .db()?;
-    sqlx::query(&format!("SET lock_timeout = {}", lock_wait.as_millis()))
-        .execute(&mut conn)
-        .await
-        .db()?;
-    // Drops of several schemas at once may deadlock on the catalogs: the
-    // loser tries again.
-    let drop = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match sqlx::query(&drop).execute(&mut conn).await.db() {
-            Err(e) if is_race(&e) && tries < RACE_TRIES => {
-                tokio::time::sleep(Duration::from_millis(50 * u64::from(tries))).await;
-            }
-            Err(e) => return Err(e),
-            Ok(_) => break,
-        }
-    }
-    sqlx::Connection::close(conn).await.db()
 }
 
 impl Drop for PgStore {

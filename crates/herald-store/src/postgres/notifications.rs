@@ -1,12 +1,14 @@
-//! New notifications on PostgreSQL: a group commit's accepts go in as one
-//! `INSERT … SELECT FROM UNNEST`, one array per column.
+//! Notification rows on PostgreSQL: a group commit's accepts go in as one
+//! `INSERT … SELECT FROM UNNEST`, one array per column; the schedule and
+//! booking columns are read and written here.
 
 use super::codec::{col, to_json};
 use super::error::{from_sqlx, is_unique_violation};
-use super::tx::{schedule_json, PgTx};
+use super::tx::PgTx;
 use crate::cascade::Step;
-use crate::{NewNotification, Result, StoreError, FINISHED};
-use herald_core::{Millis, Plan};
+use crate::{BookingLink, NewNotification, Result, StoreError, FINISHED};
+use herald_core::{Millis, Plan, Schedule};
+use sqlx::postgres::PgRow;
 use std::collections::HashSet;
 
 /// The columns of a batch of new notifications, one array each.
@@ -164,4 +166,35 @@ impl PgTx {
             .map(|(nn, _)| went_in.contains(&nn.id))
             .collect())
     }
+}
+
+/// The schedule column: NULL for the default (send now, no deadline).
+pub(super) fn schedule_json(s: &Schedule) -> Result<Option<String>> {
+    if *s == Schedule::default() {
+        Ok(None)
+    } else {
+        to_json(s).map(Some)
+    }
+}
+
+/// A notification row's schedule.
+pub(super) fn schedule_of(r: &PgRow) -> Result<Schedule> {
+    match col::<Option<String>>(r, "schedule")? {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("column schedule: {e}"))),
+        None => Ok(Schedule::default()),
+    }
+}
+
+/// A notification row's booking.
+pub(super) fn booking_of(r: &PgRow) -> Result<Option<BookingLink>> {
+    let Some(id) = col::<Option<String>>(r, "booking_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(BookingLink {
+        id,
+        starts_at: col(r, "booking_starts_at")?,
+        send_before_start_ms: col(r, "send_before_start_ms")?,
+        deadline_from_booking: col(r, "deadline_from_booking")?,
+    }))
 }

@@ -17,17 +17,17 @@
 //! foreign-key checks of concurrent inserts (an attempt of the
 //! notification, a receipt of the attempt).
 
-use super::codec::{col, col_attempt_status, col_channel, col_enum, col_json, col_u32, col_usize};
+use super::codec::{col, col_enum, col_json};
 use super::codec::{int, to_json};
 use super::error::Db;
+use super::notifications::schedule_json;
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, AttemptRef, CascadeTx, ClaimTaken, Loaded, RecipientOf};
 use crate::{
-    AttemptRecord, BookingLink, ClaimBudget, IncomingReceipt, NewNotification, ReceiptRecord,
-    Result, SendOutcome, SendResult, StoreError,
+    BookingLink, ClaimBudget, IncomingReceipt, NewNotification, Result, SendResult, StoreError,
 };
 use herald_core::{Millis, Rendered, Schedule, Status};
-use sqlx::postgres::{PgRow, Postgres};
+use sqlx::postgres::Postgres;
 
 /// One transaction on the pool.
 pub(super) struct PgTx {
@@ -37,80 +37,6 @@ pub(super) struct PgTx {
     pub pool: sqlx::PgPool,
     /// The node's plans.
     pub plans: std::sync::Arc<super::plans::Plans>,
-}
-
-/// A notification's attempts with their receipts. The receipts are looked up
-/// per attempt (`LATERAL … OFFSET 0`, its primary key) so the plan does not
-/// depend on statistics: planned on a fresh schema as a plain join, and
-/// kept by the prepared statement, it scanned `receipts` whole on every
-/// cascade step (herald-bench --database-url found 55 M rows read in one
-/// run; BENCHMARKS.md "PostgreSQL").
-const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr,
-        a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
-        a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
-        r.delivered AS r_delivered, r.at AS r_at, r.late AS r_late, r.error AS r_error
-    FROM attempts a
-    LEFT JOIN LATERAL (
-        SELECT x.delivered, x.at, x.late, x.error FROM receipts x
-        WHERE x.attempt_id = a.id OFFSET 0
-    ) r ON true
-    WHERE a.notification_id = $1
-    ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
-
-/// Adds one row of `ATTEMPTS_OF` to `out`: a new attempt, or one more
-/// receipt of the last one (rows come ordered by attempt, then receipt).
-pub(super) fn push_attempt_row(out: &mut Vec<AttemptRecord>, r: &PgRow) -> Result<()> {
-    let id: &str = col(r, "id")?;
-    if out.last().is_none_or(|a| a.id != id) {
-        out.push(AttemptRecord {
-            id: id.to_string(),
-            channel_idx: col_usize(r, "channel_idx")?,
-            channel: col_channel(r, "channel")?,
-            route: col(r, "route")?,
-            to: col(r, "to_addr")?,
-            idempotency_key: col(r, "idempotency_key")?,
-            provider_message_id: col(r, "provider_message_id")?,
-            status: col_attempt_status(r, "status")?,
-            error: col(r, "error")?,
-            unreachable: col(r, "unreachable")?,
-            requests: col_u32(r, "requests")?,
-            created_at: col(r, "created_at")?,
-            deadline: col(r, "deadline")?,
-            sent_at: col(r, "sent_at")?,
-            answered_at: col(r, "answered_at")?,
-            cost_micros: col(r, "cost_micros")?,
-            receipts: Vec::new(),
-        });
-    }
-    let at: Option<Millis> = col(r, "r_at")?;
-    if let (Some(at), Some(a)) = (at, out.last_mut()) {
-        let delivered: Option<bool> = col(r, "r_delivered")?;
-        let late: Option<bool> = col(r, "r_late")?;
-        a.receipts.push(ReceiptRecord {
-            delivered: delivered.unwrap_or(false),
-            at,
-            late: late.unwrap_or(false),
-            error: col(r, "r_error")?,
-        });
-    }
-    Ok(())
-}
-
-/// Every attempt of a notification, oldest first, with its receipts.
-pub(super) async fn attempts_of(
-    conn: &mut sqlx::PgConnection,
-    id: &str,
-) -> Result<Vec<AttemptRecord>> {
-    let rows = sqlx::query(ATTEMPTS_OF)
-        .bind(id)
-        .fetch_all(conn)
-        .await
-        .db()?;
-    let mut out: Vec<AttemptRecord> = Vec::with_capacity(rows.len());
-    for r in &rows {
-        push_attempt_row(&mut out, r)?;
-    }
-    Ok(out)
 }
 
 impl PgTx {
@@ -134,40 +60,6 @@ impl PgTx {
             })
         })
         .transpose()
-    }
-}
-
-/// The columns of an answer: status, provider message id, error,
-/// unreachable, next try, cost.
-pub(super) type AnswerCols<'a> = (
-    &'static str,
-    Option<&'a str>,
-    Option<&'a str>,
-    bool,
-    Option<Millis>,
-    Option<i64>,
-);
-
-pub(super) fn answer_cols(outcome: &SendOutcome) -> AnswerCols<'_> {
-    match outcome {
-        SendOutcome::Accepted {
-            provider_message_id,
-            cost_micros,
-        } => (
-            "accepted",
-            provider_message_id.as_deref(),
-            None,
-            false,
-            None,
-            *cost_micros,
-        ),
-        SendOutcome::Refused { error, unreachable } => {
-            ("refused", None, Some(error), *unreachable, None, None)
-        }
-        SendOutcome::Retry { error, next_try_at } => {
-            ("queued", None, Some(error), false, Some(*next_try_at), None)
-        }
-        SendOutcome::GaveUp { error } => ("gave_up", None, Some(error), false, None, None),
     }
 }
 
@@ -479,35 +371,4 @@ impl CascadeTx for PgTx {
             .map(|r| Ok((col(r, "id")?, col_enum(r, "status")?)))
             .collect()
     }
-}
-
-/// The schedule column: NULL for the default (send now, no deadline).
-pub(super) fn schedule_json(s: &Schedule) -> Result<Option<String>> {
-    if *s == Schedule::default() {
-        Ok(None)
-    } else {
-        to_json(s).map(Some)
-    }
-}
-
-/// A notification row's schedule.
-pub(super) fn schedule_of(r: &PgRow) -> Result<Schedule> {
-    match col::<Option<String>>(r, "schedule")? {
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| StoreError::Corrupt(format!("column schedule: {e}"))),
-        None => Ok(Schedule::default()),
-    }
-}
-
-/// A notification row's booking.
-pub(super) fn booking_of(r: &PgRow) -> Result<Option<BookingLink>> {
-    let Some(id) = col::<Option<String>>(r, "booking_id")? else {
-        return Ok(None);
-    };
-    Ok(Some(BookingLink {
-        id,
-        starts_at: col(r, "booking_starts_at")?,
-        send_before_start_ms: col(r, "send_before_start_ms")?,
-        deadline_from_booking: col(r, "deadline_from_booking")?,
-    }))
 }
