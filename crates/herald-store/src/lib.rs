@@ -60,6 +60,7 @@
 //! implements them as they are; SQLite answers them synchronously on its
 //! writer thread, so `flow`'s futures complete on their first poll.
 
+mod answer;
 mod batch;
 pub mod booking;
 pub mod cascade;

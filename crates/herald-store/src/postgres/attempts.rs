@@ -1,10 +1,10 @@
-//! Attempts as rows: a notification's attempts with their receipts, and
-//! the columns an answer writes. Shared by the transaction's primitives,
-//! the batched statements and the readers.
+//! Attempts as rows: a notification's attempts with their receipts, shared
+//! by the transaction's primitives, the batched statements and the
+//! readers.
 
 use super::codec::{col, col_attempt_status, col_channel, col_u32, col_usize};
 use super::error::Db;
-use crate::{AttemptRecord, ReceiptRecord, Result, SendOutcome};
+use crate::{AttemptRecord, ReceiptRecord, Result};
 use herald_core::Millis;
 use sqlx::postgres::PgRow;
 
@@ -80,39 +80,4 @@ pub(super) async fn attempts_of(
         push_attempt_row(&mut out, r)?;
     }
     Ok(out)
-}
-
-/// The columns of an answer: status, provider message id, error,
-/// unreachable, next try, cost.
-pub(super) type AnswerCols<'a> = (
-    &'static str,
-    Option<&'a str>,
-    Option<&'a str>,
-    bool,
-    Option<Millis>,
-    Option<i64>,
-);
-
-/// What an outcome writes into its attempt's row.
-pub(super) fn answer_cols(outcome: &SendOutcome) -> AnswerCols<'_> {
-    match outcome {
-        SendOutcome::Accepted {
-            provider_message_id,
-            cost_micros,
-        } => (
-            "accepted",
-            provider_message_id.as_deref(),
-            None,
-            false,
-            None,
-            *cost_micros,
-        ),
-        SendOutcome::Refused { error, unreachable } => {
-            ("refused", None, Some(error), *unreachable, None, None)
-        }
-        SendOutcome::Retry { error, next_try_at } => {
-            ("queued", None, Some(error), false, Some(*next_try_at), None)
-        }
-        SendOutcome::GaveUp { error } => ("gave_up", None, Some(error), false, None, None),
-    }
 }

@@ -4,11 +4,12 @@
 //! answers then costs a handful of round trips, each a network hop and a
 //! parse-bind-execute on the server, instead of about six per answer.
 
-use super::attempts::{answer_cols, push_attempt_row};
+use super::attempts::push_attempt_row;
 use super::codec::{col, col_channel, col_enum, col_json, int, to_json};
 use super::error::Db;
 use super::notifications::{booking_of, schedule_of};
 use super::tx::PgTx;
+use crate::answer::answer_cols;
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, Loaded};
 use crate::{AttemptRecord, Result, SendResult, StoreError, FINISHED};

@@ -3,11 +3,12 @@
 //! between them; see `CascadeTx::claim_due`). The writer is the only
 //! writer, so nothing changes between the two.
 
+use super::attempt_rows::channel_of;
 use super::compact::{attempt_id, attempt_no, HexText, UuidText};
 use super::docs;
 use super::error::Db;
 use super::row::enum_of;
-use super::tx::{channel_of, int, WriteTx};
+use super::tx::{int, WriteTx};
 use crate::primitives::Candidate;
 use crate::{ClaimedAttempt, Result, StoreError};
 use herald_core::{Channel, Millis};

@@ -4,6 +4,7 @@
 //! commit, see `writer`). The cascade runs there as `crate::flow` over the
 //! primitives of `tx`. Schema: `migrations/`, applied on open.
 
+mod attempt_rows;
 mod cache;
 mod claim;
 mod codec;
@@ -11,6 +12,7 @@ mod compact;
 mod connect;
 mod docs;
 mod error;
+mod notification_rows;
 mod people;
 mod prune;
 mod read;

@@ -5,16 +5,16 @@
 //! multi-row batching. The futures are ready at once.
 
 use super::cache::Cache;
-use super::compact::{attempt_id, attempt_no, hex_value, uuid_value, HexText, UuidText};
+use super::compact::{attempt_no, uuid_value, HexText, UuidText};
 use super::docs;
 use super::error::Db;
-use super::row::{attempt_status, enum_of, json_of};
+use super::notification_rows::schedule_json;
+use super::row::{enum_of, json_of};
 use crate::cascade::{NewAttempt, Step};
 use crate::claim;
 use crate::primitives::{Answered, AttemptRef, CascadeTx, ClaimTaken, Loaded, RecipientOf};
 use crate::{
-    AttemptRecord, BookingLink, ClaimBudget, IncomingReceipt, NewNotification, ReceiptRecord,
-    Result, SendOutcome, SendResult, StoreError,
+    BookingLink, ClaimBudget, IncomingReceipt, NewNotification, Result, SendResult, StoreError,
 };
 use herald_core::{Channel, Millis, Rendered, Schedule, Status};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -32,106 +32,17 @@ pub(super) struct WriteTx<'c> {
     pub last: Option<(String, i64)>,
 }
 
+/// A count or index as SQLite's integer (saturating: none come near).
 pub(super) fn int(v: usize) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
+/// A value as its JSON text for a column.
+pub(super) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
     serde_json::to_string(v)
         .map_err(|e| StoreError::Corrupt(format!("does not encode as JSON: {e}")))
 }
-
-const ATTEMPTS_OF: &str = "SELECT a.id, a.channel_idx, a.channel, a.route, a.to_addr,
-        a.idempotency_key, a.provider_message_id, a.status, a.error, a.unreachable,
-        a.requests, a.created_at, a.deadline, a.sent_at, a.answered_at, a.cost_micros,
-        r.delivered, r.at, r.late, r.error
-    FROM attempts a LEFT JOIN receipts r ON r.attempt_id = a.id
-    WHERE a.notification_no = ?1
-    ORDER BY a.created_at, a.id, r.at, r.delivered DESC";
-
 impl WriteTx<'_> {
-    fn attempts_of(&self, notification_no: i64) -> Result<Vec<AttemptRecord>> {
-        let mut stmt = self.conn.prepare_cached(ATTEMPTS_OF).db()?;
-        let mut rows = stmt.query(params![notification_no]).db()?;
-        let mut out: Vec<AttemptRecord> = Vec::new();
-        while let Some(r) = rows.next().db()? {
-            let aid = attempt_id(r.get(0).db()?);
-            if out.last().is_none_or(|a| a.id != aid) {
-                let channel_idx: i64 = r.get(1).db()?;
-                let requests: i64 = r.get(10).db()?;
-                out.push(AttemptRecord {
-                    id: aid,
-                    channel_idx: usize::try_from(channel_idx)
-                        .map_err(|_| StoreError::Corrupt(format!("channel_idx {channel_idx}")))?,
-                    channel: enum_of(&r.get::<_, String>(2).db()?)?,
-                    route: r.get(3).db()?,
-                    to: r.get(4).db()?,
-                    idempotency_key: r.get::<_, UuidText>(5).db()?.0,
-                    provider_message_id: r.get::<_, Option<UuidText>>(6).db()?.map(|u| u.0),
-                    status: attempt_status(&r.get::<_, String>(7).db()?)?,
-                    error: r.get(8).db()?,
-                    unreachable: r.get(9).db()?,
-                    requests: u32::try_from(requests)
-                        .map_err(|_| StoreError::Corrupt(format!("requests {requests}")))?,
-                    created_at: r.get(11).db()?,
-                    deadline: r.get(12).db()?,
-                    sent_at: r.get(13).db()?,
-                    answered_at: r.get(14).db()?,
-                    cost_micros: r.get(15).db()?,
-                    receipts: Vec::new(),
-                });
-            }
-            let at: Option<Millis> = r.get(17).db()?;
-            if let (Some(at), Some(a)) = (at, out.last_mut()) {
-                a.receipts.push(ReceiptRecord {
-                    delivered: r.get::<_, Option<bool>>(16).db()?.unwrap_or(false),
-                    at,
-                    late: r.get::<_, Option<bool>>(18).db()?.unwrap_or(false),
-                    error: r.get(19).db()?,
-                });
-            }
-        }
-        Ok(out)
-    }
-
-    fn attempt_by(
-        &self,
-        sql: &str,
-        value: rusqlite::types::Value,
-        hook_id: &str,
-    ) -> Result<Option<AttemptRef>> {
-        let mut stmt = self.conn.prepare_cached(sql).db()?;
-        stmt.query_row(params![value, hex_value(hook_id)], |r| {
-            Ok(AttemptRef {
-                id: attempt_id(r.get(0)?),
-                notification_id: r.get::<_, UuidText>(1)?.0,
-                deadline: r.get(2)?,
-            })
-        })
-        .optional()
-        .db()
-    }
-
-    /// A notification's row number, `None` for an unknown id.
-    fn notification_no(&mut self, id: &str) -> Result<Option<i64>> {
-        if let Some((last, no)) = &self.last {
-            if last == id {
-                return Ok(Some(*no));
-            }
-        }
-        let no: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT no FROM notifications WHERE id = ?1")
-            .db()?
-            .query_row(params![uuid_value(id)], |r| r.get(0))
-            .optional()
-            .db()?;
-        if let Some(no) = no {
-            self.last = Some((id.to_string(), no));
-        }
-        Ok(no)
-    }
-
     /// A tenant's number, `None` for an unknown tenant.
     pub(super) fn tenant_no(&mut self, id: &str) -> Result<Option<i64>> {
         self.cache.tenant_no(self.conn, id)
@@ -145,56 +56,7 @@ impl WriteTx<'_> {
 
 impl CascadeTx for WriteTx<'_> {
     async fn insert_notification(&mut self, n: &NewNotification, step: &Step) -> Result<bool> {
-        // An unknown tenant is NULL, which the NOT NULL column refuses.
-        let tenant_no = self.tenant_no(&n.tenant_id)?;
-        let plan_no = self.cache.plan_no(self.conn, &docs::shape_of(&n.plan))?;
-        // The request's digest only tells a repeat of a keyed request.
-        let sha = n
-            .idempotency_key
-            .as_ref()
-            .map(|_| hex_value(&n.request_sha256));
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO notifications (id, tenant_no, type_key, audience, recipient_id,
-                     data, idempotency_key, request_sha256, status, plan_no, reach, rendered,
-                     verdicts, wake_at, created_at, updated_at, schedule, booking_id,
-                     booking_starts_at, send_before_start_ms, deadline_from_booking)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15,
-                     ?16, ?17, ?18, ?19, ?20)
-                 ON CONFLICT (tenant_no, idempotency_key) WHERE idempotency_key IS NOT NULL
-                 DO NOTHING",
-            )
-            .db()?;
-        let done = stmt.execute(params![
-            uuid_value(&n.id),
-            tenant_no,
-            n.type_key,
-            n.audience.as_str(),
-            n.recipient_id,
-            to_json(&n.data)?,
-            n.idempotency_key,
-            sha,
-            step.status.as_str(),
-            plan_no,
-            docs::reach_doc(&n.plan)?,
-            docs::rendered_doc(&n.rendered)?,
-            docs::verdicts_doc(&step.verdicts)?,
-            step.wake_at,
-            n.created_at,
-            schedule_json(&n.schedule)?,
-            n.booking.as_ref().map(|b| &b.id),
-            n.booking.as_ref().and_then(|b| b.starts_at),
-            n.booking.as_ref().and_then(|b| b.send_before_start_ms),
-            n.booking.as_ref().is_some_and(|b| b.deadline_from_booking),
-        ]);
-        match done {
-            Ok(rows) => Ok(rows > 0),
-            Err(e) if super::error::is_unique_violation(&e) => Err(StoreError::Conflict(
-                "a notification with this id already exists".into(),
-            )),
-            Err(e) => Err(super::error::from_rusqlite(e)),
-        }
+        self.insert_notification_row(n, step)
     }
 
     async fn notification_by_key(
@@ -240,56 +102,7 @@ impl CascadeTx for WriteTx<'_> {
     }
 
     async fn load_notification(&mut self, id: &str) -> Result<Option<Loaded>> {
-        type Head = (
-            (i64, i64),
-            i64,
-            Option<String>,
-            String,
-            Option<String>,
-            Option<BookingCols>,
-        );
-        let head: Option<Head> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached(
-                    "SELECT tenant_no, plan_no, reach, status, schedule, booking_id,
-                         booking_starts_at, send_before_start_ms, deadline_from_booking, no
-                     FROM notifications WHERE id = ?1",
-                )
-                .db()?;
-            stmt.query_row(params![uuid_value(id)], |r| {
-                let booking = match r.get::<_, Option<String>>(5)? {
-                    Some(b) => Some((b, r.get(6)?, r.get(7)?, r.get(8)?)),
-                    None => None,
-                };
-                Ok((
-                    (r.get(0)?, r.get(9)?),
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    booking,
-                ))
-            })
-            .optional()
-            .db()?
-        };
-        let Some(((tenant_no, no), plan_no, reach, status, schedule, booking)) = head else {
-            return Ok(None);
-        };
-        self.last = Some((id.to_string(), no));
-        let shape = self.cache.plan(self.conn, plan_no)?;
-        Ok(Some(Loaded {
-            tenant_id: self.tenant_id(tenant_no)?.to_string(),
-            plan: docs::plan_from(&shape, reach.as_deref())?,
-            attempts: self.attempts_of(no)?,
-            status: enum_of(&status)?,
-            schedule: match schedule {
-                Some(text) => json_of(&text, "schedule")?,
-                None => Schedule::default(),
-            },
-            booking: booking.map(booking_of),
-        }))
+        self.load_row(id)
     }
 
     async fn load_rendered(&mut self, id: &str) -> Result<Vec<Option<Rendered>>> {
@@ -337,137 +150,11 @@ impl CascadeTx for WriteTx<'_> {
         tenant_id: &str,
         attempts: &[NewAttempt],
     ) -> Result<()> {
-        if attempts.is_empty() {
-            return Ok(());
-        }
-        // The row references; the attempt's id is its new row number and
-        // its text stays in the notification's `rendered`.
-        let tenant = self.tenant_no(tenant_id)?;
-        let (notification_no, tenant_no): (i64, i64) = self
-            .conn
-            .prepare_cached("SELECT no, tenant_no FROM notifications WHERE id = ?1")
-            .db()?
-            .query_row(params![uuid_value(notification_id)], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
-            .db()?
-            .filter(|(_, t)| Some(*t) == tenant)
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "attempts of unknown notification {notification_id}"
-                ))
-            })?;
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                // No attempt is ever created twice for one channel, route
-                // and address of a notification: checked on the few
-                // attempts of the notification (a unique index over these
-                // texts would cost more bytes than the rows it guards).
-                "INSERT OR IGNORE INTO attempts (notification_no, tenant_no, channel_idx,
-                     channel, route, to_addr, idempotency_key, status, requests, created_at,
-                     deadline, next_try_at, not_after)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', 0, ?8, ?9, ?10, ?11
-                 WHERE NOT EXISTS (SELECT 1 FROM attempts WHERE notification_no = ?1
-                     AND channel_idx = ?3 AND route = ?5 AND to_addr = ?6)",
-            )
-            .db()?;
-        for a in attempts {
-            stmt.execute(params![
-                notification_no,
-                tenant_no,
-                int(a.channel_idx),
-                a.channel.as_str(),
-                a.route,
-                a.to,
-                uuid_value(&a.idempotency_key),
-                a.created_at,
-                a.deadline,
-                a.next_try_at,
-                a.not_after,
-            ])
-            .db()?;
-        }
-        Ok(())
+        self.insert_attempt_rows(notification_id, tenant_id, attempts)
     }
 
     async fn record_answer(&mut self, r: &SendResult) -> Result<Option<Answered>> {
-        let (status, pm, error, unreachable, next, cost) = match &r.outcome {
-            SendOutcome::Accepted {
-                provider_message_id,
-                cost_micros,
-            } => (
-                "accepted",
-                provider_message_id.as_deref(),
-                None,
-                false,
-                None,
-                *cost_micros,
-            ),
-            SendOutcome::Refused { error, unreachable } => (
-                "refused",
-                None,
-                Some(error.as_str()),
-                *unreachable,
-                None,
-                None,
-            ),
-            SendOutcome::Retry { error, next_try_at } => (
-                "queued",
-                None,
-                Some(error.as_str()),
-                false,
-                Some(*next_try_at),
-                None,
-            ),
-            SendOutcome::GaveUp { error } => {
-                ("gave_up", None, Some(error.as_str()), false, None, None)
-            }
-        };
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "UPDATE attempts SET status = ?2,
-                     answered_at = CASE ?2 WHEN 'queued' THEN answered_at ELSE ?3 END,
-                     lease_until = NULL,
-                     provider_message_id = COALESCE(?4, provider_message_id),
-                     error = CASE ?2 WHEN 'accepted' THEN NULL ELSE COALESCE(?5, error) END,
-                     unreachable = CASE ?2 WHEN 'refused' THEN ?6 ELSE unreachable END,
-                     next_try_at = COALESCE(?7, next_try_at),
-                     cost_micros = COALESCE(?8, cost_micros)
-                 WHERE id = ?1 AND (status IN ('queued', 'sending')
-                     OR (status = 'accepted' AND ?2 = 'accepted'
-                         AND ((?8 IS NOT NULL AND cost_micros IS NULL)
-                             OR (?4 IS NOT NULL AND provider_message_id IS NULL))))
-                 RETURNING (SELECT n.id FROM notifications n WHERE n.no = notification_no),
-                     channel, to_addr",
-            )
-            .db()?;
-        let row: Option<(UuidText, String, String)> = stmt
-            .query_row(
-                params![
-                    attempt_no(&r.attempt_id),
-                    status,
-                    r.at,
-                    pm.map(uuid_value),
-                    error,
-                    unreachable,
-                    next,
-                    cost
-                ],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
-            .optional()
-            .db()?;
-        row.map(|(notification_id, channel, to)| {
-            Ok(Answered {
-                notification_id: notification_id.0,
-                channel: channel_of(&channel)?,
-                to,
-            })
-        })
-        .transpose()
+        self.answer_row(r)
     }
 
     async fn recipient_of(&mut self, notification_id: &str) -> Result<Option<RecipientOf>> {
@@ -690,31 +377,4 @@ impl CascadeTx for WriteTx<'_> {
             .map(|(id, status)| Ok((id, enum_of(&status)?)))
             .collect()
     }
-}
-
-/// A booking's columns: id, start, send-before-start, deadline from it.
-type BookingCols = (String, Option<Millis>, Option<Millis>, bool);
-
-fn booking_of(
-    (id, starts_at, send_before_start_ms, deadline_from_booking): BookingCols,
-) -> BookingLink {
-    BookingLink {
-        id,
-        starts_at,
-        send_before_start_ms,
-        deadline_from_booking,
-    }
-}
-
-/// The schedule column: NULL for the default (send now, no deadline).
-fn schedule_json(s: &Schedule) -> Result<Option<String>> {
-    if *s == Schedule::default() {
-        Ok(None)
-    } else {
-        to_json(s).map(Some)
-    }
-}
-
-pub(super) fn channel_of(s: &str) -> Result<Channel> {
-    Channel::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown channel {s:?}")))
 }
