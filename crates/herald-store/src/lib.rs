@@ -70,6 +70,8 @@ pub mod postgres;
 pub mod primitives;
 mod prune;
 mod ready;
+mod send_types;
+mod setup_types;
 mod sim_types;
 pub mod sqlite;
 pub mod transitions;
@@ -77,6 +79,8 @@ mod types;
 
 pub use primitives::CascadeTx;
 pub use prune::{PruneLimits, Pruned, FINISHED, FINISHED_SQL};
+pub use send_types::*;
+pub use setup_types::*;
 pub use sim_types::*;
 pub use types::*;
 

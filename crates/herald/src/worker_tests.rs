@@ -1,7 +1,11 @@
 //! Tests of the dispatcher's pure parts: classifying answers, timeouts.
 
+use super::send::{admitted, pace};
 use super::*;
+use crate::providers::{Client, SendReply, SendRequest};
 use herald_core::{Audience, Channel, Rendered};
+use herald_store::SendOutcome;
+use std::time::Instant;
 
 fn claimed(requests: u32, deadline: Millis) -> ClaimedAttempt {
     ClaimedAttempt {
