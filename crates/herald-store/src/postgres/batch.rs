@@ -17,7 +17,7 @@ use herald_core::{Millis, Plan, Rendered};
 use std::collections::HashMap;
 
 /// The attempts of several notifications with their receipts, grouped by
-/// notification (see `tx::ATTEMPTS_OF` for why the receipts are a lateral
+/// notification (see `attempts::ATTEMPTS_OF` for why the receipts are a lateral
 /// lookup).
 const ATTEMPTS_OF_MANY: &str = "SELECT a.notification_id, a.id, a.channel_idx, a.channel,
         a.route, a.to_addr, a.idempotency_key, a.provider_message_id, a.status, a.error,
