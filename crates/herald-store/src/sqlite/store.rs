@@ -2,7 +2,7 @@
 //! jobs, reads to the reader pool.
 
 use super::error::Db;
-use super::{prune, read, sim, write, writer, SqliteStore};
+use super::{log, prune, read, sim, sim_read, write, writer, SqliteStore};
 use crate::{booking, BookingCancelled, ClaimBudget, HookedIntegration, Owner};
 use crate::{
     flow, ready, Accepted, ClaimedAttempt, IncomingReceipt, Integration, ListQuery,
@@ -159,7 +159,7 @@ impl Store for SqliteStore {
         // One read transaction, so the notification and its attempts come
         // from the same snapshot.
         let mut tx = self.pool.begin().await.db()?;
-        let found = read::get_notification(&mut tx, tenant_id, id).await?;
+        let found = log::get_notification(&mut tx, tenant_id, id).await?;
         tx.commit().await.db()?;
         Ok(found)
     }
@@ -169,7 +169,7 @@ impl Store for SqliteStore {
         tenant_id: &str,
         q: &ListQuery,
     ) -> Result<Vec<NotificationSummary>> {
-        read::list_notifications(&mut *self.reader().await?, tenant_id, q).await
+        log::list_notifications(&mut *self.reader().await?, tenant_id, q).await
     }
 
     async fn claim_attempts(
@@ -336,7 +336,7 @@ impl SimStore for SqliteStore {
     }
 
     async fn sim_due_receipts(&self, now: Millis, limit: usize) -> Result<Vec<SimReceiptDue>> {
-        read::sim_due_receipts(&mut *self.reader().await?, now, limit).await
+        sim_read::sim_due_receipts(&mut *self.reader().await?, now, limit).await
     }
 
     async fn sim_mark_sent(&self, ids: &[String]) -> Result<()> {
@@ -348,11 +348,11 @@ impl SimStore for SqliteStore {
     }
 
     async fn sim_next_receipt_at(&self) -> Result<Option<Millis>> {
-        read::sim_next_receipt_at(&mut *self.reader().await?).await
+        sim_read::sim_next_receipt_at(&mut *self.reader().await?).await
     }
 
     async fn sim_outbox(&self, tenant_id: &str, q: &OutboxQuery) -> Result<Vec<SimMessage>> {
-        read::sim_outbox(&mut *self.reader().await?, tenant_id, q).await
+        sim_read::sim_outbox(&mut *self.reader().await?, tenant_id, q).await
     }
 
     async fn sim_prune(&self, before: Millis, limit: usize) -> Result<crate::Pruned> {
