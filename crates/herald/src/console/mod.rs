@@ -12,6 +12,7 @@ mod overview;
 mod people;
 mod render;
 pub mod session;
+mod type_draft;
 mod types;
 
 use crate::service::{now_ms, App};
