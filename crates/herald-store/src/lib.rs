@@ -69,6 +69,7 @@ pub mod flow;
 pub mod postgres;
 pub mod primitives;
 mod prune;
+mod reach;
 mod ready;
 mod send_types;
 mod setup_types;

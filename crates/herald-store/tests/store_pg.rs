@@ -253,7 +253,8 @@ async fn pg_accept_on_one_node_wakes_another() {
 }
 
 /// A node started without migrating refuses a schema behind its build,
-/// saying what to run; after `migrate` it opens.
+/// saying what to run; after `migrate` it opens. It refuses one ahead of
+/// its build too (a later release's migration).
 #[tokio::test]
 async fn pg_no_migrate_needs_a_migrated_schema() {
     let Some(url) = database_url() else { return };
@@ -267,6 +268,20 @@ async fn pg_no_migrate_needs_a_migrated_schema() {
     let refused = PgStore::open_with(&url, &no_migrate).await;
     let migrated = PgStore::open_in_schema(&url, &schema).await;
     let reopened = PgStore::open_with(&url, &no_migrate).await;
+    // A later release's migration, which this build does not know.
+    let newer = match &migrated {
+        Ok(s) => {
+            sqlx::query(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum,
+                     execution_time) VALUES (999999, 'from a later release', true, '\\x00', 0)",
+            )
+            .execute(s.pool())
+            .await
+            .unwrap();
+            Some(PgStore::open_with(&url, &no_migrate).await)
+        }
+        Err(_) => None,
+    };
     drop_schema(&url, &schema).await;
     match refused {
         Err(StoreError::Migrate(msg)) => assert!(msg.contains("herald migrate"), "{msg}"),
@@ -275,6 +290,11 @@ async fn pg_no_migrate_needs_a_migrated_schema() {
     }
     migrated.unwrap();
     reopened.unwrap();
+    match newer.expect("migrated") {
+        Err(StoreError::Migrate(msg)) => assert!(msg.contains("999999"), "{msg}"),
+        Err(e) => panic!("expected a migration error, got {e}"),
+        Ok(_) => panic!("a schema newer than the build opened"),
+    }
 }
 
 /// Every connection of the pool plans for short statements (no JIT, no
@@ -496,14 +516,76 @@ async fn upgrade_from_0011(url: String, schema: String) {
         finished,
         vec![("n-done".into(), Some(5_000)), ("n-open".into(), None)]
     );
-    // A new notification of the same plan reuses its row.
-    accept(&store, notification("t1", shape, 7_000)).await;
+    // New notifications store the plan's shape once (migration 0015):
+    // the old row is the whole plan, so the shape is a second row, which
+    // the next recipient's notification shares.
+    let first = accept(&store, notification("t1", shape.clone(), 7_000)).await;
+    let mut other = shape.clone();
+    other.channels[0].reach = herald_core::Reach::Addresses {
+        to: vec!["bo@example.com".into()],
+    };
+    let second = accept(&store, notification("t1", other.clone(), 7_001)).await;
     let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans")
         .fetch_one(store.pool())
         .await
         .unwrap();
-    assert_eq!(plans, 1);
+    assert_eq!(plans, 2);
+    assert_eq!(get(&store, "t1", &first).await.plan, shape);
+    assert_eq!(get(&store, "t1", &second).await.plan, other);
+    for id in ["n-done", "n-open"] {
+        assert_eq!(get(&store, "t1", id).await.plan, shape, "{id} after 0015");
+    }
     store.close().await;
+}
+
+/// A plan row is a plan's shape, shared by every notification of a type
+/// and configuration; the addresses stay on each notification. With them
+/// inside, a platform's plans would grow a row per recipient and outgrow
+/// each node's cache of parsed plans.
+#[tokio::test]
+async fn pg_plans_are_stored_once_per_shape() {
+    on_one(|s| async move {
+        let tenant = new_tenant(&*s).await;
+        let mut ids = Vec::new();
+        for i in 0..5 {
+            let mut p = plan(vec![email(), fallback_sms()]);
+            p.channels[0].reach = herald_core::Reach::Addresses {
+                to: vec![format!("c{i}@example.com")],
+            };
+            if i == 4 {
+                p.channels[1].reach = herald_core::Reach::Unreachable {
+                    reason: "no phone on file".into(),
+                };
+            }
+            ids.push((
+                accept(&*s, notification(&tenant, p.clone(), T0 + i)).await,
+                p,
+            ));
+        }
+        let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans")
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(plans, 1, "five recipients, one shape");
+        for (id, p) in &ids {
+            assert_eq!(&get(&*s, &tenant, id).await.plan, p, "{id}");
+        }
+        // Their cascades read the same plans back: the e-mail of each goes
+        // to its own address.
+        let claimed = s
+            .claim_attempts(T0 + 10, 10, 60_000, &herald_store::ClaimBudget::unbounded())
+            .await
+            .unwrap();
+        let mut to: Vec<String> = claimed.iter().map(|c| c.to.clone()).collect();
+        to.sort();
+        assert_eq!(
+            to,
+            (0..5)
+                .map(|i| format!("c{i}@example.com"))
+                .collect::<Vec<_>>()
+        );
+    })
+    .await;
 }
 
 /// Lookups that arrive together go in one statement; each still gets its

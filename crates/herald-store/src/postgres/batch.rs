@@ -13,7 +13,7 @@ use crate::answer::answer_cols;
 use crate::cascade::{NewAttempt, Step};
 use crate::primitives::{Answered, Loaded};
 use crate::{AttemptRecord, Result, SendResult, StoreError, FINISHED};
-use herald_core::{Millis, Plan, Rendered};
+use herald_core::{Millis, Rendered};
 use std::collections::HashMap;
 
 /// The attempts of several notifications with their receipts, grouped by
@@ -82,8 +82,8 @@ impl PgTx {
         // Locked in id order, the same order on every node, so two rounds
         // deciding overlapping notifications wait instead of deadlocking.
         let heads = sqlx::query(
-            "SELECT id, tenant_id, plan_id, status, schedule, booking_id, booking_starts_at,
-                 send_before_start_ms, deadline_from_booking
+            "SELECT id, tenant_id, plan_id, reach, status, schedule, booking_id,
+                 booking_starts_at, send_before_start_ms, deadline_from_booking
              FROM notifications WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE",
         )
         .bind(ids)
@@ -113,12 +113,13 @@ impl PgTx {
             .zip(plan_ids)
             .map(|(h, plan_id)| {
                 let id: String = col(h, "id")?;
-                let plan = plans
+                let shape = plans
                     .get(&plan_id)
                     .ok_or_else(|| StoreError::Corrupt(format!("no plan number {plan_id}")))?;
+                let reach: Option<&str> = col(h, "reach")?;
                 let loaded = Loaded {
                     tenant_id: col(h, "tenant_id")?,
-                    plan: Plan::clone(plan),
+                    plan: crate::reach::plan_from(shape, reach)?,
                     attempts: attempts.remove(&id).unwrap_or_default(),
                     status: col_enum(h, "status")?,
                     schedule: schedule_of(h)?,

@@ -26,7 +26,8 @@ pub(super) async fn get_notification(
         .db()?;
     let row = sqlx::query(
         "SELECT n.id, n.tenant_id, n.type_key, n.audience, n.recipient_id, n.data,
-                n.idempotency_key, n.status, n.created_at, n.updated_at, p.plan, n.rendered,
+                n.idempotency_key, n.status, n.created_at, n.updated_at, p.plan, n.reach,
+                n.rendered,
                 n.verdicts, n.wake_at, n.schedule, n.booking_id, n.booking_starts_at,
                 n.send_before_start_ms, n.deadline_from_booking
          FROM notifications n JOIN plans p ON p.id = n.plan_id
@@ -54,7 +55,10 @@ pub(super) async fn get_notification(
         status: col_enum(&r, "status")?,
         created_at: col(&r, "created_at")?,
         updated_at: col(&r, "updated_at")?,
-        plan: col_json(&r, "plan")?,
+        plan: crate::reach::plan_from(
+            &crate::reach::shape_from(col(&r, "plan")?)?,
+            col(&r, "reach")?,
+        )?,
         rendered: col_json(&r, "rendered")?,
         verdicts: col_json(&r, "verdicts")?,
         wake_at: col(&r, "wake_at")?,

@@ -278,10 +278,22 @@ async fn check_migrated(pool: &PgPool) -> Result<()> {
             Err(sqlx::Error::Database(d)) if d.code().as_deref() == Some("42P01") => Vec::new(),
             Err(e) => return Err(error::from_sqlx(e)),
         };
-    match MIGRATOR.iter().find(|m| !applied.contains(&m.version)) {
-        Some(m) => Err(StoreError::Migrate(format!(
+    if let Some(m) = MIGRATOR.iter().find(|m| !applied.contains(&m.version)) {
+        return Err(StoreError::Migrate(format!(
             "migration {} ({}) is not applied: run `herald migrate`",
             m.version, m.description
+        )));
+    }
+    // A newer release's schema may store what this build would misread
+    // (0015 moved the addresses out of plans), so an old node stops here
+    // instead of sending on half a plan.
+    match applied
+        .iter()
+        .find(|v| !MIGRATOR.iter().any(|m| m.version == **v))
+    {
+        Some(v) => Err(StoreError::Migrate(format!(
+            "the schema has migration {v}, which this build does not know: \
+             run the release that migrated it"
         ))),
         None => Ok(()),
     }

@@ -24,6 +24,7 @@ struct NotificationCols<'a> {
     status: Vec<&'static str>,
     finished: Vec<bool>,
     plan: Vec<i64>,
+    reach: Vec<String>,
     rendered: Vec<String>,
     verdicts: Vec<String>,
     wake_at: Vec<Option<Millis>>,
@@ -49,6 +50,7 @@ impl<'a> NotificationCols<'a> {
             status: Vec::with_capacity(n),
             finished: Vec::with_capacity(n),
             plan: Vec::with_capacity(n),
+            reach: Vec::with_capacity(n),
             rendered: Vec::with_capacity(n),
             verdicts: Vec::with_capacity(n),
             wake_at: Vec::with_capacity(n),
@@ -74,6 +76,7 @@ impl<'a> NotificationCols<'a> {
         self.status.push(step.status.as_str());
         self.finished.push(FINISHED.contains(&step.status.as_str()));
         self.plan.push(plan_id);
+        self.reach.push(crate::reach::reach_doc(&n.plan)?);
         self.rendered.push(to_json(&n.rendered)?);
         self.verdicts.push(to_json(&step.verdicts)?);
         self.wake_at.push(step.wake_at);
@@ -100,8 +103,13 @@ impl PgTx {
             return Ok(Vec::new());
         }
         let n = rows.len();
-        let plans: Vec<&Plan> = rows.iter().map(|(nn, _)| &nn.plan).collect();
-        let plan_ids = self.plans.ids_of(&self.pool, &plans).await?;
+        // Plan rows are shapes: the addresses go on each notification.
+        let shapes: Vec<Plan> = rows
+            .iter()
+            .map(|(nn, _)| crate::reach::shape_of(&nn.plan))
+            .collect();
+        let shapes: Vec<&Plan> = shapes.iter().collect();
+        let plan_ids = self.plans.ids_of(&self.pool, &shapes).await?;
         let mut c = NotificationCols::with_capacity(n);
         for ((nn, step), plan_id) in rows.iter().zip(plan_ids) {
             c.push(nn, step, plan_id)?;
@@ -110,18 +118,18 @@ impl PgTx {
             "INSERT INTO notifications (id, tenant_id, type_key, audience, recipient_id,
                  data, idempotency_key, request_sha256, status, plan_id, rendered, verdicts,
                  wake_at, created_at, updated_at, schedule, booking_id, booking_starts_at,
-                 send_before_start_ms, deadline_from_booking, finished_at)
+                 send_before_start_ms, deadline_from_booking, finished_at, reach)
              SELECT id, tid, type_key, audience, rid, data, key, sha, status, plan, rendered,
                  verdicts, wake_at, created, created, schedule, booking_id, starts_at,
                  before_ms, from_booking,
-                 CASE WHEN finished THEN created END
+                 CASE WHEN finished THEN created END, reach
              FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],
                  $6::text[], $7::text[], $8::text[], $9::text[], $10::bigint[], $11::text[],
                  $12::text[], $13::bigint[], $14::bigint[], $15::text[], $16::text[],
-                 $17::bigint[], $18::bigint[], $19::bool[], $20::bool[])
+                 $17::bigint[], $18::bigint[], $19::bool[], $20::bool[], $21::text[])
                  WITH ORDINALITY AS u(id, tid, type_key, audience, rid, data, key, sha, status,
                      plan, rendered, verdicts, wake_at, created, schedule, booking_id,
-                     starts_at, before_ms, from_booking, finished, ord)
+                     starts_at, before_ms, from_booking, finished, reach, ord)
              ORDER BY ord
              ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
              RETURNING id",
@@ -146,6 +154,7 @@ impl PgTx {
         .bind(c.before_ms)
         .bind(c.from_booking)
         .bind(c.finished)
+        .bind(c.reach)
         .fetch_all(&mut *self.tx)
         .await;
         let returned = match done {

@@ -1,5 +1,7 @@
-//! Plans stored once (migration `0013_plans.sql`) and kept parsed on the
-//! node: a notification row holds its plan's number. Plan rows are written
+//! Plan shapes stored once (migrations `0013_plans.sql`, `0015_plan_shapes.sql`)
+//! and kept parsed on the node: a notification row holds its plan's number
+//! and its own reach (`crate::reach`), so a type and configuration has one
+//! row whoever it goes to. Plan rows are written
 //! on the pool, outside the caller's transaction, so that a number the
 //! cache learnt is committed whatever becomes of that transaction (a plan
 //! row no notification uses is harmless); they never change once written,

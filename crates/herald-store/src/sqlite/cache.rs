@@ -5,7 +5,6 @@
 //! rolled back may have made rows the cache learnt, so every rollback
 //! forgets everything (`clear`), and the next lookups read the file again.
 
-use super::docs;
 use super::error::Db;
 use crate::{Result, StoreError};
 use herald_core::Plan;
@@ -78,7 +77,7 @@ impl Cache {
 
     /// The number of a plan shape, stored on first use.
     pub fn plan_no(&mut self, conn: &Connection, shape: &Plan) -> Result<i64> {
-        let doc = docs::shape_doc(shape)?;
+        let doc = crate::reach::shape_doc(shape)?;
         if let Some(no) = self.plan_no.get(&doc) {
             return Ok(*no);
         }
@@ -107,7 +106,7 @@ impl Cache {
             .optional()
             .db()?
             .ok_or_else(|| StoreError::Corrupt(format!("no plan number {no}")))?;
-        let plan = Arc::new(docs::shape_from(&doc)?);
+        let plan = Arc::new(crate::reach::shape_from(&doc)?);
         bounded(&mut self.plans).insert(no, plan.clone());
         Ok(plan)
     }

@@ -123,8 +123,8 @@ pub(super) async fn get_notification(
         status: col_enum(&r, "status")?,
         created_at: col(&r, "created_at")?,
         updated_at: col(&r, "updated_at")?,
-        plan: docs::plan_from(
-            &docs::shape_from(&col::<String>(&r, "plan")?)?,
+        plan: crate::reach::plan_from(
+            &crate::reach::shape_from(&col::<String>(&r, "plan")?)?,
             col::<Option<String>>(&r, "reach")?.as_deref(),
         )?,
         rendered: docs::rendered_from(&col::<String>(&r, "rendered")?)?,

@@ -41,7 +41,9 @@ impl WriteTx<'_> {
     ) -> Result<bool> {
         // An unknown tenant is NULL, which the NOT NULL column refuses.
         let tenant_no = self.tenant_no(&n.tenant_id)?;
-        let plan_no = self.cache.plan_no(self.conn, &docs::shape_of(&n.plan))?;
+        let plan_no = self
+            .cache
+            .plan_no(self.conn, &crate::reach::shape_of(&n.plan))?;
         // The request's digest only tells a repeat of a keyed request.
         let sha = n
             .idempotency_key
@@ -71,7 +73,7 @@ impl WriteTx<'_> {
             sha,
             step.status.as_str(),
             plan_no,
-            docs::reach_doc(&n.plan)?,
+            crate::reach::reach_doc(&n.plan)?,
             docs::rendered_doc(&n.rendered)?,
             docs::verdicts_doc(&step.verdicts)?,
             step.wake_at,
@@ -134,7 +136,7 @@ impl WriteTx<'_> {
         let shape = self.cache.plan(self.conn, plan_no)?;
         Ok(Some(Loaded {
             tenant_id: self.tenant_id(tenant_no)?.to_string(),
-            plan: docs::plan_from(&shape, reach.as_deref())?,
+            plan: crate::reach::plan_from(&shape, reach.as_deref())?,
             attempts: self.attempts_of(no)?,
             status: enum_of(&status)?,
             schedule: match schedule {
