@@ -52,6 +52,19 @@ enum Command {
     /// Show a notification's cascade: each channel, its outcome and why,
     /// and every attempt with its receipts.
     Show(ShowArgs),
+    /// Measure triggers/s, cascades/s and CPU per cascade: runs
+    /// herald-bench (built beside this binary: cargo build --release -p
+    /// herald -p herald-bench), which starts this herald and drives it over
+    /// HTTP from its own process. Every argument goes to herald-bench;
+    /// `herald bench --help` shows its options.
+    ///
+    /// Example: herald bench --database-url postgres://… --workers 0,1,2,4
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// herald-bench's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -221,7 +234,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => create_tenant(&name, &db).await,
         Command::Send(a) => client::send(a).await,
         Command::Show(a) => client::show(a).await,
+        Command::Bench { args } => bench(args).await,
     }
+}
+
+/// `herald bench`: herald-bench from beside this binary, measuring this
+/// binary unless `--herald` names another.
+async fn bench(args: Vec<std::ffi::OsString>) -> anyhow::Result<()> {
+    let me = std::env::current_exe().context("finding this herald binary")?;
+    let bench = me.with_file_name(format!("herald-bench{}", std::env::consts::EXE_SUFFIX));
+    if !bench.is_file() {
+        bail!(
+            "herald bench runs herald-bench, which is not beside this binary ({}): \
+             build both with `cargo build --release -p herald -p herald-bench`",
+            bench.display()
+        );
+    }
+    let mut cmd = tokio::process::Command::new(&bench);
+    let named = args.iter().any(|a| {
+        let a = a.to_string_lossy();
+        a == "--herald" || a.starts_with("--herald=")
+    });
+    if !named {
+        cmd.arg("--herald").arg(&me);
+    }
+    let status = cmd
+        .args(&args)
+        .status()
+        .await
+        .with_context(|| format!("starting {}", bench.display()))?;
+    if !status.success() {
+        bail!("herald-bench failed ({status})");
+    }
+    Ok(())
 }
 
 async fn node(listen: String, a: NodeArgs, role: Role) -> anyhow::Result<()> {
