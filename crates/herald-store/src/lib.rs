@@ -65,6 +65,7 @@ mod batch;
 pub mod booking;
 pub mod cascade;
 pub mod claim;
+mod codec;
 pub mod flow;
 pub mod postgres;
 pub mod primitives;

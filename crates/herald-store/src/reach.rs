@@ -5,18 +5,10 @@
 //! string saying why it is unreachable. A plan with its addresses in it
 //! would be stored once per recipient instead of once per type.
 
-use crate::{Result, StoreError};
+use crate::codec::{corrupt, encode};
+use crate::Result;
 use herald_core::{Plan, Reach};
 use serde::{Deserialize, Serialize};
-use std::fmt;
-
-fn corrupt(what: &str, e: impl fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("column {what}: {e}"))
-}
-
-fn encode<T: Serialize + ?Sized>(v: &T, what: &str) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| corrupt(what, e))
-}
 
 /// The plan's shape: what notifications of a type share.
 pub(crate) fn shape_of(plan: &Plan) -> Plan {

@@ -6,13 +6,10 @@
 
 use super::error::Db;
 use super::PgStore;
+use crate::codec::int;
 use crate::{PruneLimits, Pruned, Result};
 use herald_core::Millis;
 use std::sync::atomic::Ordering;
-
-fn int(v: usize) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
 
 impl PgStore {
     /// One batch of `Store::prune`.

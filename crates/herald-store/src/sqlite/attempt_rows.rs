@@ -1,10 +1,11 @@
 //! Attempts as rows on the writer's connection: a notification's attempts
 //! with their receipts, new attempts, and answers.
 
+use super::codec::int;
 use super::compact::{attempt_id, attempt_no, hex_value, uuid_value, UuidText};
 use super::error::Db;
 use super::row::{attempt_status, enum_of};
-use super::tx::{int, WriteTx};
+use super::tx::WriteTx;
 use crate::answer::answer_cols;
 use crate::cascade::NewAttempt;
 use crate::primitives::{Answered, AttemptRef};

@@ -4,11 +4,12 @@
 //! writer, so nothing changes between the two.
 
 use super::attempt_rows::channel_of;
+use super::codec::int;
 use super::compact::{attempt_id, attempt_no, HexText, UuidText};
 use super::docs;
 use super::error::Db;
 use super::row::enum_of;
-use super::tx::{int, WriteTx};
+use super::tx::WriteTx;
 use crate::primitives::Candidate;
 use crate::{ClaimedAttempt, Result, StoreError};
 use herald_core::{Channel, Millis};

@@ -2,6 +2,7 @@
 //! documents as TEXT, integers as `i64`, and every decoding failure mapped
 //! to `StoreError::Corrupt` (never a panic on stored data).
 
+pub(super) use crate::codec::{int, to_json};
 use crate::{AttemptStatus, Result, StoreError};
 use herald_core::Millis;
 use serde::de::DeserializeOwned;
@@ -61,17 +62,6 @@ pub(super) fn name_of<T: Serialize>(v: &T) -> Result<String> {
         Ok(other) => Err(StoreError::Corrupt(format!("{other} is not a name"))),
         Err(e) => Err(StoreError::Corrupt(e.to_string())),
     }
-}
-
-/// Encodes a document as JSON TEXT.
-pub(super) fn to_json<T: Serialize + ?Sized>(v: &T) -> Result<String> {
-    serde_json::to_string(v)
-        .map_err(|e| StoreError::Corrupt(format!("does not encode as JSON: {e}")))
-}
-
-/// A `usize` count or index as the `i64` SQLite stores.
-pub(super) fn int(v: usize) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
 }
 
 /// Wall-clock now, for bookkeeping columns the trait gives no time for.

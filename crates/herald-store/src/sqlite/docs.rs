@@ -13,6 +13,7 @@
 //! (whole plans with a NULL reach, texts and verdicts as objects): they
 //! read back the same.
 
+use crate::codec::{corrupt, encode};
 use crate::{Result, StoreError};
 use herald_core::{ChannelVerdict, Outcome, Rendered};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -42,14 +43,6 @@ const OUTCOMES: [Outcome; 7] = [
     Outcome::Expired,
     Outcome::Cancelled,
 ];
-
-fn corrupt(what: &str, e: impl fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("column {what}: {e}"))
-}
-
-fn encode<T: Serialize + ?Sized>(v: &T, what: &str) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| corrupt(what, e))
-}
 
 /// A text as stored (see the module doc).
 struct TextRef<'a>(&'a Rendered);

@@ -1,11 +1,12 @@
 //! Notification rows on the writer's connection: a new notification, one
 //! loaded for a decision, and the row number a job reads and writes it by.
 
+use super::codec::to_json;
 use super::compact::{hex_value, uuid_value};
 use super::docs;
 use super::error::Db;
 use super::row::{enum_of, json_of};
-use super::tx::{to_json, WriteTx};
+use super::tx::WriteTx;
 use crate::cascade::Step;
 use crate::primitives::Loaded;
 use crate::{BookingLink, NewNotification, Result, StoreError};

@@ -9,6 +9,7 @@
 
 use super::error::Db;
 use super::tx::WriteTx;
+use crate::codec::int;
 use crate::{PruneLimits, Pruned, Result, FINISHED_SQL};
 use herald_core::Millis;
 use rusqlite::params;
@@ -17,10 +18,6 @@ use rusqlite::params;
 /// bounded amount of work, so a prune after a big burst shrinks the file
 /// over several calls instead of stalling the writer in one.
 const VACUUM_PAGES: u32 = 2_048;
-
-fn int(v: usize) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
 
 /// One batch of `Store::prune`.
 pub(super) fn prune(tx: &mut WriteTx<'_>, now: Millis, limits: PruneLimits) -> Result<Pruned> {

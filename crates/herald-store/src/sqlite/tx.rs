@@ -5,6 +5,7 @@
 //! multi-row batching. The futures are ready at once.
 
 use super::cache::Cache;
+use super::codec::{int, to_json};
 use super::compact::{attempt_no, uuid_value, HexText, UuidText};
 use super::docs;
 use super::error::Db;
@@ -32,16 +33,6 @@ pub(super) struct WriteTx<'c> {
     pub last: Option<(String, i64)>,
 }
 
-/// A count or index as SQLite's integer (saturating: none come near).
-pub(super) fn int(v: usize) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// A value as its JSON text for a column.
-pub(super) fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String> {
-    serde_json::to_string(v)
-        .map_err(|e| StoreError::Corrupt(format!("does not encode as JSON: {e}")))
-}
 impl WriteTx<'_> {
     /// A tenant's number, `None` for an unknown tenant.
     pub(super) fn tenant_no(&mut self, id: &str) -> Result<Option<i64>> {
