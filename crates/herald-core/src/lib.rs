@@ -12,6 +12,7 @@ pub mod retry;
 pub mod schedule;
 pub mod sms;
 pub mod template;
+mod verdict;
 
 pub use channel::{Audience, Channel, Confirm, FallbackWhen, Millis, Outcome, Scenario, Status};
 pub use config::{ChannelSetting, TemplateText, TypeConfig};

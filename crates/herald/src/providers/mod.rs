@@ -19,6 +19,7 @@
 
 pub mod apns;
 pub mod fcm;
+mod http_answer;
 pub mod simulator;
 pub mod smpp;
 pub mod smtp;
@@ -26,6 +27,8 @@ pub mod tls;
 pub mod twilio;
 pub mod webhook;
 pub mod whatsapp;
+
+pub use http_answer::{read_answer, retry_after_ms, transport_error};
 
 use async_trait::async_trait;
 use herald_core::{Channel, FieldError, Millis, Rendered, Route};
@@ -357,52 +360,6 @@ pub fn parse_settings<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// An HTTP provider's answer read whole: status, headers and body, or the
-/// transient reply for a request that failed or a body that could not be
-/// read (`who` names the provider in the error: "Twilio", "FCM").
-pub async fn read_answer(
-    sent: Result<reqwest::Response, reqwest::Error>,
-    who: &str,
-) -> Result<(http::StatusCode, http::HeaderMap, bytes::Bytes), SendReply> {
-    let resp = sent.map_err(|e| SendReply::Transient {
-        error: format!("{who} {}", transport_error(&e)),
-        retry_after_ms: None,
-    })?;
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    match resp.bytes().await {
-        Ok(body) => Ok((status, headers, body)),
-        Err(e) => Err(SendReply::Transient {
-            error: format!(
-                "{who} answered {status}, body unreadable: {}",
-                transport_error(&e)
-            ),
-            retry_after_ms: None,
-        }),
-    }
-}
-
-/// Describes a failed HTTP request by its kind and innermost cause
-/// (connection refused, DNS, TLS), for providers over HTTP.
-pub fn transport_error(e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else {
-        "request failed"
-    };
-    let mut s = format!("{what}: {e}");
-    let mut src = std::error::Error::source(e);
-    while let Some(inner) = src {
-        if inner.source().is_none() {
-            s.push_str(&format!(": {inner}"));
-        }
-        src = inner.source();
-    }
-    s
-}
-
 /// A settings error naming `settings.<field>`.
 pub fn settings_error(field: &str, code: &'static str, message: impl Into<String>) -> FieldError {
     FieldError::new(format!("settings.{field}"), code, message)
@@ -419,12 +376,4 @@ pub fn timeout_setting(timeout_ms: Option<u64>) -> Result<Duration, FieldError> 
             format!("timeout_ms must be between 1 and {MAX_TIMEOUT_MS}"),
         )),
     }
-}
-
-/// Reads an HTTP `Retry-After` header given in seconds (the form FCM,
-/// APNs and most gateways use) as milliseconds.
-pub fn retry_after_ms(headers: &http::HeaderMap) -> Option<Millis> {
-    let v = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?;
-    let secs: u64 = v.trim().parse().ok()?;
-    Some((secs.min(86_400) * 1_000) as Millis)
 }

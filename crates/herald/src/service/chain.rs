@@ -7,22 +7,19 @@
 //! send to the route's provider, and each route that calls back has a
 //! webhook of its own, `/v1/hooks/{hook id}.{route}`.
 
+use super::chain_client::ChainClient;
 use super::integration_input::{check_window, settings_object};
 use super::integrations::{kept_hook_id, Unconfigured};
 use super::App;
 use crate::api::model::ChainRouteView;
 use crate::error::{invalid, Result};
-use crate::providers::{
-    Client, HookError, HookReply, HookRequest, Provider, SendReply, SendRequest,
-};
+use crate::providers::{Client, Provider};
 use crate::secrets;
-use async_trait::async_trait;
 use herald_core::{Channel, Confirm, FieldError, Route};
 use herald_store::{Integration, Owner};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The provider name a chain is stored under.
 pub const CHAIN: &str = "chain";
@@ -335,56 +332,6 @@ impl App {
                 }
             })
             .collect()
-    }
-}
-
-/// A chain's client: each send goes to its route's provider.
-struct ChainClient {
-    members: Vec<(String, Arc<dyn Client>)>,
-}
-
-impl ChainClient {
-    fn of(&self, route: &str) -> Option<&Arc<dyn Client>> {
-        self.members
-            .iter()
-            .find(|(r, _)| r == route)
-            .map(|(_, c)| c)
-    }
-}
-
-#[async_trait]
-impl Client for ChainClient {
-    async fn send(&self, req: &SendRequest<'_>) -> SendReply {
-        match self.of(req.route) {
-            Some(c) => c.send(req).await,
-            // The chain was changed after the attempt was planned.
-            None => SendReply::Permanent {
-                error: format!("the chain has no route {} now", req.route),
-            },
-        }
-    }
-
-    fn timeout(&self) -> Duration {
-        self.members
-            .iter()
-            .map(|(_, c)| c.timeout())
-            .max()
-            .unwrap_or(crate::providers::DEFAULT_TIMEOUT)
-    }
-
-    async fn open(&self) {
-        for (_, c) in &self.members {
-            c.open().await;
-        }
-    }
-
-    async fn hook(&self, _req: &HookRequest) -> Result<HookReply, HookError> {
-        // Each route calls back at its own webhook.
-        Err(HookError::NotSupported)
-    }
-
-    fn member(&self, route: &str) -> Option<Arc<dyn Client>> {
-        self.of(route).cloned()
     }
 }
 

@@ -1,27 +1,18 @@
 //! Integrations: a tenant's own and the operator's, their secrets (sealed
-//! at rest, kept by a PUT that leaves them out), the configured clients
-//! every send through an integration shares, test sends, and receipt
-//! webhooks routed by hook id.
+//! at rest, kept by a PUT that leaves them out), their clients configured,
+//! and their views. Resolving one by hook id for a send or a receipt
+//! webhook is `hook_clients`.
 
 pub use super::integration_input::IntegrationInput;
 use super::integration_input::{check_limits, settings_object};
 use super::{new_token, now_ms, App};
 use crate::error::{invalid, Result, ServiceError};
-use crate::providers::{Client, Configure, Provider, SendReply, SendRequest};
+use crate::providers::{Client, Configure, Provider};
 use crate::secrets;
 use herald_core::Channel;
-use herald_store::{HookedIntegration, Integration, Owner};
+use herald_store::{Integration, Owner};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// An integration resolved for sending: whose it is, and its client.
-#[derive(Clone)]
-pub struct Resolved {
-    /// The integration as stored (secrets sealed).
-    pub hooked: HookedIntegration,
-    /// The client every send through it shares.
-    pub client: Arc<dyn Client>,
-}
 
 /// A fresh random hook id (128 bits, hex).
 fn new_hook_id() -> String {
@@ -51,7 +42,10 @@ impl App {
     }
 
     /// Builds an integration's client from its stored (sealed) settings.
-    fn configure(&self, i: &Integration) -> std::result::Result<Arc<dyn Client>, String> {
+    pub(super) fn configure(
+        &self,
+        i: &Integration,
+    ) -> std::result::Result<Arc<dyn Client>, String> {
         if i.provider == super::chain::CHAIN {
             return self.chain_client(i).map_err(|e| match e {
                 Unconfigured::Secret(e) => e.to_string(),
@@ -336,58 +330,6 @@ impl App {
     pub fn integration_view(&self, i: &Integration) -> Value {
         serde_json::to_value(self.integration_model(i)).unwrap_or(Value::Null)
     }
-
-    /// The integration behind a hook id with its client (cached; the
-    /// client is rebuilt only when the integration changed).
-    /// A route of a chain has a webhook of its own, `{hook id}.{route}`:
-    /// its client is that route's provider's.
-    pub async fn resolve_hook(&self, hook_id: &str) -> Result<Option<Resolved>> {
-        let (base, route) = match hook_id.split_once('.') {
-            Some((base, route)) => (base, Some(route)),
-            None => (hook_id, None),
-        };
-        let Some(r) = self.resolve_base_hook(base).await? else {
-            return Ok(None);
-        };
-        match route {
-            None => Ok(Some(r)),
-            Some(route) => Ok(r.client.member(route).map(|client| Resolved {
-                hooked: r.hooked,
-                client,
-            })),
-        }
-    }
-
-    async fn resolve_base_hook(&self, hook_id: &str) -> Result<Option<Resolved>> {
-        let key = hook_id.to_string();
-        let hooked = match self.caches.hooks.get(&key) {
-            Some(h) => h,
-            None => {
-                let h = self.store.integration_by_hook(hook_id).await?.map(Arc::new);
-                self.caches.hooks.put(key.clone(), h.clone());
-                h
-            }
-        };
-        let Some(hooked) = hooked else {
-            return Ok(None);
-        };
-        let version = hooked.integration.updated_at;
-        let client = match self.clients.get(&key, version) {
-            Some(c) => c,
-            None => {
-                let c = match self.configure(&hooked.integration) {
-                    Ok(c) => c,
-                    Err(e) => Arc::new(Unusable(e)),
-                };
-                // Sends and `open_links` resolve concurrently at start.
-                self.clients.put_first(key, version, c)
-            }
-        };
-        Ok(Some(Resolved {
-            hooked: (*hooked).clone(),
-            client,
-        }))
-    }
 }
 
 /// The hook id an integration keeps across PUTs (a new one the first time).
@@ -404,18 +346,4 @@ pub(super) enum Unconfigured {
     Secret(crate::secrets::SecretError),
     /// The provider refused the settings.
     Settings(herald_core::FieldError),
-}
-
-/// The client of an integration whose settings no longer configure (a
-/// secret sealed under another key, a provider missing from this build):
-/// every send through it fails with the reason.
-struct Unusable(String);
-
-#[async_trait::async_trait]
-impl Client for Unusable {
-    async fn send(&self, _req: &SendRequest<'_>) -> SendReply {
-        SendReply::Permanent {
-            error: self.0.clone(),
-        }
-    }
 }

@@ -3,7 +3,9 @@
 //! rendering), and hands facts to the store, which runs the cascade.
 
 mod chain;
+mod chain_client;
 mod config;
+mod hook_clients;
 mod hooks;
 mod integration_input;
 mod integrations;
@@ -11,8 +13,9 @@ mod notify;
 mod people;
 mod schedule;
 
+pub use hook_clients::Resolved;
 pub use hooks::{HookFailure, HookOutcome};
-pub use integrations::{IntegrationInput, Resolved};
+pub use integrations::IntegrationInput;
 pub use notify::{Planned, PreviewItem, TriggerInput, Triggered};
 pub use schedule::{parse_duration, parse_time, BookingInput};
 
